@@ -1,0 +1,73 @@
+import type { FastifyRequest } from 'fastify'
+import { ANONYMOUS_USER } from './anonymous.ts'
+import { AuthError, ServiceUnavailableError } from './errors.ts'
+import type { AuthService } from './service/auth-service.ts'
+import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
+import type { AuthUser } from './service/user.ts'
+import type { AuthInfo } from './types.ts'
+
+export type ScopesFor = (user: AuthUser) => readonly string[]
+
+const ABSENT: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'absent' })
+const REJECTED: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'rejected' })
+const UNAVAILABLE: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'unavailable' })
+
+// RFC 6750 b64token after exactly one space; the scheme is case-insensitive.
+const BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i
+
+/**
+ * The bearer value of the request: `undefined` when no Authorization header was sent, `null` when one was sent
+ * but is not a single well-formed Bearer credential (another scheme, bad syntax, sent twice, too long).
+ */
+export function bearerToken (request: FastifyRequest): string | null | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  if (typeof header !== 'string' || header.length > MAX_ACCESS_TOKEN_LENGTH + 7 || sentTwice(request)) return null
+  const match = BEARER.exec(header)
+  return match === null ? null : match[1]
+}
+
+// Node keeps only the first of duplicated Authorization headers; an ambiguous credential is no credential.
+function sentTwice (request: FastifyRequest): boolean {
+  const raw = request.raw.rawHeaders
+  let seen = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 13 && raw[i].toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}
+
+/**
+ * The onRequest hook: sets `request.user` and `request.auth` on every request and never answers.
+ * Only a token the service accepted makes a user; any failure, including the store's, leaves the
+ * request anonymous (with `tokenStatus` telling the guards why).
+ */
+export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor) {
+  return async function fastifyDrizzleAuthBearer (request: FastifyRequest): Promise<void> {
+    request.user = ANONYMOUS_USER
+    const token = bearerToken(request)
+    if (token === undefined) {
+      request.auth = ABSENT
+      return
+    }
+    if (token === null) {
+      request.auth = REJECTED
+      return
+    }
+    try {
+      const { user, sessionId } = await getService().verifyAccessToken(token)
+      const scopes = scopesFor(user)
+      request.user = user
+      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
+    } catch (err) {
+      if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) {
+        request.auth = REJECTED
+        return
+      }
+      if (!(err instanceof ServiceUnavailableError)) {
+        request.log.error({ err }, 'fastify-drizzle-auth: token check failed')
+      }
+      request.auth = UNAVAILABLE
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import type { AuthStore } from './db/store.ts'
+import type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'
+import { ConfigurationError } from './errors.ts'
+import type { AuthLogger } from './service/events.ts'
+import type { JwtAlgorithm } from './service/tokens.ts'
+import { defaultValidators, type PasswordValidator } from './service/validators.ts'
+
+export interface LoginRateLimitConfig {
+  /** Failed attempts allowed per normalized email and client IP within the window (default 5). */
+  maxAttemptsPerEmail?: number
+  /** Failed attempts allowed per client IP within the window (default 50). */
+  maxAttemptsPerIp?: number
+  /** Window length in seconds (default 900). */
+  windowSeconds?: number
+}
+
+/** The keys accepted by `configure()`, `new AuthService()` and the plugin. */
+export interface AuthConfig {
+  /** A file path, ':memory:', or a Drizzle better-sqlite3 database (left open: it is the application's). */
+  database?: SqliteDatabase | string
+  /** A ready store; replaces `database`. */
+  store?: AuthStore
+  /** HMAC key for access tokens, at least 32 bytes (a string is used as its UTF-8 bytes). */
+  secret?: string | Buffer
+  algorithm?: JwtAlgorithm
+  issuer?: string
+  audience?: string
+  /** Access-token lifetime in seconds (default 900). */
+  accessTokenTtl?: number
+  /** Session (refresh-token) lifetime in seconds, absolute from login (default 30 days). */
+  refreshTokenTtl?: number
+  /** Tolerated clock difference for `exp`/`nbf`/`iat`, in seconds (default 30). */
+  clockSkewSeconds?: number
+  /** bcrypt cost (default 12, 4 to 31). */
+  bcryptRounds?: number
+  /** Replaces the default validators (length 8, not numeric, not like the email, not common). */
+  passwordValidators?: PasswordValidator[]
+  /** A replay of the just-rotated refresh token within this many seconds gets 409, not a revoked session (default 10). */
+  refreshReuseGraceSeconds?: number
+  /** Failed-login limits, or false to turn them off. */
+  loginRateLimit?: LoginRateLimitConfig | false
+  /** An application's own users table built with `authUserColumns()`. */
+  usersTable?: SqliteUsersTable
+  /** Run the plugin's migrations when the database is opened (default true). */
+  migrate?: boolean
+  /** Where the service logs (the plugin passes Fastify's logger). */
+  logger?: AuthLogger
+}
+
+export interface ResolvedConfig {
+  database: SqliteDatabase | string | undefined
+  store: AuthStore | undefined
+  secret: Buffer
+  algorithm: JwtAlgorithm
+  issuer: string | undefined
+  audience: string | undefined
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  clockSkewSeconds: number
+  bcryptRounds: number
+  passwordValidators: PasswordValidator[]
+  refreshReuseGraceSeconds: number
+  loginRateLimit: Required<LoginRateLimitConfig> | false
+  usersTable: SqliteUsersTable | undefined
+  migrate: boolean
+  logger: AuthLogger | undefined
+}
+
+export const MIN_SECRET_BYTES = 32
+const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512']
+
+/** Checks every key once, up front; each message says what to set. */
+export function resolveConfig (config: AuthConfig): ResolvedConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new ConfigurationError('fastify-drizzle-auth: configuration must be an object with at least `database` and `secret`')
+  }
+  if (config.store === undefined && config.database === undefined) {
+    throw new ConfigurationError(
+      "fastify-drizzle-auth: `database` is missing: set it to a file path, ':memory:' or a Drizzle better-sqlite3 database"
+    )
+  }
+  if (config.database !== undefined && typeof config.database !== 'string' && !isDrizzleDatabase(config.database)) {
+    throw new ConfigurationError(
+      "fastify-drizzle-auth: `database` must be a file path, ':memory:' or a Drizzle better-sqlite3 database"
+    )
+  }
+  const algorithm = config.algorithm ?? 'HS256'
+  if (!ALGORITHMS.includes(algorithm)) {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`algorithm\` must be one of ${ALGORITHMS.join(', ')}`)
+  }
+  const loginRateLimit = config.loginRateLimit === false
+    ? false as const
+    : {
+        maxAttemptsPerEmail: positiveInteger(config.loginRateLimit?.maxAttemptsPerEmail, 5, 'loginRateLimit.maxAttemptsPerEmail'),
+        maxAttemptsPerIp: positiveInteger(config.loginRateLimit?.maxAttemptsPerIp, 50, 'loginRateLimit.maxAttemptsPerIp'),
+        windowSeconds: positiveInteger(config.loginRateLimit?.windowSeconds, 900, 'loginRateLimit.windowSeconds')
+      }
+  const bcryptRounds = positiveInteger(config.bcryptRounds, 12, 'bcryptRounds')
+  if (bcryptRounds < 4 || bcryptRounds > 31) {
+    throw new ConfigurationError('fastify-drizzle-auth: `bcryptRounds` must be between 4 and 31 (12 is a sound default)')
+  }
+  if (config.passwordValidators !== undefined &&
+    (!Array.isArray(config.passwordValidators) || !config.passwordValidators.every((v) => typeof v === 'function'))) {
+    throw new ConfigurationError('fastify-drizzle-auth: `passwordValidators` must be an array of functions (password, context) => message | null')
+  }
+  return {
+    database: config.database,
+    store: config.store,
+    secret: resolveSecret(config.secret),
+    algorithm,
+    issuer: optionalString(config.issuer, 'issuer'),
+    audience: optionalString(config.audience, 'audience'),
+    accessTokenTtl: positiveInteger(config.accessTokenTtl, 900, 'accessTokenTtl'),
+    refreshTokenTtl: positiveInteger(config.refreshTokenTtl, 30 * 24 * 3600, 'refreshTokenTtl'),
+    clockSkewSeconds: nonNegativeInteger(config.clockSkewSeconds, 30, 'clockSkewSeconds'),
+    bcryptRounds,
+    passwordValidators: config.passwordValidators ?? defaultValidators(),
+    refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
+    loginRateLimit,
+    usersTable: config.usersTable,
+    migrate: config.migrate ?? true,
+    logger: config.logger
+  }
+}
+
+function resolveSecret (secret: unknown): Buffer {
+  const hint = "set `secret` to at least 32 random bytes, e.g. require('node:crypto').randomBytes(32).toString('base64')"
+  if (secret === undefined || secret === null || secret === '') {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`secret\` is missing: ${hint}`)
+  }
+  if (typeof secret !== 'string' && !Buffer.isBuffer(secret)) {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`secret\` must be a string or a Buffer: ${hint}`)
+  }
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret)
+  if (bytes.length < MIN_SECRET_BYTES) {
+    throw new ConfigurationError(
+      `fastify-drizzle-auth: \`secret\` is ${bytes.length} bytes, shorter than ${MIN_SECRET_BYTES}: ${hint}`
+    )
+  }
+  return bytes
+}
+
+function isDrizzleDatabase (value: unknown): value is SqliteDatabase {
+  return value !== null && typeof value === 'object' && '$client' in value && 'select' in value
+}
+
+function positiveInteger (value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be a positive integer (default ${fallback})`)
+  }
+  return value
+}
+
+function nonNegativeInteger (value: unknown, fallback: number, name: string): number {
+  if (value === 0) return 0
+  return positiveInteger(value, fallback, name)
+}
+
+function optionalString (value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be a non-empty string when set`)
+  }
+  return value
+}
+
+let globalConfig: ResolvedConfig | undefined
+
+/** Sets the process-wide configuration used by `new AuthService()` and the plugin registered without options. */
+export function configure (config: AuthConfig): ResolvedConfig {
+  globalConfig = resolveConfig(config)
+  return globalConfig
+}
+
+/** The configuration set by `configure()`; raises ConfigurationError when there is none. */
+export function getConfig (): ResolvedConfig {
+  if (globalConfig === undefined) {
+    throw new ConfigurationError(
+      'fastify-drizzle-auth: not configured: call configure({ database, secret }) first, or pass the options directly'
+    )
+  }
+  return globalConfig
+}
+
+/** Forgets the global configuration (tests). */
+export function resetConfig (): void {
+  globalConfig = undefined
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+
+const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`
+
+/**
+ * The columns every users table needs. Spread them into an application's own table to add columns:
+ * `sqliteTable('users', { ...authUserColumns(), nickname: text('nickname') })`, then pass it as `usersTable`.
+ */
+export function authUserColumns () {
+  return {
+    id: text('id').primaryKey().$defaultFn(() => randomUUID()),
+    /** Stored normalized (trimmed, NFKC, lower-cased) by the service, so uniqueness holds across spellings. */
+    email: text('email').notNull().unique(),
+    /** bcrypt hash; null means the account has no usable password. */
+    passwordHash: text('password_hash'),
+    isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
+    isVerified: integer('is_verified', { mode: 'boolean' }).notNull().default(false),
+    lastLogin: integer('last_login', { mode: 'timestamp_ms' }),
+    joinedAt: integer('joined_at', { mode: 'timestamp_ms' }).notNull().default(now),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(now),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(now)
+  }
+}
+
+export const users = sqliteTable('auth_users', authUserColumns())
+
+/** One row per login: the family that an access token and its chain of refresh tokens belong to. */
+export const sessions = sqliteTable('auth_sessions', {
+  id: text('id').primaryKey(),
+  // No foreign key: the users table is swappable (usersTable), so the reference is kept by the service.
+  userId: text('user_id').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  revokeReason: text('revoke_reason'),
+  userAgent: text('user_agent'),
+  ip: text('ip')
+}, (t) => [
+  index('auth_sessions_user_id_idx').on(t.userId),
+  index('auth_sessions_expires_at_idx').on(t.expiresAt)
+])
+
+/** Refresh tokens, stored only as SHA-256 hashes; `usedAt` set once, by one conditional update. */
+export const refreshTokens = sqliteTable('auth_refresh_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  sessionId: text('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+  generation: integer('generation').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  usedAt: integer('used_at', { mode: 'timestamp_ms' })
+}, (t) => [
+  index('auth_refresh_tokens_session_idx').on(t.sessionId, t.generation)
+])
+
+/** Failed-login counters, one row per key (`email|ip` or `ip`), shared by every instance on the database. */
+export const loginAttempts = sqliteTable('auth_login_attempts', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  resetAt: integer('reset_at', { mode: 'timestamp_ms' }).notNull()
+}, (t) => [
+  index('auth_login_attempts_reset_at_idx').on(t.resetAt)
+])
+
+export type UserRow = typeof users.$inferSelect
+export type NewUserRow = typeof users.$inferInsert
+export type SessionRow = typeof sessions.$inferSelect
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect

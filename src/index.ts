@@ -1,0 +1,31 @@
+import { fastifyDrizzleAuth } from './plugin.ts'
+
+export default fastifyDrizzleAuth
+export { fastifyDrizzleAuth }
+export type { FastifyDrizzleAuthOptions, RoutesOptions } from './options.ts'
+export { configure, getConfig, resetConfig, MIN_SECRET_BYTES } from './config.ts'
+export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig } from './config.ts'
+export { AuthService } from './service/auth-service.ts'
+export type { LoginOptions, LoginResult, TokenPair, VerifiedAccess } from './service/auth-service.ts'
+export type { AuthUser, AuthUserFields } from './service/user.ts'
+export type { AuthEvents, AuthEventName, AuthEventListener, AuthLogger, LoginFailureReason } from './service/events.ts'
+export type { AccessClaims, JwtAlgorithm } from './service/tokens.ts'
+export {
+  defaultValidators, minimumLength, notCommon, notNumeric, notSimilarToEmail, BCRYPT_MAX_BYTES
+} from './service/validators.ts'
+export type { PasswordValidator, PasswordContext } from './service/validators.ts'
+export { normalizeEmail } from './service/email.ts'
+export { loginRequired, requireAuth, requires } from './guards.ts'
+export type { LoginRequiredOptions, AuthGuard } from './guards.ts'
+export { AnonymousUser } from './anonymous.ts'
+export type { AuthInfo, TokenStatus } from './types.ts'
+export {
+  AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
+  InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
+  RateLimitError, ServiceUnavailableError
+} from './errors.ts'
+export { migrate, MIGRATIONS_TABLE } from './db/migrate.ts'
+export { openDatabase } from './db/open.ts'
+export type { AuthStore, UserRecord } from './db/store.ts'
+export { SqliteAuthStore } from './db/sqlite/store.ts'
+export type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'

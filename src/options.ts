@@ -1,0 +1,112 @@
+import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
+import { ConfigurationError } from './errors.ts'
+import { AuthService } from './service/auth-service.ts'
+import type { AuthUser } from './service/user.ts'
+
+export interface RoutesOptions {
+  /** Where the bundled routes are mounted (default: no prefix). */
+  prefix?: string
+  /** Largest accepted request body in bytes (default 16 KiB). */
+  bodyLimit?: number
+}
+
+/** The plugin's options: every `configure()` key, plus the Fastify-side ones. */
+export interface FastifyDrizzleAuthOptions extends AuthConfig {
+  /** A ready service; the plugin then needs no other option. */
+  authService?: AuthService
+  /** Scopes granted to authenticated users, or a function of the user (default ['authenticated']). */
+  scopes?: readonly string[] | ((user: AuthUser) => readonly string[])
+  /** Mount the bundled routes: `true`, or `{ prefix }` (default false). */
+  routes?: boolean | RoutesOptions
+}
+
+export interface ResolvedPluginOptions {
+  /** Known at registration, so @fastify/jwt can share the key; the service itself may come later. */
+  config: ResolvedConfig
+  /** Returns the service, creating it on first use when it was not given. */
+  service: () => AuthService
+  /** True when the plugin created the service and so must close it. */
+  ownsService: () => boolean
+  scopesFor: (user: AuthUser) => readonly string[]
+  routes: Required<RoutesOptions> | false
+}
+
+const CONFIG_KEYS: ReadonlyArray<keyof AuthConfig> = [
+  'database', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
+  'clockSkewSeconds', 'bcryptRounds', 'passwordValidators', 'refreshReuseGraceSeconds', 'loginRateLimit',
+  'usersTable', 'migrate', 'logger'
+]
+const DEFAULT_SCOPES = Object.freeze(['authenticated'])
+
+/** Validates the options once, at registration; every failure is a ConfigurationError that says what to set. */
+export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger: AuthConfig['logger']): ResolvedPluginOptions {
+  const given = options.authService
+  if (given !== undefined && !(given instanceof AuthService)) {
+    throw new ConfigurationError('fastify-drizzle-auth: `authService` must be an AuthService instance')
+  }
+  const hasConfigKeys = CONFIG_KEYS.some((key) => options[key] !== undefined)
+  let config: ResolvedConfig
+  if (given !== undefined) {
+    config = given.config
+  } else if (hasConfigKeys) {
+    config = resolveConfig({ logger, ...pickConfig(options) })
+  } else {
+    config = { ...getConfigOrExplain(), logger: getConfigOrExplain().logger ?? logger }
+  }
+
+  let created: AuthService | undefined
+  const service = given !== undefined
+    ? () => given
+    : () => { created ??= new AuthService(config); return created }
+
+  return {
+    config,
+    service,
+    ownsService: () => created !== undefined,
+    scopesFor: resolveScopes(options.scopes),
+    routes: resolveRoutes(options.routes)
+  }
+}
+
+function pickConfig (options: FastifyDrizzleAuthOptions): AuthConfig {
+  const config: Record<string, unknown> = {}
+  for (const key of CONFIG_KEYS) if (options[key] !== undefined) config[key] = options[key]
+  return config as AuthConfig
+}
+
+function getConfigOrExplain (): ResolvedConfig {
+  try {
+    return getConfig()
+  } catch {
+    throw new ConfigurationError(
+      'fastify-drizzle-auth: no configuration: register the plugin with { database, secret }, ' +
+      'call configure({ database, secret }) before app.ready(), or pass { authService }'
+    )
+  }
+}
+
+function resolveScopes (scopes: FastifyDrizzleAuthOptions['scopes']): (user: AuthUser) => readonly string[] {
+  if (scopes === undefined) return () => DEFAULT_SCOPES
+  if (typeof scopes === 'function') return scopes
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
+    throw new ConfigurationError("fastify-drizzle-auth: `scopes` must be an array of non-empty strings or a function (user) => string[]")
+  }
+  const frozen = Object.freeze([...scopes])
+  return () => frozen
+}
+
+function resolveRoutes (routes: FastifyDrizzleAuthOptions['routes']): Required<RoutesOptions> | false {
+  if (routes === undefined || routes === false) return false
+  const options = routes === true ? {} : routes
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError('fastify-drizzle-auth: `routes` must be true, false or { prefix }')
+  }
+  const { prefix = '', bodyLimit = 16 * 1024 } = options
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.prefix` must be a path starting with '/', e.g. '/auth'")
+  }
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) {
+    throw new ConfigurationError('fastify-drizzle-auth: `routes.bodyLimit` must be an integer of at least 1024 bytes')
+  }
+  return { prefix, bodyLimit }
+}

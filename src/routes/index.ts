@@ -1,0 +1,70 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Ajv } from 'ajv'
+import { AuthError, RateLimitError, InvalidPasswordError } from '../errors.ts'
+import type { AuthService } from '../service/auth-service.ts'
+import { loginRoute } from './login.ts'
+import { logoutRoute } from './logout.ts'
+import { meRoute } from './me.ts'
+import { passwordRoute } from './password.ts'
+import { refreshRoute } from './refresh.ts'
+import { registerRoute } from './register.ts'
+
+export interface AuthRoutesOptions {
+  prefix: string
+  bodyLimit: number
+  service: () => AuthService
+}
+
+export type RouteContext = Pick<AuthRoutesOptions, 'service' | 'bodyLimit'>
+
+// No coercion (a numeric password is a 400, not "123"), no silent removal of unknown properties (they are a 400).
+const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: true })
+ajv.addFormat('date-time', true)
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request'
+}
+
+/** Every error of the bundled routes as `{ detail, code }`; nothing internal (SQL, stack, path) in a 5xx. */
+function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof AuthError) {
+    if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
+    if (error instanceof RateLimitError) reply.header('retry-after', String(error.retryAfter))
+    if (error.statusCode === 503) reply.header('retry-after', '5')
+    const body: { detail: string, code: string, errors?: string[] } = { detail: error.message, code: error.code }
+    if (error instanceof InvalidPasswordError) body.errors = error.errors
+    return reply.code(error.statusCode).send(body)
+  }
+  if (error.validation !== undefined) {
+    const first = error.validation[0]
+    const where = `${error.validationContext ?? 'body'}${first?.instancePath ?? ''}`
+    const extra = first?.keyword === 'additionalProperties'
+      ? ` (unexpected property '${String(first.params.additionalProperty)}')`
+      : ''
+    return reply.code(400).send({ detail: `${where} ${first?.message ?? 'is invalid'}${extra}`, code: 'invalid_request' })
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'invalid_json' : 'bad_request')
+    return reply.code(status).send({ detail: error.message, code })
+  }
+  request.log.error({ err: error }, 'fastify-drizzle-auth: route failed')
+  return reply.code(500).send({ detail: 'Internal server error', code: 'internal_error' })
+}
+
+/** The bundled routes, in their own encapsulated context: prefix, validator, error handler. */
+export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
+  fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  fastify.setErrorHandler(errorHandler)
+  const context: RouteContext = { service: options.service, bodyLimit: options.bodyLimit }
+  registerRoute(fastify, context)
+  loginRoute(fastify, context)
+  meRoute(fastify)
+  logoutRoute(fastify, context)
+  refreshRoute(fastify, context)
+  passwordRoute(fastify, context)
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import type { TokenPair } from '../service/auth-service.ts'
+import type { RouteContext } from './index.ts'
+import { credentialsBody, errorResponses, tokensResponse } from './schemas.ts'
+
+interface Body { email: string, password: string }
+
+/** The OAuth 2.0 token response shape, shared by /login and /refresh. */
+export function tokenBody (pair: TokenPair) {
+  return {
+    access_token: pair.accessToken,
+    refresh_token: pair.refreshToken,
+    token_type: pair.tokenType,
+    expires_in: pair.expiresIn
+  }
+}
+
+export function loginRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+  fastify.post<{ Body: Body }>('/login', {
+    bodyLimit,
+    schema: { body: credentialsBody, response: { 200: tokensResponse, ...errorResponses } }
+  }, async (request, reply) => {
+    const result = await service().login(request.body.email, request.body.password, {
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null
+    })
+    return reply.header('cache-control', 'no-store').send(tokenBody(result))
+  })
+}

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify'
+import { bearerToken } from '../bearer.ts'
+import { loginRequired } from '../guards.ts'
+import type { RouteContext } from './index.ts'
+import { detailResponse, errorResponses } from './schemas.ts'
+
+export function logoutRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+  fastify.post('/logout', {
+    bodyLimit,
+    schema: { response: { 200: detailResponse, ...errorResponses } }
+  }, async (request, reply) => {
+    const token = bearerToken(request)
+    // Idempotent: any bearer token, also an expired or revoked one, is a successful logout.
+    if (typeof token !== 'string') return loginRequired(request, reply)
+    await service().logout(token)
+    return { detail: 'Logged out' }
+  })
+}

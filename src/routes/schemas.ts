@@ -1,0 +1,97 @@
+/** JSON schemas shared by the bundled routes. Every body is closed (additionalProperties: false). */
+
+export const MAX_EMAIL = 254
+export const MAX_PASSWORD = 1024
+export const MAX_TOKEN = 512
+
+// No control characters (CR, LF, NUL, ...): a strict `format` would reject padded and fullwidth spellings
+// that normalization accepts, so only what can never be part of an address is refused here.
+const email = { type: 'string', minLength: 1, maxLength: MAX_EMAIL, pattern: '^[^\\u0000-\\u001F\\u007F]*$' } as const
+const password = { type: 'string', minLength: 1, maxLength: MAX_PASSWORD } as const
+const token = { type: 'string', minLength: 1, maxLength: MAX_TOKEN } as const
+
+export const credentialsBody = {
+  type: 'object',
+  required: ['email', 'password'],
+  additionalProperties: false,
+  properties: { email, password }
+} as const
+
+export const refreshBody = {
+  type: 'object',
+  required: ['refresh_token'],
+  additionalProperties: false,
+  properties: { refresh_token: token }
+} as const
+
+export const passwordChangeBody = {
+  type: 'object',
+  required: ['current_password', 'new_password'],
+  additionalProperties: false,
+  properties: { current_password: password, new_password: password }
+} as const
+
+export const errorResponse = {
+  type: 'object',
+  required: ['detail'],
+  additionalProperties: false,
+  properties: {
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: { type: 'array', items: { type: 'string' } }
+  }
+} as const
+
+export const detailResponse = {
+  type: 'object',
+  required: ['detail'],
+  additionalProperties: false,
+  properties: { detail: { type: 'string' } }
+} as const
+
+export const tokensResponse = {
+  type: 'object',
+  required: ['access_token', 'refresh_token', 'token_type', 'expires_in'],
+  additionalProperties: false,
+  properties: {
+    access_token: { type: 'string' },
+    refresh_token: { type: 'string' },
+    token_type: { type: 'string', enum: ['bearer'] },
+    expires_in: { type: 'integer' }
+  }
+} as const
+
+export const registeredResponse = {
+  type: 'object',
+  required: ['id', 'email', 'is_verified'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string' },
+    is_verified: { type: 'boolean' }
+  }
+} as const
+
+export const meResponse = {
+  type: 'object',
+  required: ['id', 'email', 'is_verified', 'is_active', 'last_login'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string' },
+    is_verified: { type: 'boolean' },
+    is_active: { type: 'boolean' },
+    last_login: { type: ['string', 'null'], format: 'date-time' }
+  }
+} as const
+
+/** The error statuses every bundled route can answer, in one shape. */
+export const errorResponses = {
+  400: errorResponse,
+  401: errorResponse,
+  413: errorResponse,
+  415: errorResponse,
+  429: errorResponse,
+  500: errorResponse,
+  503: errorResponse
+} as const

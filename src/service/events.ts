@@ -1,0 +1,60 @@
+import type { AuthUser } from './user.ts'
+
+export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password'
+
+/** Every event the service emits, with its payload. Payloads never hold a password, token or hash. */
+export interface AuthEvents {
+  user_registered: { user: AuthUser }
+  user_login: { user: AuthUser, sessionId: string, ip: string | null, userAgent: string | null }
+  user_login_failed: { email: string, reason: LoginFailureReason, ip: string | null }
+  user_logout: { userId: string, sessionId: string | null }
+  password_changed: { userId: string }
+  refresh_token_reused: { userId: string, sessionId: string }
+  rate_limit_exceeded: { email: string, ip: string | null, retryAfter: number }
+}
+
+export type AuthEventName = keyof AuthEvents
+export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
+
+export interface AuthLogger {
+  info (obj: object, msg?: string): void
+  warn (obj: object, msg?: string): void
+  error (obj: object, msg?: string): void
+}
+
+/** A small typed emitter: a listener that throws or rejects is logged and never breaks the caller. */
+export class AuthEventEmitter {
+  readonly #listeners = new Map<AuthEventName, Set<AuthEventListener<AuthEventName>>>()
+  readonly #log: AuthLogger
+
+  constructor (log: AuthLogger) {
+    this.#log = log
+  }
+
+  on<E extends AuthEventName>(event: E, listener: AuthEventListener<E>): () => void {
+    let set = this.#listeners.get(event)
+    if (set === undefined) {
+      set = new Set()
+      this.#listeners.set(event, set)
+    }
+    set.add(listener as AuthEventListener<AuthEventName>)
+    return () => { set.delete(listener as AuthEventListener<AuthEventName>) }
+  }
+
+  emit<E extends AuthEventName>(event: E, payload: AuthEvents[E]): void {
+    const set = this.#listeners.get(event)
+    if (set === undefined) return
+    for (const listener of set) {
+      try {
+        const result = listener(payload)
+        if (result instanceof Promise) result.catch((err: unknown) => { this.#failed(event, err) })
+      } catch (err) {
+        this.#failed(event, err)
+      }
+    }
+  }
+
+  #failed (event: AuthEventName, err: unknown): void {
+    this.#log.error({ event, err }, 'fastify-drizzle-auth: an event listener failed')
+  }
+}

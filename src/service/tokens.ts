@@ -1,0 +1,140 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt'
+import { TokenExpiredError, TokenInvalidError } from '../errors.ts'
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512'
+
+export interface TokenSettings {
+  secret: Buffer
+  algorithm: JwtAlgorithm
+  issuer: string | undefined
+  audience: string | undefined
+  accessTokenTtl: number
+  clockSkewSeconds: number
+}
+
+/** The claims of a verified access token. */
+export interface AccessClaims {
+  sub: string
+  sid: string
+  jti: string
+  typ: 'access'
+  iat: number
+  exp: number
+  iss?: string
+  aud?: string | string[]
+  [claim: string]: unknown
+}
+
+/** Longer bearer values are refused before any parsing (a JWT of ours is a few hundred bytes). */
+export const MAX_ACCESS_TOKEN_LENGTH = 4096
+const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
+/** Header parameters that point at keys: never honoured, since the key is pinned. */
+const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'kid', 'crit']
+const RESERVED_CLAIMS = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'exp', 'nbf', 'iss', 'aud'])
+
+/**
+ * Signs and verifies access tokens with fast-jwt (the engine of @fastify/jwt), so the service needs no
+ * Fastify. Signer and verifiers are built once; the algorithm list is pinned to the one configured.
+ */
+export class AccessTokenCodec {
+  readonly #settings: TokenSettings
+  readonly #sign
+  readonly #verify
+  readonly #verifyIgnoringExpiry
+
+  constructor (settings: TokenSettings) {
+    this.#settings = settings
+    const { secret, algorithm, issuer, audience, accessTokenTtl, clockSkewSeconds } = settings
+    this.#sign = createSigner({
+      key: secret,
+      algorithm,
+      expiresIn: accessTokenTtl * 1000,
+      ...(issuer === undefined ? {} : { iss: issuer }),
+      ...(audience === undefined ? {} : { aud: audience })
+    })
+    const required = ['exp', 'iat', 'sub', 'sid', 'jti', 'typ']
+    if (issuer !== undefined) required.push('iss')
+    if (audience !== undefined) required.push('aud')
+    const common = {
+      key: secret,
+      algorithms: [algorithm],
+      complete: true,
+      requiredClaims: required,
+      clockTolerance: clockSkewSeconds * 1000,
+      ...(issuer === undefined ? {} : { allowedIss: issuer }),
+      ...(audience === undefined ? {} : { allowedAud: audience })
+    }
+    this.#verify = createVerifier(common)
+    this.#verifyIgnoringExpiry = createVerifier({ ...common, ignoreExpiration: true })
+  }
+
+  get ttl (): number {
+    return this.#settings.accessTokenTtl
+  }
+
+  sign (sub: string, sid: string, extraClaims: Record<string, unknown> = {}): string {
+    const claims: Record<string, unknown> = {}
+    for (const [name, value] of Object.entries(extraClaims)) {
+      if (!RESERVED_CLAIMS.has(name)) claims[name] = value
+    }
+    return this.#sign({ ...claims, sub, sid, typ: 'access', jti: randomBytes(16).toString('base64url') })
+  }
+
+  /** Verifies signature and every claim; raises TokenExpiredError or TokenInvalidError. */
+  verify (token: string, { ignoreExpiration = false } = {}): AccessClaims {
+    if (typeof token !== 'string' || token.length > MAX_ACCESS_TOKEN_LENGTH) {
+      throw new TokenInvalidError()
+    }
+    let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
+    try {
+      decoded = (ignoreExpiration ? this.#verifyIgnoringExpiry : this.#verify)(token)
+    } catch (err) {
+      if (err instanceof JwtError && err.code === JwtError.codes.expired) throw new TokenExpiredError()
+      throw new TokenInvalidError()
+    }
+    return this.#checkClaims(decoded.header, decoded.payload, ignoreExpiration)
+  }
+
+  // fast-jwt leaves some of these to the caller (iat in the future, claim types): checked here, fail closed.
+  #checkClaims (header: Record<string, unknown>, payload: Record<string, unknown>, ignoreExpiration: boolean): AccessClaims {
+    for (const name of KEY_HEADERS) if (name in header) throw new TokenInvalidError()
+    if (header.typ !== undefined && header.typ !== 'JWT') throw new TokenInvalidError()
+    const now = Date.now() / 1000
+    const skew = this.#settings.clockSkewSeconds
+    const { sub, sid, jti, typ, iat, exp, nbf } = payload
+    if (typ !== 'access') throw new TokenInvalidError()
+    if (!isId(sub) || !isId(sid) || !isId(jti)) throw new TokenInvalidError()
+    if (!isTime(exp) || !isTime(iat) || iat > now + skew) throw new TokenInvalidError()
+    if (nbf !== undefined && (!isTime(nbf) || nbf > now + skew)) throw new TokenInvalidError()
+    if (!ignoreExpiration && exp <= now - skew) throw new TokenExpiredError()
+    return payload as AccessClaims
+  }
+}
+
+function isId (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 128
+}
+
+function isTime (value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
+}
+
+/** 256 random bits, base64url: opaque, never a JWT. */
+export function newRefreshToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function isRefreshTokenShape (token: unknown): token is string {
+  return typeof token === 'string' && REFRESH_TOKEN_SHAPE.test(token)
+}
+
+/** What the database holds instead of the token. */
+export function hashRefreshToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+/** 128 random bits, base64url. */
+export function newSessionId (): string {
+  return randomBytes(16).toString('base64url')
+}
