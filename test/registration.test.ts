@@ -1,0 +1,152 @@
+import { mkdtempSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import t from 'tap'
+import fastifyDrizzleAuth, {
+  AuthService, ConfigurationError, configure, getConfig, openDatabase, resetConfig
+} from '../src/index.ts'
+import { PASSWORD, SECRET, bearer, registerAndLogin } from './fixtures/app.ts'
+
+t.afterEach(() => { resetConfig() })
+
+t.test('registers with { database: ":memory:", secret } and serves the bundled routes', async (t) => {
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4, routes: true })
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  const me = await app.inject({ url: '/me', headers: bearer(session.accessToken) })
+  t.equal(me.statusCode, 200)
+})
+
+t.test('a file path is opened (directory created), migrated, and closed on app.close()', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-'))
+  const file = join(dir, 'nested', 'auth.sqlite')
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: file, secret: SECRET, bcryptRounds: 4, routes: true })
+  await registerAndLogin(app)
+  t.ok(existsSync(file), 'the file exists')
+  const store = app.authService.store
+  await app.close()
+  await t.rejects(store.findUserByEmail('alice@example.com'), 'the plugin closed the database it opened')
+
+  // The data is on disk: a second app on the same file sees the user.
+  const again = Fastify()
+  await again.register(fastifyDrizzleAuth, { database: file, secret: SECRET, bcryptRounds: 4, routes: true })
+  t.teardown(() => again.close())
+  const res = await again.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('a Drizzle database passed in is used and left open', async (t) => {
+  const { db, close } = openDatabase(':memory:')
+  t.teardown(close)
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: db, secret: SECRET, bcryptRounds: 4, routes: true })
+  await registerAndLogin(app)
+  await app.close()
+  const rows = db.$client.prepare('select email from auth_users').all()
+  t.same(rows, [{ email: 'alice@example.com' }], 'still open and holding the row')
+})
+
+t.test('configure() then register with no options: the service is created lazily on the first request', async (t) => {
+  configure({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth)
+  t.equal(app.authService instanceof AuthService, true)
+  app.get('/who', async (request) => ({ authenticated: request.user.isAuthenticated }))
+  await app.ready()
+  t.teardown(() => app.close())
+  t.equal(getConfig().bcryptRounds, 4)
+  const res = await app.inject({ url: '/who' })
+  t.same(res.json(), { authenticated: false })
+  const user = await app.authService.register('lazy@example.com', PASSWORD)
+  const { accessToken } = await app.authService.login('lazy@example.com', PASSWORD)
+  const who = await app.inject({ url: '/who', headers: bearer(accessToken) })
+  t.same(who.json(), { authenticated: true })
+  t.equal(user.email, 'lazy@example.com')
+})
+
+t.test('configure() may also come after register(), as long as it is before ready()', async (t) => {
+  const app = Fastify()
+  app.register(fastifyDrizzleAuth)
+  configure({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  await app.ready()
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/anything', headers: bearer('not-a-token') })
+  t.equal(res.statusCode, 404, 'the hook let the request through')
+})
+
+t.test('new AuthService() with no argument uses the global configuration', async (t) => {
+  configure({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  const service = new AuthService()
+  t.teardown(() => service.close())
+  const user = await service.register('global@example.com', PASSWORD)
+  t.equal((await service.login('global@example.com', PASSWORD)).user.id, user.id)
+})
+
+t.test('an explicit authService is used as given, with no other option', async (t) => {
+  const service = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => service.close())
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { authService: service, routes: true })
+  t.teardown(() => app.close())
+  t.equal(app.authService, service)
+  await service.register('given@example.com', PASSWORD)
+  const res = await app.inject({ method: 'POST', url: '/login', payload: { email: 'given@example.com', password: PASSWORD } })
+  t.equal(res.statusCode, 200)
+  await app.close()
+  t.ok(await service.getUser((await service.login('given@example.com', PASSWORD)).user.id), 'a given service is not closed by the plugin')
+})
+
+t.test('ready() fails with a ConfigurationError that says what to set', async (t) => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['no options and no configure()', {}, /configure\(/],
+    ['missing secret', { database: ':memory:' }, /`secret` is missing/],
+    ['empty secret', { database: ':memory:', secret: '' }, /`secret` is missing/],
+    ['short secret', { database: ':memory:', secret: 'x'.repeat(31) }, /31 bytes, shorter than 32/],
+    ['missing database', { secret: SECRET }, /`database` is missing/],
+    ['bad database', { secret: SECRET, database: 42 }, /`database` must be/],
+    ['bad algorithm', { database: ':memory:', secret: SECRET, algorithm: 'none' }, /`algorithm` must be one of/],
+    ['bad bcrypt cost', { database: ':memory:', secret: SECRET, bcryptRounds: 3 }, /between 4 and 31/],
+    ['bad ttl', { database: ':memory:', secret: SECRET, accessTokenTtl: -1 }, /accessTokenTtl/],
+    ['bad scopes', { database: ':memory:', secret: SECRET, scopes: [''] }, /`scopes`/],
+    ['bad routes', { database: ':memory:', secret: SECRET, routes: { prefix: 'auth' } }, /routes.prefix/],
+    ['bad issuer', { database: ':memory:', secret: SECRET, issuer: '' }, /`issuer`/],
+    ['bad validators', { database: ':memory:', secret: SECRET, passwordValidators: ['x'] }, /passwordValidators/],
+    ['bad authService', { authService: {} }, /authService/],
+    ['bad rate limit', { database: ':memory:', secret: SECRET, loginRateLimit: { maxAttemptsPerEmail: 0 } }, /maxAttemptsPerEmail/]
+  ]
+  for (const [name, options, message] of cases) {
+    const app = Fastify()
+    app.register(fastifyDrizzleAuth, options)
+    const err = await app.ready().then(() => undefined, (e: unknown) => e)
+    t.ok(err instanceof ConfigurationError, `${name}: ConfigurationError`)
+    t.match((err as Error).message, message, `${name}: says what to set`)
+    await app.close().catch(() => {})
+  }
+})
+
+t.test('a 32-byte Buffer secret is accepted', async (t) => {
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: Buffer.alloc(32, 7) })
+  t.teardown(() => app.close())
+  await t.resolves(app.ready())
+})
+
+t.test('the plugin shares its key with @fastify/jwt, or leaves an application registration alone', async (t) => {
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => app.close())
+  await app.ready()
+  const { accessToken } = await app.authService.register('jwt@example.com', PASSWORD)
+    .then(() => app.authService.login('jwt@example.com', PASSWORD))
+  t.match(app.jwt.verify(accessToken), { typ: 'access' }, 'fastify.jwt verifies our tokens with the same key')
+
+  const own = Fastify()
+  const { default: fastifyJwt } = await import('@fastify/jwt')
+  await own.register(fastifyJwt, { secret: 'another-application-secret-of-32-bytes!!' })
+  await own.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET })
+  t.teardown(() => own.close())
+  await t.resolves(own.ready(), 'no duplicate decorator')
+})
