@@ -1,0 +1,84 @@
+import bcrypt from 'bcrypt'
+import t from 'tap'
+import {
+  AuthService, InvalidPasswordError, defaultValidators, minimumLength, notCommon, notNumeric, notSimilarToEmail,
+  type PasswordValidator
+} from '../src/index.ts'
+import { PASSWORD, SECRET } from './fixtures/app.ts'
+
+async function failures (auth: AuthService, email: string, password: string): Promise<InvalidPasswordError> {
+  const err = await auth.register(email, password).then(() => null, (e: unknown) => e)
+  if (!(err instanceof InvalidPasswordError)) throw new Error(`expected InvalidPasswordError, got ${String(err)}`)
+  return err
+}
+
+t.test('bcrypt cost comes from the config (default 12) and only the asynchronous API is used', async (t) => {
+  const syncCalls: string[] = []
+  const b = bcrypt as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of ['hashSync', 'compareSync', 'genSaltSync']) {
+    const original = b[name]
+    b[name] = (...args: unknown[]) => { syncCalls.push(name); return original(...args) }
+    t.teardown(() => { b[name] = original })
+  }
+  const auth = new AuthService({ database: ':memory:', secret: SECRET })
+  t.teardown(() => auth.close())
+  t.equal(auth.config.bcryptRounds, 12)
+  const user = await auth.register('cost@example.com', PASSWORD)
+  const hash = (await auth.store.findUserById(user.id))?.passwordHash
+  t.match(hash, /^\$2b\$12\$/)
+
+  // The event loop keeps turning while a cost-12 comparison runs.
+  let ticks = 0
+  const timer = setInterval(() => { ticks++ }, 5)
+  await auth.login('cost@example.com', PASSWORD)
+  clearInterval(timer)
+  t.ok(ticks > 3, `the event loop ran during the login (${ticks} ticks)`)
+  t.same(syncCalls, [], 'no *Sync bcrypt call')
+})
+
+t.test('default validators: each message, all failures collected in one error', async (t) => {
+  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => auth.close())
+  t.same((await failures(auth, 'a@example.com', '1234567')).errors, [
+    'Password must be at least 8 characters long',
+    'Password must not be entirely numeric',
+    'Password is too common'
+  ])
+  t.same((await failures(auth, 'a@example.com', '84937261')).errors, ['Password must not be entirely numeric'])
+  t.same((await failures(auth, 'a@example.com', 'password1')).errors, ['Password is too common'])
+  t.same((await failures(auth, 'a@example.com', 'PaSsWoRd')).errors, ['Password is too common'], 'case-insensitive')
+  t.same((await failures(auth, 'jonathan.smith@example.com', 'jonathan.smith1')).errors, ['Password is too similar to the email'])
+  t.same((await failures(auth, 'jonathan.smith@example.com', 'Jonathansmith')).errors, ['Password is too similar to the email'])
+  const tooLong = await failures(auth, 'a@example.com', 'é'.repeat(37))
+  t.equal(tooLong.code, 'password_too_long', '74 UTF-8 bytes (37 characters) is too long for bcrypt')
+  t.match(tooLong.errors[0], /72 bytes/)
+  t.ok(await auth.register('b@example.com', 'é'.repeat(36)), 'exactly 72 bytes is fine')
+  t.ok(await auth.register('c@example.com', 'Tr0ub4dor&3-horse'))
+})
+
+t.test('the common-password list is the zxcvbn passwords-common dictionary', async (t) => {
+  const check = notCommon()
+  for (const common of ['123456', 'qwerty', 'iloveyou', 'dragon', 'monkey']) t.equal(check(common, {}), 'Password is too common', common)
+  t.equal(check('v8#Lq2!zN0pW', {}), null)
+  const { dictionary } = await import('@zxcvbn-ts/language-common')
+  t.ok(dictionary['passwords-common'].length > 40000, `${dictionary['passwords-common'].length} entries`)
+})
+
+t.test('validator building blocks', async (t) => {
+  t.equal(minimumLength(4)('abc', {}), 'Password must be at least 4 characters long')
+  t.equal(minimumLength(4)('abcd', {}), null)
+  t.equal(minimumLength(3)('😀😀😀', {}), null, 'counts characters, not UTF-16 units')
+  t.equal(notNumeric()('123a', {}), null)
+  t.equal(notSimilarToEmail()('anything-goes', {}), null, 'no email, nothing to compare')
+  t.equal(notSimilarToEmail()('completely-different', { email: 'zoe@example.com' }), null)
+  t.equal(defaultValidators().length, 4)
+})
+
+t.test('applications can pass their own validator list', async (t) => {
+  const mustHaveSymbol: PasswordValidator = (password) => /[^\w]/u.test(password) ? null : 'Password must contain a symbol'
+  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, passwordValidators: [mustHaveSymbol] })
+  t.teardown(() => auth.close())
+  t.same((await failures(auth, 'a@example.com', 'abcdefgh')).errors, ['Password must contain a symbol'])
+  t.ok(await auth.register('a@example.com', 'a!'), 'the defaults are replaced, not added to')
+  t.equal((await failures(auth, 'b@example.com', 'x!'.repeat(40))).code, 'password_too_long', 'the bcrypt limit always holds')
+})
