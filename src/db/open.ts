@@ -5,7 +5,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3'
 import type { SqliteDatabase } from './sqlite/store.ts'
 
 export interface OpenedDatabase {
-  db: SqliteDatabase
+  db: SqliteDatabase & { $client: Database.Database }
   close: () => void
 }
 

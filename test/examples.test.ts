@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { resetConfig } from '../src/index.ts'
+import { buildApp } from '../examples/complete.ts'
+import { buildServer } from '../examples/server.ts'
+
+const CREDENTIALS = { email: 'alice@example.com', password: 'SecurePass123!' }
+
+t.test('examples/complete.ts: the seed page, ported (register, login, me, logout, me again)', async (t) => {
+  t.teardown(resetConfig)
+  const dir = mkdtempSync(join(tmpdir(), 'fda-complete-'))
+  const app = await buildApp(join(dir, 'db.sqlite3'), 'complete-example-secret-32-bytes-long')
+  t.teardown(() => app.close())
+  const registered = await app.inject({ method: 'POST', url: '/register', payload: CREDENTIALS })
+  t.equal(registered.statusCode, 201)
+  t.same(registered.json(), { email: 'alice@example.com' })
+  const bad = await app.inject({ method: 'POST', url: '/login', payload: { ...CREDENTIALS, password: 'nope' } })
+  t.equal(bad.statusCode, 401)
+  t.same(bad.json(), { detail: 'Invalid credentials' })
+  const login = await app.inject({ method: 'POST', url: '/login', payload: CREDENTIALS })
+  t.equal(login.statusCode, 200)
+  const token = login.json().access_token
+  t.type(login.json().refresh_token, 'string')
+  const me = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  t.same(me.json(), { email: 'alice@example.com', is_verified: false })
+  t.equal((await app.inject({ method: 'POST', url: '/logout' })).statusCode, 401, 'logout needs a user (requireAuth)')
+  const out = await app.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${token}` } })
+  t.same(out.json(), { detail: 'Logged out' })
+  const after = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+  t.equal(after.statusCode, 401)
+  t.equal(after.body, '{"detail":"Authentication required"}')
+})
+
+t.test('examples/server.ts: the curl session of the README against the bundled routes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-server-'))
+  const app = await buildServer({ DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'server-example-secret-of-32-bytes!', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4' })
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'POST', url: '/register', payload: CREDENTIALS })).statusCode, 201)
+  const login = (await app.inject({ method: 'POST', url: '/login', payload: CREDENTIALS })).json()
+  const auth = { authorization: `Bearer ${login.access_token}` }
+  t.equal((await app.inject({ url: '/me', headers: auth })).statusCode, 200)
+  const refreshed = await app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: login.refresh_token } })
+  t.equal(refreshed.statusCode, 200)
+  const fresh = { authorization: `Bearer ${refreshed.json().access_token}` }
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: fresh })).statusCode, 200)
+  t.equal((await app.inject({ url: '/me', headers: fresh })).statusCode, 401)
+  t.same((await app.inject({ url: '/health' })).json(), { status: 'ok' })
+})
+
+t.test('npm start: two instances start at once on their own ports and files, with no build step', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-start-'))
+  const start = (port: number) => new Promise<{ output: string, stop: () => Promise<void> }>((resolve, reject) => {
+    const child = spawn('npm', ['start'], {
+      env: { ...process.env, PORT: String(port), DATABASE_PATH: join(dir, `db-${port}`, 'auth.sqlite'), AUTH_SECRET: '', BCRYPT_ROUNDS: '4' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true
+    })
+    let output = ''
+    const stop = () => new Promise<void>((done) => {
+      child.once('exit', () => done())
+      try { process.kill(-child.pid!, 'SIGTERM') } catch { done() }
+    })
+    const timer = setTimeout(() => { stop().then(() => reject(new Error(`no start in time: ${output}`)), reject) }, 60000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('Server listening')) { clearTimeout(timer); resolve({ output, stop }) }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+  })
+  const [a, b] = await Promise.all([start(18601), start(18602)])
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  t.match(a.output, /AUTH_SECRET is not set/, 'a loud warning when AUTH_SECRET is unset')
+  for (const port of [18601, 18602]) {
+    const register = await fetch(`http://127.0.0.1:${port}/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CREDENTIALS)
+    })
+    t.equal(register.status, 201, `instance on ${port}`)
+  }
+})

@@ -1,0 +1,44 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
+import t from 'tap'
+import { MIGRATIONS_TABLE, migrate, openDatabase } from '../src/index.ts'
+
+t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {
+  const { db, close } = openDatabase(':memory:')
+  t.teardown(close)
+  // The application's own Drizzle migrations table stays untouched.
+  db.run(sql`create table __drizzle_migrations (id integer primary key, hash text not null, created_at numeric)`)
+  migrate(db)
+  const tables = db.$client.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all()
+  t.same(tables.filter((name: unknown) => String(name).startsWith('auth_')), ['auth_login_attempts', 'auth_refresh_tokens', 'auth_sessions', 'auth_users'])
+  t.ok(tables.includes(MIGRATIONS_TABLE))
+  const applied = db.$client.prepare(`select count(*) from ${MIGRATIONS_TABLE}`).pluck().get()
+  t.equal(applied, 1)
+  t.equal(db.$client.prepare('select count(*) from __drizzle_migrations').pluck().get(), 0, "the application's table is not used")
+  migrate(db)
+  t.equal(db.$client.prepare(`select count(*) from ${MIGRATIONS_TABLE}`).pluck().get(), applied, 'running it twice is a no-op')
+})
+
+t.test('a database opened by the plugin uses WAL, busy_timeout and foreign keys', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-mig-'))
+  const { db, close } = openDatabase(join(dir, 'a.sqlite'))
+  t.teardown(close)
+  t.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(db.$client.pragma('busy_timeout', { simple: true }), 5000)
+  t.equal(db.$client.pragma('foreign_keys', { simple: true }), 1)
+  const memory = openDatabase(':memory:')
+  t.teardown(memory.close)
+  t.equal(memory.db.$client.pragma('foreign_keys', { simple: true }), 1)
+})
+
+t.test('the generated SQL is committed under drizzle/sqlite', async (t) => {
+  const { readdirSync, readFileSync } = await import('node:fs')
+  const folder = new URL('../drizzle/sqlite/', import.meta.url)
+  const files = readdirSync(folder).filter((f) => f.endsWith('.sql'))
+  t.ok(files.length >= 1)
+  const journal = JSON.parse(readFileSync(new URL('meta/_journal.json', folder), 'utf8'))
+  t.equal(journal.dialect, 'sqlite')
+  t.equal(journal.entries.length, files.length, 'every SQL file is in the journal')
+})
