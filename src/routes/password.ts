@@ -8,7 +8,8 @@ interface Body { current_password: string, new_password: string }
 export function passwordRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
   fastify.post<{ Body: Body }>('/password', {
     bodyLimit,
-    preHandler: loginRequired,
+    // Checked before the body is read: an anonymous caller gets the guard's 401, not a schema error.
+    onRequest: loginRequired,
     schema: {
       body: passwordChangeBody,
       response: { 200: detailResponse, ...errorResponses, 403: errorResponse, 422: errorResponse }

@@ -168,7 +168,7 @@ export class AuthService {
     if (session.revokedAt !== null) throw new TokenRevokedError()
     if (session.expiresAt.getTime() <= now.getTime()) throw new TokenExpiredError('Session has expired')
     const graceMs = this.config.refreshReuseGraceSeconds * 1000
-    if (result.generation === result.latestGeneration - 1 && result.usedAt !== null &&
+    if (graceMs > 0 && result.generation === result.latestGeneration - 1 && result.usedAt !== null &&
       now.getTime() - result.usedAt.getTime() <= graceMs) {
       throw new ConflictError('This refresh token was just rotated by another request', 'refresh_in_progress')
     }
