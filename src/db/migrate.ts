@@ -6,8 +6,21 @@ import type { SqliteDatabase } from './sqlite/store.ts'
 export const MIGRATIONS_TABLE = '__fastify_drizzle_auth_migrations'
 
 const sqliteFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url))
+const ATTEMPTS = 5
 
-/** Applies the plugin's migrations to `db`; already-applied ones are skipped, so running it twice is a no-op. */
+/**
+ * Applies the plugin's migrations to `db`; already-applied ones are skipped, so running it twice is a no-op.
+ * Drizzle reads the applied list before it opens its transaction, so two processes starting on one new file
+ * can both try the same migration: the loser fails ("already exists" or busy), and a retry sees it applied.
+ */
 export function migrate (db: SqliteDatabase): void {
-  drizzleMigrate(db, { migrationsFolder: sqliteFolder, migrationsTable: MIGRATIONS_TABLE })
+  for (let attempt = 1; ; attempt++) {
+    try {
+      drizzleMigrate(db, { migrationsFolder: sqliteFolder, migrationsTable: MIGRATIONS_TABLE })
+      return
+    } catch (err) {
+      if (attempt >= ATTEMPTS) throw err
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt)
+    }
+  }
 }
