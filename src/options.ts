@@ -23,7 +23,7 @@ export interface FastifyDrizzleAuthOptions extends AuthConfig {
 export interface ResolvedPluginOptions {
   /** Known at registration, so @fastify/jwt can share the key; the service itself may come later. */
   config: ResolvedConfig
-  /** Returns the service, creating it on first use when it was not given. */
+  /** Returns the service (created on first use in the global-configuration pattern). */
   service: () => AuthService
   /** True when the plugin created the service and so must close it. */
   ownsService: () => boolean
@@ -54,7 +54,9 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
     config = { ...getConfigOrExplain(), logger: getConfigOrExplain().logger ?? logger }
   }
 
-  let created: AuthService | undefined
+  // Explicit options open the database now, so a bad one fails ready(); the global pattern waits for
+  // the first request, as the seed's TokenAuthBackend does.
+  let created = given === undefined && hasConfigKeys ? new AuthService(config) : undefined
   const service = given !== undefined
     ? () => given
     : () => { created ??= new AuthService(config); return created }

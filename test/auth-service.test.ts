@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  AuthService, AuthenticationError, ConflictError, InvalidPasswordError, TokenExpiredError, TokenInvalidError,
+  AuthService, AuthenticationError, ConflictError, InvalidEmailError, InvalidPasswordError, TokenExpiredError, TokenInvalidError,
   TokenRevokedError, type AuthEvents
 } from '../src/index.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
@@ -107,7 +107,7 @@ t.test('logout never throws, logoutAll ends every session, setPassword and check
 
 t.test('events: user_login, user_login_failed with reason, user_logout, password_changed; a failing listener is logged', async (t) => {
   const logged: unknown[] = []
-  const logger = { info () {}, warn () {}, error (obj: object) { logged.push(obj) } }
+  const logger = { warn () {}, error (obj: object) { logged.push(obj) } }
   const auth = service({ logger })
   t.teardown(() => auth.close())
   const seen: Array<[string, unknown]> = []
@@ -139,4 +139,38 @@ t.test('events: user_login, user_login_failed with reason, user_logout, password
   off()
   await auth.setPassword(user, 'Third-Strong-Pass-8')
   t.equal(logged.length, 2, 'an unsubscribed listener is not called')
+})
+
+t.test('input limits: an oversized token is invalid; an email that NFKC expands past 254 characters is refused', async (t) => {
+  const auth = service()
+  t.teardown(() => auth.close())
+  await t.rejects(auth.authenticate('a'.repeat(5000)), TokenInvalidError)
+  const expanding = `${'\uFB03'.repeat(90)}@example.com` // each ligature becomes "ffi"
+  t.ok(expanding.length <= 254)
+  const err = await auth.register(expanding, PASSWORD).then(() => null, (e: unknown) => e)
+  t.ok(err instanceof InvalidEmailError)
+  t.match((err as Error).message, /at most 254/)
+  t.equal((err as InvalidEmailError).statusCode, 422)
+  await t.rejects(auth.register(42 as never, PASSWORD), InvalidEmailError)
+})
+
+t.test('a live token fails once its session expires, or once the user is made inactive behind the service', async (t) => {
+  const auth = service({ refreshTokenTtl: 1 })
+  t.teardown(() => auth.close())
+  const user = await auth.register('k@example.com', PASSWORD)
+  const { accessToken } = await auth.login('k@example.com', PASSWORD)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'the access token is fresh, its session is not')
+
+  const other = await auth.login('k@example.com', PASSWORD)
+  await auth.store.updateUser(user.id, { isActive: false }, new Date()) // an admin tool flipping the flag directly
+  const err = await auth.authenticate(other.accessToken).then(() => null, (e: unknown) => e)
+  t.ok(err instanceof AuthenticationError)
+  t.equal((err as AuthenticationError).code, 'inactive_account')
+})
+
+t.test('the service refuses control characters in an email itself, not only the routes', async (t) => {
+  const auth = service()
+  t.teardown(() => auth.close())
+  await t.rejects(auth.register('a\n@example.com', PASSWORD), InvalidEmailError)
 })

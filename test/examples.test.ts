@@ -53,10 +53,8 @@ t.test('examples/server.ts: the curl session of the README against the bundled r
 t.test('npm start: two instances start at once on their own ports and files, with no build step', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fda-start-'))
   const start = (port: number) => new Promise<{ output: string, stop: () => Promise<void> }>((resolve, reject) => {
-    // The child is not under test coverage: its tsx-compiled sources would not merge with this process's.
-    const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
     const child = spawn('npm', ['start'], {
-      env: { ...env, PORT: String(port), DATABASE_PATH: join(dir, `db-${port}`, 'auth.sqlite'), AUTH_SECRET: '', BCRYPT_ROUNDS: '4' },
+      env: { ...process.env, PORT: String(port), DATABASE_PATH: join(dir, `db-${port}`, 'auth.sqlite'), AUTH_SECRET: '', BCRYPT_ROUNDS: '4' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true
     })

@@ -36,6 +36,7 @@ t.test('alg none, other HMAC algorithms, edited payloads, bad signatures and seg
     'HS384 re-signed with the right key': forge({ ...header, alg: 'HS384' }, payload, SECRET, 'sha384'),
     'HS512 re-signed with the right key': forge({ ...header, alg: 'HS512' }, payload, SECRET, 'sha512'),
     'RS256 header on an HMAC signature': forge({ ...header, alg: 'RS256' }, payload, SECRET),
+    'header typ other than JWT': forge({ ...header, typ: 'at+jwt' }, payload, SECRET),
     'edited payload, old signature': `${h}.${b64({ ...payload, sub: 'someone-else' })}.${s}`,
     'flipped signature': `${h}.${p}.${flipped}`,
     'truncated signature': `${h}.${p}.${s.slice(0, -5)}`,

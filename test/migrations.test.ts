@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { MIGRATIONS_TABLE, migrate, openDatabase } from '../src/index.ts'
+import { loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
 t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {
   const { db, close } = openDatabase(':memory:')
@@ -41,4 +43,27 @@ t.test('the generated SQL is committed under drizzle/sqlite', async (t) => {
   const journal = JSON.parse(readFileSync(new URL('meta/_journal.json', folder), 'utf8'))
   t.equal(journal.dialect, 'sqlite')
   t.equal(journal.entries.length, files.length, 'every SQL file is in the journal')
+})
+
+t.test('every lookup path has an index, in the schema and in the migrated database', async (t) => {
+  const expected: Record<string, string[]> = {
+    auth_sessions_user_id_idx: ['user_id'],
+    auth_sessions_expires_at_idx: ['expires_at'],
+    auth_refresh_tokens_session_idx: ['session_id', 'generation'],
+    auth_login_attempts_reset_at_idx: ['reset_at']
+  }
+  const declared = [sessions, refreshTokens, loginAttempts].flatMap((table) => getTableConfig(table).indexes)
+  t.same(Object.fromEntries(declared.map((i) => [i.config.name, i.config.columns.map((c) => (c as { name: string }).name)])), expected)
+  const { db, close } = openDatabase(':memory:')
+  t.teardown(close)
+  migrate(db)
+  for (const [name, columns] of Object.entries(expected)) {
+    t.same(db.$client.prepare(`select name from pragma_index_info('${name}')`).pluck().all(), columns, name)
+  }
+  const [fk] = getTableConfig(refreshTokens).foreignKeys
+  const reference = fk.reference()
+  t.same([reference.columns[0].name, getTableConfig(reference.foreignTable).name, fk.onDelete], ['session_id', 'auth_sessions', 'cascade'],
+    'refresh tokens go with their session')
+  const plan = db.$client.prepare("explain query plan select * from auth_sessions join auth_users on auth_users.id = auth_sessions.user_id where auth_sessions.id = ?").all('x')
+  t.match(JSON.stringify(plan), /USING INDEX sqlite_autoindex_auth_sessions_1|USING PRIMARY KEY/, 'the hot lookup is an index search')
 })

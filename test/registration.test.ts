@@ -1,4 +1,5 @@
-import { mkdtempSync, existsSync } from 'node:fs'
+import { mkdtempSync, existsSync, rmSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -115,6 +116,9 @@ t.test('ready() fails with a ConfigurationError that says what to set', async (t
     ['bad issuer', { database: ':memory:', secret: SECRET, issuer: '' }, /`issuer`/],
     ['bad validators', { database: ':memory:', secret: SECRET, passwordValidators: ['x'] }, /passwordValidators/],
     ['bad authService', { authService: {} }, /authService/],
+    ['secret of the wrong type', { database: ':memory:', secret: 12345 }, /`secret` must be a string or a Buffer/],
+    ['routes of the wrong type', { database: ':memory:', secret: SECRET, routes: 5 }, /`routes` must be true, false or \{ prefix \}/],
+    ['routes body limit too small', { database: ':memory:', secret: SECRET, routes: { bodyLimit: 10 } }, /routes.bodyLimit/],
     ['bad rate limit', { database: ':memory:', secret: SECRET, loginRateLimit: { maxAttemptsPerEmail: 0 } }, /maxAttemptsPerEmail/]
   ]
   for (const [name, options, message] of cases) {
@@ -151,4 +155,47 @@ t.test('the plugin shares its key with @fastify/jwt, or leaves an application re
   t.teardown(() => own.close())
   await own.ready()
   t.pass('no duplicate decorator')
+})
+
+t.test('configure() refuses a non-object with a ConfigurationError', async (t) => {
+  t.throws(() => configure(null as never), ConfigurationError)
+  t.throws(() => getConfig(), /not configured/)
+})
+
+t.test('the global pattern really is lazy: the database is opened by the first request', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-lazy-'))
+  const file = join(dir, 'lazy.sqlite')
+  configure({ database: file, secret: SECRET, bcryptRounds: 4 })
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth)
+  await app.ready()
+  t.teardown(() => app.close())
+  t.notOk(existsSync(file), 'nothing opened at ready()')
+  await app.inject({ url: '/', headers: bearer('x.y.z') })
+  t.ok(existsSync(file), 'opened on the first request that needed it')
+})
+
+t.test('explicit options open the database at registration: a broken one fails ready()', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-broken-'))
+  const file = join(dir, 'broken.sqlite')
+  const foreign = new Database(file)
+  foreign.exec('create table auth_users (unrelated text)') // a table in the way, with no migration record
+  foreign.close()
+  const app = Fastify()
+  app.register(fastifyDrizzleAuth, { database: file, secret: SECRET })
+  const err = await app.ready().then(() => undefined, (e: unknown) => e)
+  t.match(String((err as Error).cause), /already exists/, 'the migration error, after its retries')
+  await app.close().catch(() => {})
+  rmSync(file)
+  t.notOk(existsSync(file), 'the failed open left no handle behind (the file could be removed)')
+})
+
+t.test('an application @fastify/jwt with another decorator name: the plugin still decorates request.user', async (t) => {
+  const app = Fastify()
+  const { default: fastifyJwt } = await import('@fastify/jwt')
+  await app.register(fastifyJwt, { secret: 'another-application-secret-of-32-bytes!!', decoratorName: 'jwtUser' })
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET })
+  app.get('/who', async (request) => ({ authenticated: request.user.isAuthenticated }))
+  t.teardown(() => app.close())
+  t.same((await app.inject({ url: '/who' })).json(), { authenticated: false })
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PASSWORD, bearer, buildApp, login, registerAndLogin } from './fixtures/app.ts'
+import { PASSWORD, bearer, buildApp, registerAndLogin } from './fixtures/app.ts'
 
 function decode (token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
@@ -101,16 +101,36 @@ t.test('GET /me: 200 with the profile, id equal to the token sub; anonymous gets
   t.equal(anonymous.body, '{"detail":"Authentication required"}')
 })
 
-t.test('GET /me: last_login is null for a user who never logged in through a session', async (t) => {
+t.test('an application hook refusing a bundled route with its own 4xx keeps its status, in the {detail, code} shape', async (t) => {
+  const app = await buildApp()
+  app.addHook('preHandler', async (request) => {
+    if (request.url === '/register') throw Object.assign(new Error('Registration is closed'), { statusCode: 403 })
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/register', payload: { email: 'a@example.com', password: PASSWORD } })
+  t.equal(res.statusCode, 403)
+  t.same(res.json(), { detail: 'Registration is closed', code: 'bad_request' })
+})
+
+t.test('GET /me: last_login is null when the user has none recorded', async (t) => {
   const app = await buildApp()
   t.teardown(() => app.close())
-  app.get('/me-raw', async () => 'x')
-  await registerAndLogin(app)
-  const user = await app.authService.store.findUserByEmail('alice@example.com')
-  await app.authService.store.updateUser(user!.id, { lastLogin: null }, new Date())
-  const { accessToken } = await login(app)
+  const { accessToken } = await registerAndLogin(app)
+  const user = await app.authService.authenticate(accessToken)
+  await app.authService.store.updateUser(user.id, { lastLogin: null }, new Date())
   const body = (await app.inject({ url: '/me', headers: bearer(accessToken) })).json()
-  t.type(body.last_login, 'string', 'login set it again')
+  t.equal(body.last_login, null)
+})
+
+t.test('an unexpected error inside the routes is a bare 500 {detail, code}: no message, stack or path', async (t) => {
+  const app = await buildApp()
+  app.addHook('preHandler', async (request) => {
+    if (request.url === '/login') throw new Error('secret internals at /work/app/src/db.ts:12')
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/login', payload: { email: 'a@example.com', password: PASSWORD } })
+  t.equal(res.statusCode, 500)
+  t.equal(res.body, '{"detail":"Internal server error","code":"internal_error"}')
 })
 
 t.test('POST /logout: 200, tokens dead at once; idempotent; no bearer token is a 401', async (t) => {

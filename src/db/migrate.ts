@@ -14,13 +14,14 @@ const ATTEMPTS = 5
  * can both try the same migration: the loser fails ("already exists" or busy), and a retry sees it applied.
  */
 export function migrate (db: SqliteDatabase): void {
-  for (let attempt = 1; ; attempt++) {
+  const run = () => { drizzleMigrate(db, { migrationsFolder: sqliteFolder, migrationsTable: MIGRATIONS_TABLE }) }
+  for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
     try {
-      drizzleMigrate(db, { migrationsFolder: sqliteFolder, migrationsTable: MIGRATIONS_TABLE })
+      run()
       return
-    } catch (err) {
-      if (attempt >= ATTEMPTS) throw err
+    } catch {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt)
     }
   }
+  run() // the last attempt's error is the caller's
 }

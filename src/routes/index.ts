@@ -40,16 +40,16 @@ function errorHandler (error: FastifyError, request: FastifyRequest, reply: Fast
     return reply.code(error.statusCode).send(body)
   }
   if (error.validation !== undefined) {
-    const first = error.validation[0]
-    const where = `${error.validationContext ?? 'body'}${first?.instancePath ?? ''}`
-    const extra = first?.keyword === 'additionalProperties'
+    const [first] = error.validation
+    const extra = first.keyword === 'additionalProperties'
       ? ` (unexpected property '${String(first.params.additionalProperty)}')`
       : ''
-    return reply.code(400).send({ detail: `${where} ${first?.message ?? 'is invalid'}${extra}`, code: 'invalid_request' })
+    const detail = `${String(error.validationContext)}${first.instancePath} ${String(first.message)}${extra}`
+    return reply.code(400).send({ detail, code: 'invalid_request' })
   }
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'invalid_json' : 'bad_request')
+    const code = FASTIFY_CODES[error.code] ?? 'bad_request'
     return reply.code(status).send({ detail: error.message, code })
   }
   request.log.error({ err: error }, 'fastify-drizzle-auth: route failed')

@@ -22,7 +22,7 @@ export function loginRoute (fastify: FastifyInstance, { service, bodyLimit }: Ro
   }, async (request, reply) => {
     const result = await service().login(request.body.email, request.body.password, {
       ip: request.ip,
-      userAgent: request.headers['user-agent'] ?? null
+      userAgent: request.headers['user-agent']
     })
     return reply.header('cache-control', 'no-store').send(tokenBody(result))
   })

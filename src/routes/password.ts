@@ -17,7 +17,7 @@ export function passwordRoute (fastify: FastifyInstance, { service, bodyLimit }:
   }, async (request) => {
     const user = requireAuth(request)
     await service().changePassword(user, request.body.current_password, request.body.new_password, {
-      keepSessionId: request.auth.sessionId ?? undefined
+      keepSessionId: request.auth.sessionId
     })
     return { detail: 'Password changed' }
   })

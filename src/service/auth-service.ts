@@ -33,7 +33,7 @@ export interface LoginResult extends TokenPair {
 
 export interface LoginOptions {
   ip?: string | null
-  userAgent?: string | null
+  userAgent?: string | null | undefined
   /** Extra claims for the access token (the reserved ones cannot be overridden). */
   claims?: Record<string, unknown>
 }
@@ -48,7 +48,6 @@ const INVALID_CREDENTIALS = 'Invalid credentials'
 const PROTECTED_USER_FIELDS = ['id', 'email', 'passwordHash', 'createdAt', 'updatedAt']
 
 const consoleLogger: AuthLogger = {
-  info: () => {},
   warn: (obj, msg) => { console.warn(msg, obj) },
   error: (obj, msg) => { console.error(msg, obj) }
 }
@@ -104,15 +103,13 @@ export class AuthService {
    */
   async login (email: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
     const ip = options.ip ?? null
-    const normalized = typeof email === 'string' ? normalizeEmail(email) : ''
+    const normalized = normalizeEmail(String(email))
     const limits = await this.#countAttempt(normalized, ip)
-    const user = normalized === '' ? undefined : await this.#call(this.#store.findUserByEmail(normalized))
+    const user = await this.#call(this.#store.findUserByEmail(normalized))
     const matched = await this.#passwords.verify(String(password), user?.passwordHash)
-    const reason: LoginFailureReason | null = user === undefined
-      ? 'not_found'
-      : !user.isActive ? 'inactive' : matched ? null : 'bad_password'
-    if (reason !== null || user === undefined) {
-      this.#events.emit('user_login_failed', { email: normalized, reason: reason ?? 'not_found', ip })
+    if (user === undefined || !user.isActive || !matched) {
+      const reason: LoginFailureReason = user === undefined ? 'not_found' : !user.isActive ? 'inactive' : 'bad_password'
+      this.#events.emit('user_login_failed', { email: normalized, reason, ip })
       throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
     }
     if (limits !== undefined) await this.#call(limits.succeeded())
@@ -214,7 +211,7 @@ export class AuthService {
    * Validates and stores a new password, then revokes every session of the user but `keepSessionId`
    * (the one the change was made from, when there is one).
    */
-  async setPassword (userOrId: string | { id: string }, password: string, { keepSessionId }: { keepSessionId?: string } = {}): Promise<void> {
+  async setPassword (userOrId: string | { id: string }, password: string, { keepSessionId }: { keepSessionId?: string | null } = {}): Promise<void> {
     const id = idOf(userOrId)
     const row = await this.#call(this.#store.findUserById(id))
     if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
@@ -222,12 +219,12 @@ export class AuthService {
     const passwordHash = await this.#passwords.hash(password)
     const now = new Date()
     await this.#call(this.#store.updateUser(id, { passwordHash }, now))
-    await this.#call(this.#store.revokeUserSessions(id, 'password_changed', now, keepSessionId))
+    await this.#call(this.#store.revokeUserSessions(id, 'password_changed', now, keepSessionId ?? undefined))
     this.#events.emit('password_changed', { userId: id })
   }
 
   /** The bundled `/password` route: the current password must match (InvalidCurrentPasswordError, 403). */
-  async changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: { keepSessionId?: string } = {}): Promise<void> {
+  async changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: { keepSessionId?: string | null } = {}): Promise<void> {
     if (!await this.checkPassword(user, currentPassword)) throw new InvalidCurrentPasswordError()
     await this.setPassword(user, newPassword, options)
   }
@@ -308,7 +305,8 @@ export class AuthService {
 }
 
 function openStore (config: ResolvedConfig): AuthStore {
-  const { database } = config
+  // resolveConfig guarantees a database whenever no store was given.
+  const database = config.database!
   if (typeof database === 'string') {
     const opened = openDatabase(database)
     try {
@@ -319,7 +317,6 @@ function openStore (config: ResolvedConfig): AuthStore {
     }
     return new SqliteAuthStore(opened.db, config.usersTable, opened.close)
   }
-  if (database === undefined) throw new ServiceUnavailableError()
   if (config.migrate) migrate(database)
   return new SqliteAuthStore(database, config.usersTable)
 }
@@ -335,9 +332,8 @@ function idOf (userOrId: string | { id: string }): string {
 export function describe (err: unknown): { name: string, code?: unknown, message: string } {
   let root = err
   while (root instanceof Error && root.cause instanceof Error) root = root.cause
-  if (!(root instanceof Error)) return { name: 'Error', message: String(root) }
-  const message = root.message.startsWith('Failed query') ? 'query failed' : root.message
-  return { name: root.name, code: (root as { code?: unknown }).code, message }
+  if (!(root instanceof Error)) return { name: typeof root, message: 'a value that is not an Error was thrown' }
+  return { name: root.name, code: (root as { code?: unknown }).code, message: root.message }
 }
 
 export type { AuthEvents, UserRecord }

@@ -17,7 +17,6 @@ export type AuthEventName = keyof AuthEvents
 export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
 
 export interface AuthLogger {
-  info (obj: object, msg?: string): void
   warn (obj: object, msg?: string): void
   error (obj: object, msg?: string): void
 }

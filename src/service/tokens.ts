@@ -93,21 +93,20 @@ export class AccessTokenCodec {
       if (err instanceof JwtError && err.code === JwtError.codes.expired) throw new TokenExpiredError()
       throw new TokenInvalidError()
     }
-    return this.#checkClaims(decoded.header, decoded.payload, ignoreExpiration)
+    return this.#checkClaims(decoded.header, decoded.payload)
   }
 
-  // fast-jwt leaves some of these to the caller (iat in the future, claim types): checked here, fail closed.
-  #checkClaims (header: Record<string, unknown>, payload: Record<string, unknown>, ignoreExpiration: boolean): AccessClaims {
+  // What fast-jwt leaves to the caller (key headers, typ, claim types, iat in the future): checked here, fail closed.
+  // Expiry and nbf are fast-jwt's, with the same clock tolerance.
+  #checkClaims (header: Record<string, unknown>, payload: Record<string, unknown>): AccessClaims {
     for (const name of KEY_HEADERS) if (name in header) throw new TokenInvalidError()
     if (header.typ !== undefined && header.typ !== 'JWT') throw new TokenInvalidError()
     const now = Date.now() / 1000
     const skew = this.#settings.clockSkewSeconds
-    const { sub, sid, jti, typ, iat, exp, nbf } = payload
+    const { sub, sid, jti, typ, iat, exp } = payload
     if (typ !== 'access') throw new TokenInvalidError()
     if (!isId(sub) || !isId(sid) || !isId(jti)) throw new TokenInvalidError()
     if (!isTime(exp) || !isTime(iat) || iat > now + skew) throw new TokenInvalidError()
-    if (nbf !== undefined && (!isTime(nbf) || nbf > now + skew)) throw new TokenInvalidError()
-    if (!ignoreExpiration && exp <= now - skew) throw new TokenExpiredError()
     return payload as AccessClaims
   }
 }

@@ -49,8 +49,7 @@ export function defaultValidators (): PasswordValidator[] {
 }
 
 function similarity (a: string, b: string): number {
-  const total = a.length + b.length
-  return total === 0 ? 1 : (2 * matchingCharacters(a, b)) / total
+  return (2 * matchingCharacters(a, b)) / (a.length + b.length)
 }
 
 function matchingCharacters (a: string, b: string): number {

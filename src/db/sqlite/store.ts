@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, lte, max, ne, or, sql } from 'drizzle-orm'
+import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { ConflictError } from '../../errors.ts'
@@ -109,9 +109,10 @@ export class SqliteAuthStore implements AuthStore {
         .where(eq(refreshTokens.tokenHash, oldHash))
         .get()
       if (spent === undefined) return { outcome: 'unknown' }
-      const latest = tx.select({ generation: max(refreshTokens.generation) }).from(refreshTokens)
-        .where(eq(refreshTokens.sessionId, spent.session.id)).get()
-      return { outcome: 'spent', ...spent, latestGeneration: latest?.generation ?? spent.generation }
+      // An aggregate always yields one row, and this session holds at least the spent token.
+      const latest = tx.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
+        .where(eq(refreshTokens.sessionId, spent.session.id)).get()!
+      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
     }, { behavior: 'immediate' })
   }
 
@@ -168,7 +169,7 @@ export class SqliteAuthStore implements AuthStore {
       const deadSessions = or(lte(sessions.expiresAt, now), sql`${sessions.revokedAt} is not null`)
       const tokens = tx.delete(refreshTokens).where(or(
         sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`,
-        and(sql`${refreshTokens.usedAt} is not null`, lt(refreshTokens.usedAt, usedBefore))
+        and(sql`${refreshTokens.usedAt} is not null`, lte(refreshTokens.usedAt, usedBefore))
       )).run().changes
       const dead = tx.delete(sessions).where(deadSessions).run().changes
       const counters = tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now)).run().changes

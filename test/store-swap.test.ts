@@ -1,0 +1,36 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import fastifyDrizzleAuth, { AuthService, SqliteAuthStore, openDatabase, migrate } from '../src/index.ts'
+import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
+
+t.test('a store passed as `store` replaces the database; one that fails is 503, logged without its payload', async (t) => {
+  const { db, close } = openDatabase(':memory:')
+  t.teardown(close)
+  migrate(db)
+  // A store of the application's own: the real one, with a switch that makes the hot lookup reject.
+  class FlakyStore extends SqliteAuthStore {
+    failing = false
+    override async findSession (id: string) {
+      if (this.failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
+      return super.findSession(id)
+    }
+  }
+  const store = new FlakyStore(db)
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true })
+  t.teardown(() => app.close())
+  t.ok(app.authService instanceof AuthService)
+  t.equal(app.authService.store, store)
+
+  await app.authService.register('store@example.com', PASSWORD)
+  const { accessToken } = await app.authService.login('store@example.com', PASSWORD)
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200)
+  store.failing = true
+  const res = await app.inject({ url: '/me', headers: bearer(accessToken) })
+  t.equal(res.statusCode, 503)
+  t.match(lines.join(''), /a value that is not an Error was thrown/)
+  t.notMatch(lines.join(''), /connection reset/, 'what the store threw is not logged as such')
+  store.failing = false
+  t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'recovers without a restart')
+})
