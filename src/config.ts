@@ -1,4 +1,6 @@
 import type { AuthStore } from './db/store.ts'
+import type { PostgresPoolOptions } from './db/open.ts'
+import type { PgDatabase, PgUsersTable } from './db/pg/store.ts'
 import type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'
 import { ConfigurationError } from './errors.ts'
 import type { AuthLogger } from './service/events.ts'
@@ -16,8 +18,13 @@ export interface LoginRateLimitConfig {
 
 /** The keys accepted by `configure()`, `new AuthService()` and the plugin. */
 export interface AuthConfig {
-  /** A file path, ':memory:', or a Drizzle better-sqlite3 database (left open: it is the application's). */
-  database?: SqliteDatabase | string
+  /**
+   * An SQLite file path or ':memory:', a `postgres://` URL (a pool is opened), or a Drizzle better-sqlite3 or
+   * node-postgres database (left open: it is the application's).
+   */
+  database?: SqliteDatabase | PgDatabase | string
+  /** node-postgres pool settings for a `postgres://` database (max, idleTimeoutMillis, ssl, ...). */
+  postgresPool?: PostgresPoolOptions
   /** A ready store; replaces `database`. */
   store?: AuthStore
   /** HMAC key for access tokens, at least 32 bytes (a string is used as its UTF-8 bytes). */
@@ -39,8 +46,8 @@ export interface AuthConfig {
   refreshReuseGraceSeconds?: number
   /** Failed-login limits, or false to turn them off. */
   loginRateLimit?: LoginRateLimitConfig | false
-  /** An application's own users table built with `authUserColumns()`. */
-  usersTable?: SqliteUsersTable
+  /** An application's own users table built with `authUserColumns()` of the same dialect. */
+  usersTable?: SqliteUsersTable | PgUsersTable
   /** Run the plugin's migrations when the database is opened (default true). */
   migrate?: boolean
   /** Where the service logs (the plugin passes Fastify's logger). */
@@ -48,7 +55,8 @@ export interface AuthConfig {
 }
 
 export interface ResolvedConfig {
-  database: SqliteDatabase | string | undefined
+  database: SqliteDatabase | PgDatabase | string | undefined
+  postgresPool: PostgresPoolOptions
   store: AuthStore | undefined
   secret: Buffer
   algorithm: JwtAlgorithm
@@ -61,7 +69,7 @@ export interface ResolvedConfig {
   passwordValidators: PasswordValidator[]
   refreshReuseGraceSeconds: number
   loginRateLimit: Required<LoginRateLimitConfig> | false
-  usersTable: SqliteUsersTable | undefined
+  usersTable: SqliteUsersTable | PgUsersTable | undefined
   migrate: boolean
   logger: AuthLogger | undefined
 }
@@ -76,13 +84,16 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   }
   if (config.store === undefined && config.database === undefined) {
     throw new ConfigurationError(
-      "fastify-drizzle-auth: `database` is missing: set it to a file path, ':memory:' or a Drizzle better-sqlite3 database"
+      "fastify-drizzle-auth: `database` is missing: set it to a file path, ':memory:', a postgres:// URL or a Drizzle database"
     )
   }
   if (config.database !== undefined && typeof config.database !== 'string' && !isDrizzleDatabase(config.database)) {
     throw new ConfigurationError(
-      "fastify-drizzle-auth: `database` must be a file path, ':memory:' or a Drizzle better-sqlite3 database"
+      "fastify-drizzle-auth: `database` must be a file path, ':memory:', a postgres:// URL, or a Drizzle better-sqlite3 or node-postgres database"
     )
+  }
+  if (config.postgresPool !== undefined && (config.postgresPool === null || typeof config.postgresPool !== 'object')) {
+    throw new ConfigurationError('fastify-drizzle-auth: `postgresPool` must be an object of node-postgres pool settings, e.g. { max: 20 }')
   }
   const algorithm = config.algorithm ?? 'HS256'
   if (!ALGORITHMS.includes(algorithm)) {
@@ -105,6 +116,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   }
   return {
     database: config.database,
+    postgresPool: config.postgresPool ?? {},
     store: config.store,
     secret: resolveSecret(config.secret),
     algorithm,
@@ -140,7 +152,7 @@ function resolveSecret (secret: unknown): Buffer {
   return bytes
 }
 
-function isDrizzleDatabase (value: unknown): value is SqliteDatabase {
+function isDrizzleDatabase (value: unknown): value is SqliteDatabase | PgDatabase {
   return value !== null && typeof value === 'object' && '$client' in value && 'select' in value
 }
 

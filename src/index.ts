@@ -24,8 +24,11 @@ export {
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
   RateLimitError, ServiceUnavailableError
 } from './errors.ts'
-export { migrate, MIGRATIONS_TABLE } from './db/migrate.ts'
-export { openDatabase } from './db/open.ts'
+export { migrate, MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrate.ts'
+export { openDatabase, openPostgres, openSqlite } from './db/open.ts'
+export type { OpenedPostgres, OpenedSqlite, PostgresPoolOptions } from './db/open.ts'
 export type { AuthStore, UserRecord } from './db/store.ts'
 export { SqliteAuthStore } from './db/sqlite/store.ts'
+export { PgAuthStore } from './db/pg/store.ts'
+export type { PgDatabase, PgUsersTable, PgStoreOptions } from './db/pg/store.ts'
 export type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'

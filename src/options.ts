@@ -25,6 +25,8 @@ export interface ResolvedPluginOptions {
   config: ResolvedConfig
   /** Returns the service (created on first use in the global-configuration pattern). */
   service: () => AuthService
+  /** The service created at registration (explicit options), if any: the plugin awaits its readiness. */
+  eager: AuthService | undefined
   /** True when the plugin created the service and so must close it. */
   ownsService: () => boolean
   scopesFor: (user: AuthUser) => readonly string[]
@@ -64,6 +66,7 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
   return {
     config,
     service,
+    eager: created,
     ownsService: () => created !== undefined,
     scopesFor: resolveScopes(options.scopes),
     routes: resolveRoutes(options.routes)

@@ -10,6 +10,7 @@ import type { AuthInfo } from './types.ts'
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
   const resolved = resolvePluginOptions(options, fastify.log)
   const { config, service } = resolved
+  await resolved.eager?.ready()
 
   // @fastify/jwt shares the pinned key and algorithm, for applications that sign or verify their own JWTs.
   if (!fastify.hasDecorator('jwt')) {

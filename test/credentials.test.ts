@@ -1,6 +1,5 @@
 import t from 'tap'
-import { openDatabase } from '../src/index.ts'
-import { PASSWORD, buildApp, login } from './fixtures/app.ts'
+import { PASSWORD, buildApp, login, testDatabase } from './fixtures/app.ts'
 import { spyBcrypt } from './fixtures/bcrypt-spy.ts'
 
 type App = Awaited<ReturnType<typeof buildApp>>
@@ -125,14 +124,12 @@ t.test('bad bodies: 400/413/415 fast, with no hashing and no row written', async
 })
 
 t.test('duplicate registration race: 20 parallel registrations of one email, one 201, nineteen 409, one row', async (t) => {
-  const { db, close } = openDatabase(':memory:')
-  t.teardown(close)
-  const app = await buildApp({ database: db })
+  const app = await buildApp()
   t.teardown(() => app.close())
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
     post(app, '/register', { email: i % 2 === 0 ? 'race@example.com' : 'RACE@example.com', password: PASSWORD })))
   const statuses = results.map((r) => r.statusCode).sort()
   t.same(statuses, [201, ...Array(19).fill(409)])
   for (const r of results.filter((r) => r.statusCode === 409)) t.equal(r.json().code, 'email_taken')
-  t.equal(db.$client.prepare('select count(*) from auth_users').pluck().get(), 1, 'one row')
+  t.same(await testDatabase(app).query('select count(*) as n from auth_users'), [{ n: testDatabase(app).dialect === 'sqlite' ? 1 : '1' }], 'one row')
 })

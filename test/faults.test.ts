@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, ServiceUnavailableError, migrate, openDatabase, requireAuth } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService, ServiceUnavailableError, migrate, openSqlite, requireAuth } from '../src/index.ts'
 import { PASSWORD, SECRET, bearer, login, registerAndLogin } from './fixtures/app.ts'
 
 const unhandled: unknown[] = []
@@ -20,7 +20,7 @@ async function appOn (database: object) {
 }
 
 t.test('a closed database: 503 from loginRequired and /login, never 401, and the process stays up', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   const app = await appOn(db)
   t.teardown(() => app.close())
   const { accessToken, refreshToken } = await registerAndLogin(app)
@@ -74,7 +74,7 @@ t.test('a locked database file: 503 while locked, success again once the lock is
 })
 
 t.test('a store error is never "authenticated" for the service either', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   const auth = new AuthService({ database: db, secret: SECRET, bcryptRounds: 4 })
   await auth.register('s@example.com', PASSWORD)
   const { accessToken } = await auth.login('s@example.com', PASSWORD)

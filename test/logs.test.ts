@@ -1,12 +1,12 @@
 import { sql } from 'drizzle-orm'
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { openDatabase } from '../src/index.ts'
+import fastifyDrizzleAuth, { openSqlite } from '../src/index.ts'
 import { SECRET, bearer } from './fixtures/app.ts'
 
 t.test('logs never hold a password, a token, a bcrypt hash or the secret', async (t) => {
   const lines: string[] = []
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   const app = Fastify({ logger: { level: 'trace', stream: { write: (line: string) => { lines.push(line) } } } })
   await app.register(fastifyDrizzleAuth, { database: db, secret: SECRET, bcryptRounds: 4, routes: true })

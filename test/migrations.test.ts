@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
-import { MIGRATIONS_TABLE, migrate, openDatabase } from '../src/index.ts'
+import { MIGRATIONS_TABLE, migrate, openSqlite } from '../src/index.ts'
 import { loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
 t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   // The application's own Drizzle migrations table stays untouched.
   db.run(sql`create table __drizzle_migrations (id integer primary key, hash text not null, created_at numeric)`)
@@ -25,12 +25,12 @@ t.test('migrate(db) creates the tables in its own migrations table, and a second
 
 t.test('a database opened by the plugin uses WAL, busy_timeout and foreign keys', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fda-mig-'))
-  const { db, close } = openDatabase(join(dir, 'a.sqlite'))
+  const { db, close } = openSqlite(join(dir, 'a.sqlite'))
   t.teardown(close)
   t.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal')
   t.equal(db.$client.pragma('busy_timeout', { simple: true }), 5000)
   t.equal(db.$client.pragma('foreign_keys', { simple: true }), 1)
-  const memory = openDatabase(':memory:')
+  const memory = openSqlite(':memory:')
   t.teardown(memory.close)
   t.equal(memory.db.$client.pragma('foreign_keys', { simple: true }), 1)
 })
@@ -54,7 +54,7 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
   }
   const declared = [sessions, refreshTokens, loginAttempts].flatMap((table) => getTableConfig(table).indexes)
   t.same(Object.fromEntries(declared.map((i) => [i.config.name, i.config.columns.map((c) => (c as { name: string }).name)])), expected)
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
   for (const [name, columns] of Object.entries(expected)) {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import fastifyDrizzleAuth, {
-  AuthService, ConfigurationError, configure, getConfig, openDatabase, resetConfig
+  AuthService, ConfigurationError, configure, getConfig, openSqlite, resetConfig
 } from '../src/index.ts'
 import { PASSWORD, SECRET, bearer, registerAndLogin } from './fixtures/app.ts'
 
@@ -40,7 +40,7 @@ t.test('a file path is opened (directory created), migrated, and closed on app.c
 })
 
 t.test('a Drizzle database passed in is used and left open', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   const app = Fastify()
   await app.register(fastifyDrizzleAuth, { database: db, secret: SECRET, bcryptRounds: 4, routes: true })

@@ -1,10 +1,10 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, SqliteAuthStore, openDatabase, migrate } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService, SqliteAuthStore, openSqlite, migrate } from '../src/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 
 t.test('a store passed as `store` replaces the database; one that fails is 503, logged without its payload', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
   // A store of the application's own: the real one, with a switch that makes the hot lookup reject.

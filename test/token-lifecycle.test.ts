@@ -1,8 +1,7 @@
-import { sql } from 'drizzle-orm'
-import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, openDatabase } from '../src/index.ts'
-import { PASSWORD, SECRET, bearer, buildApp, login, registerAndLogin } from './fixtures/app.ts'
+import { AuthService } from '../src/index.ts'
+import { PASSWORD, SECRET, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
+import { createTestDatabase } from './fixtures/databases.ts'
 
 type App = Awaited<ReturnType<typeof buildApp>>
 
@@ -77,8 +76,9 @@ t.test('concurrent refresh: 20 parallel uses of one token give exactly one 200, 
 })
 
 t.test('concurrent refresh through the service: never two valid children', async (t) => {
-  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 0 })
-  t.teardown(() => auth.close())
+  const db = await createTestDatabase()
+  const auth = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 0 })
+  t.teardown(async () => { await auth.close(); await db.close() })
   await auth.register('race@example.com', PASSWORD)
   const { refreshToken } = await auth.login('race@example.com', PASSWORD)
   const settled = await Promise.allSettled(Array.from({ length: 20 }, () => auth.refresh(refreshToken)))
@@ -106,24 +106,31 @@ t.test('grace window: only the previous generation, only within the window; afte
   t.equal(await meStatus(app, s1.access_token), 401, 'and revokes the session')
 })
 
+const FAULT = {
+  sqlite: [`create trigger fail_rotation before insert on auth_refresh_tokens when new.generation > 0
+    begin select raise(abort, 'disk I/O error (injected)'); end`],
+  postgresql: [`create function fail_rotation() returns trigger language plpgsql as $$
+    begin if new.generation > 0 then raise exception 'disk I/O error (injected)'; end if; return new; end $$`,
+  'create trigger fail_rotation before insert on auth_refresh_tokens for each row execute function fail_rotation()']
+}
+const FAULT_CLEARED = { sqlite: ['drop trigger fail_rotation'], postgresql: ['drop trigger fail_rotation on auth_refresh_tokens'] }
+
 t.test('crash mid-rotation: nothing half-done is visible, no unstored refresh token is returned', async (t) => {
-  const { db, close } = openDatabase(':memory:')
-  t.teardown(close)
-  const app = Fastify()
-  await app.register(fastifyDrizzleAuth, { database: db, secret: SECRET, bcryptRounds: 4, routes: true })
+  const app = await buildApp()
   t.teardown(() => app.close())
+  const db = testDatabase(app)
   const { accessToken, refreshToken } = await registerAndLogin(app)
   // A real fault inside the rotation transaction: storing the next token fails after the old one was consumed.
-  db.run(sql`create trigger fail_rotation before insert on auth_refresh_tokens when new.generation > 0
-    begin select raise(abort, 'disk I/O error (injected)'); end`)
-  const before = db.$client.prepare('select token_hash, used_at from auth_refresh_tokens').all()
+  for (const statement of FAULT[db.dialect]) await db.query(statement)
+  const snapshot = 'select token_hash, used_at from auth_refresh_tokens order by token_hash'
+  const before = await db.query(snapshot)
   const crashed = await refresh(app, refreshToken)
   t.equal(crashed.statusCode, 503)
   t.same(Object.keys(crashed.json()).sort(), ['code', 'detail'], 'no token in the body')
   t.notMatch(crashed.body, /refresh_token|access_token|insert|auth_refresh_tokens/i, 'no token, no SQL')
-  t.same(db.$client.prepare('select token_hash, used_at from auth_refresh_tokens').all(), before, 'the consumption was rolled back')
+  t.same(await db.query(snapshot), before, 'the consumption was rolled back')
   t.equal(await meStatus(app, accessToken), 200, 'the session is intact')
-  db.run(sql`drop trigger fail_rotation`)
+  for (const statement of FAULT_CLEARED[db.dialect]) await db.query(statement)
   t.equal((await refresh(app, refreshToken)).statusCode, 200, 'the same refresh token works once the fault is gone')
 })
 
@@ -189,8 +196,9 @@ t.test('setPassword from the service revokes every session; deactivate kills tok
 })
 
 t.test('purgeExpired removes expired and revoked sessions and used refresh tokens, and says how many rows', async (t) => {
-  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, refreshTokenTtl: 1, refreshReuseGraceSeconds: 0 })
-  t.teardown(() => auth.close())
+  const db = await createTestDatabase()
+  const auth = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshTokenTtl: 1, refreshReuseGraceSeconds: 0 })
+  t.teardown(async () => { await auth.close(); await db.close() })
   await auth.register('purge@example.com', PASSWORD)
   const live = await auth.login('purge@example.com', PASSWORD)
   await auth.refresh(live.refreshToken)

@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, openDatabase, migrate } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService, openSqlite, migrate } from '../src/index.ts'
 import { authUserColumns, users } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 
@@ -16,7 +16,7 @@ const APP_USERS_DDL = `create table app_users (
   nickname text)`
 
 t.test('the default table: normalized unique email, hash, flags with their defaults, timestamps', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
   const auth = new AuthService({ database: db, secret: SECRET, bcryptRounds: 4 })
@@ -38,7 +38,7 @@ t.test('the default table: normalized unique email, hash, flags with their defau
 })
 
 t.test('an application users table with extra columns, built from authUserColumns()', async (t) => {
-  const { db, close } = openDatabase(':memory:')
+  const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   db.$client.exec(APP_USERS_DDL)
   const app = Fastify()

@@ -1,20 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { migrate as drizzleMigrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { is } from 'drizzle-orm'
+import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator'
+import { PgDatabase as PgDatabaseClass } from 'drizzle-orm/pg-core'
+import type { PgDatabase } from './pg/store.ts'
 import type { SqliteDatabase } from './sqlite/store.ts'
 
 /** The plugin's own bookkeeping table, so its migrations never collide with the application's. */
 export const MIGRATIONS_TABLE = '__fastify_drizzle_auth_migrations'
+/** Where that table lives on PostgreSQL (the same in drizzle.config.ts). */
+export const MIGRATIONS_SCHEMA = 'public'
 
-const sqliteFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url))
+const folder = (dialect: string) => fileURLToPath(new URL(`../../drizzle/${dialect}`, import.meta.url))
 const ATTEMPTS = 5
 
+export function isPgDatabase (db: unknown): db is PgDatabase {
+  return is(db, PgDatabaseClass)
+}
+
 /**
- * Applies the plugin's migrations to `db`; already-applied ones are skipped, so running it twice is a no-op.
- * Drizzle reads the applied list before it opens its transaction, so two processes starting on one new file
+ * Applies the plugin's migrations; already-applied ones are skipped, so running it twice is a no-op. The dialect
+ * is read from `db`: SQLite migrates synchronously, PostgreSQL returns a promise.
+ * Drizzle reads the applied list before it opens its transaction, so two processes starting on one new database
  * can both try the same migration: the loser fails ("already exists" or busy), and a retry sees it applied.
  */
-export function migrate (db: SqliteDatabase): void {
-  const run = () => { drizzleMigrate(db, { migrationsFolder: sqliteFolder, migrationsTable: MIGRATIONS_TABLE }) }
+export function migrate (db: SqliteDatabase): void
+export function migrate (db: PgDatabase): Promise<void>
+export function migrate (db: SqliteDatabase | PgDatabase): void | Promise<void> {
+  if (isPgDatabase(db)) return migratePostgres(db)
+  const run = () => { sqliteMigrate(db, { migrationsFolder: folder('sqlite'), migrationsTable: MIGRATIONS_TABLE }) }
   for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
     try {
       run()
@@ -24,4 +39,19 @@ export function migrate (db: SqliteDatabase): void {
     }
   }
   run() // the last attempt's error is the caller's
+}
+
+async function migratePostgres (db: PgDatabase): Promise<void> {
+  const run = () => pgMigrate(db, {
+    migrationsFolder: folder('pg'), migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA
+  })
+  for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
+    try {
+      await run()
+      return
+    } catch {
+      await sleep(50 * attempt)
+    }
+  }
+  await run()
 }

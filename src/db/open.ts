@@ -1,12 +1,28 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import pg from 'pg'
+import type { PgDatabase } from './pg/store.ts'
 import type { SqliteDatabase } from './sqlite/store.ts'
 
-export interface OpenedDatabase {
+export interface OpenedSqlite {
+  dialect: 'sqlite'
   db: SqliteDatabase & { $client: Database.Database }
   close: () => void
+}
+
+export interface OpenedPostgres {
+  dialect: 'postgresql'
+  db: PgDatabase & { $client: pg.Pool }
+  close: () => Promise<void>
+}
+
+export type PostgresPoolOptions = Omit<pg.PoolConfig, 'connectionString'>
+
+export function isPostgresUrl (value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value)
 }
 
 /**
@@ -14,7 +30,7 @@ export interface OpenedDatabase {
  * relies on: WAL so readers never wait for the writer, a busy timeout so concurrent writers queue instead of
  * failing with SQLITE_BUSY, and enforced foreign keys.
  */
-export function openDatabase (path: string, busyTimeoutMs = 5000): OpenedDatabase {
+export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
   const memory = path === ':memory:' || path === ''
   if (!memory) mkdirSync(dirname(path), { recursive: true })
   const client = new Database(path)
@@ -22,5 +38,23 @@ export function openDatabase (path: string, busyTimeoutMs = 5000): OpenedDatabas
   if (!memory) client.pragma('journal_mode = WAL')
   client.pragma('synchronous = NORMAL')
   client.pragma('foreign_keys = ON')
-  return { db: drizzle(client), close: () => { if (client.open) client.close() } }
+  return { dialect: 'sqlite', db: drizzleSqlite(client), close: () => { if (client.open) client.close() } }
+}
+
+/** A node-postgres pool on `url`; connections are made on demand, so a server that is down now may be up later. */
+export function openPostgres (url: string, options: PostgresPoolOptions = {}): OpenedPostgres {
+  const pool = new pg.Pool({ connectionTimeoutMillis: 5000, ...options, connectionString: url })
+  // An idle client that loses its server emits 'error' on the pool; without a listener that would crash the process.
+  pool.on('error', () => {})
+  let ended = false
+  return {
+    dialect: 'postgresql',
+    db: drizzlePg(pool),
+    close: async () => { if (!ended) { ended = true; await pool.end() } }
+  }
+}
+
+/** Opens a `postgres://` URL as a pool, anything else as an SQLite path. */
+export function openDatabase (pathOrUrl: string): OpenedSqlite | OpenedPostgres {
+  return isPostgresUrl(pathOrUrl) ? openPostgres(pathOrUrl) : openSqlite(pathOrUrl)
 }

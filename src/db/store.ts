@@ -70,6 +70,9 @@ export interface AttemptCount {
 export interface AuthStore {
   readonly dialect: 'sqlite' | 'postgresql'
 
+  /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
+  ready (): Promise<void>
+
   /** Inserts a user; a taken email raises ConflictError('email_taken') from the unique index itself. */
   createUser (values: NewUserRecord): Promise<UserRecord>
   findUserByEmail (email: string): Promise<UserRecord | undefined>

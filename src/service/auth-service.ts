@@ -1,7 +1,8 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
-import { migrate } from '../db/migrate.ts'
-import { openDatabase } from '../db/open.ts'
-import { SqliteAuthStore } from '../db/sqlite/store.ts'
+import { isPgDatabase, migrate } from '../db/migrate.ts'
+import { isPostgresUrl, openPostgres, openSqlite } from '../db/open.ts'
+import { PgAuthStore, type PgDatabase, type PgUsersTable } from '../db/pg/store.ts'
+import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from '../db/sqlite/store.ts'
 import type { AuthStore, UserRecord } from '../db/store.ts'
 import {
   AuthenticationError, AuthError, ConflictError, InvalidCurrentPasswordError, RateLimitError, ServiceUnavailableError,
@@ -76,6 +77,11 @@ export class AuthService {
 
   get store (): AuthStore {
     return this.#store
+  }
+
+  /** Resolves once the store can answer (on PostgreSQL: migrations applied); SQLite is ready at once. */
+  async ready (): Promise<void> {
+    await this.#call(this.#store.ready())
   }
 
   on<E extends AuthEventName>(event: E, listener: AuthEventListener<E>): () => void {
@@ -307,18 +313,27 @@ export class AuthService {
 function openStore (config: ResolvedConfig): AuthStore {
   // resolveConfig guarantees a database whenever no store was given.
   const database = config.database!
+  const migratePg = config.migrate ? (db: PgDatabase) => migrate(db) : undefined
+  if (typeof database === 'string' && isPostgresUrl(database)) {
+    const opened = openPostgres(database, config.postgresPool)
+    return new PgAuthStore(opened.db, config.usersTable as PgUsersTable | undefined, { migrate: migratePg, onClose: opened.close })
+  }
+  if (isPgDatabase(database)) {
+    return new PgAuthStore(database, config.usersTable as PgUsersTable | undefined, { migrate: migratePg })
+  }
+  const usersTable = config.usersTable as SqliteUsersTable | undefined
   if (typeof database === 'string') {
-    const opened = openDatabase(database)
+    const opened = openSqlite(database)
     try {
       if (config.migrate) migrate(opened.db)
     } catch (err) {
       opened.close()
       throw err
     }
-    return new SqliteAuthStore(opened.db, config.usersTable, opened.close)
+    return new SqliteAuthStore(opened.db, usersTable, opened.close)
   }
-  if (config.migrate) migrate(database)
-  return new SqliteAuthStore(database, config.usersTable)
+  if (config.migrate) migrate(database as SqliteDatabase)
+  return new SqliteAuthStore(database as SqliteDatabase, usersTable)
 }
 
 function idOf (userOrId: string | { id: string }): string {

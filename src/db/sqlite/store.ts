@@ -41,6 +41,8 @@ export class SqliteAuthStore implements AuthStore {
       .prepare()
   }
 
+  async ready (): Promise<void> {}
+
   async createUser (values: NewUserRecord): Promise<UserRecord> {
     try {
       return this.#db.insert(this.#users).values(values as typeof users.$inferInsert).returning().get()

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto'
+import { boolean, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 })
+
+/**
+ * The columns every users table needs, for PostgreSQL. Spread them into an application's own table to add
+ * columns: `pgTable('users', { ...authUserColumns(), nickname: text('nickname') })`, then pass it as `usersTable`.
+ */
+export function authUserColumns () {
+  return {
+    // Text holding a UUID, as on SQLite: any id a token names can be looked up without a cast error.
+    id: text('id').primaryKey().$defaultFn(() => randomUUID()),
+    /** Stored normalized (trimmed, NFKC, lower-cased) by the service, so uniqueness holds across spellings. */
+    email: text('email').notNull().unique(),
+    /** bcrypt hash; null means the account has no usable password. */
+    passwordHash: text('password_hash'),
+    isActive: boolean('is_active').notNull().default(true),
+    isVerified: boolean('is_verified').notNull().default(false),
+    lastLogin: timestamptz('last_login'),
+    joinedAt: timestamptz('joined_at').notNull().defaultNow(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow()
+  }
+}
+
+export const users = pgTable('auth_users', authUserColumns())
+
+/** One row per login: the family that an access token and its chain of refresh tokens belong to. */
+export const sessions = pgTable('auth_sessions', {
+  id: text('id').primaryKey(),
+  // No foreign key: the users table is swappable (usersTable), so the reference is kept by the service.
+  userId: text('user_id').notNull(),
+  createdAt: timestamptz('created_at').notNull(),
+  lastUsedAt: timestamptz('last_used_at').notNull(),
+  expiresAt: timestamptz('expires_at').notNull(),
+  revokedAt: timestamptz('revoked_at'),
+  revokeReason: text('revoke_reason'),
+  userAgent: text('user_agent'),
+  ip: text('ip')
+}, (t) => [
+  index('auth_sessions_user_id_idx').on(t.userId),
+  index('auth_sessions_expires_at_idx').on(t.expiresAt)
+])
+
+/** Refresh tokens, stored only as SHA-256 hashes; `usedAt` set once, by one conditional update. */
+export const refreshTokens = pgTable('auth_refresh_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  sessionId: text('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+  generation: integer('generation').notNull(),
+  createdAt: timestamptz('created_at').notNull(),
+  usedAt: timestamptz('used_at')
+}, (t) => [
+  index('auth_refresh_tokens_session_idx').on(t.sessionId, t.generation)
+])
+
+/** Failed-login counters, one row per key (`email|ip` or `ip`), shared by every instance on the database. */
+export const loginAttempts = pgTable('auth_login_attempts', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  resetAt: timestamptz('reset_at').notNull()
+}, (t) => [
+  index('auth_login_attempts_reset_at_idx').on(t.resetAt)
+])
+
+export type UserRow = typeof users.$inferSelect
+export type NewUserRow = typeof users.$inferInsert
+export type SessionRow = typeof sessions.$inferSelect
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect

@@ -1,0 +1,214 @@
+import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
+import { ConflictError } from '../../errors.ts'
+import type {
+  AttemptCount, AuthStore, NewSession, NewUserRecord, RotationResult, SessionWithUser, UserPatch, UserRecord
+} from '../store.ts'
+import { isUniqueViolation } from '../unique-violation.ts'
+import { type authUserColumns, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+
+export type PgDatabase = NodePgDatabase<Record<string, unknown>>
+
+/** Any PostgreSQL table that carries the columns of `authUserColumns()` (and possibly more). */
+export type PgUsersTable = PgTable & { [K in keyof ReturnType<typeof authUserColumns>]: PgColumn }
+
+export interface PgStoreOptions {
+  /** Applies the plugin's migrations before the first query (retried on the next call if it fails). */
+  migrate?: (db: PgDatabase) => Promise<void>
+  /** Ends the pool the store was given, when the store owns it. */
+  onClose?: () => Promise<void>
+}
+
+/**
+ * The store on PostgreSQL (node-postgres). Same contract as the SQLite store: every guarded write is one
+ * conditional statement, and rotation runs in one transaction, so READ COMMITTED's re-check of the WHERE
+ * clause after a concurrent update decides which caller wins.
+ */
+export class PgAuthStore implements AuthStore {
+  readonly dialect = 'postgresql'
+  readonly #db: PgDatabase
+  readonly #users: typeof users
+  readonly #options: PgStoreOptions
+  #ready: Promise<void> | undefined
+  readonly #findSession
+
+  constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgStoreOptions = {}) {
+    this.#db = db
+    this.#users = usersTable as unknown as typeof users
+    this.#options = options
+    this.#findSession = db
+      .select({
+        session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
+        user: this.#users
+      })
+      .from(sessions)
+      .innerJoin(this.#users, eq(this.#users.id, sessions.userId))
+      .where(eq(sessions.id, sql.placeholder('sid')))
+      .prepare('fastify_drizzle_auth_find_session')
+  }
+
+  ready (): Promise<void> {
+    const migrate = this.#options.migrate
+    if (migrate === undefined) return Promise.resolve()
+    // A failed start (database down) is retried by the next call, so the service recovers without a restart.
+    this.#ready ??= migrate(this.#db).catch((err: unknown) => { this.#ready = undefined; throw err })
+    return this.#ready
+  }
+
+  async createUser (values: NewUserRecord): Promise<UserRecord> {
+    await this.ready()
+    try {
+      const [row] = await this.#db.insert(this.#users).values(values as typeof users.$inferInsert).returning()
+      return row
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
+      throw err
+    }
+  }
+
+  async findUserByEmail (email: string): Promise<UserRecord | undefined> {
+    await this.ready()
+    const [row] = await this.#db.select().from(this.#users).where(eq(this.#users.email, email))
+    return row
+  }
+
+  async findUserById (id: string): Promise<UserRecord | undefined> {
+    await this.ready()
+    const [row] = await this.#db.select().from(this.#users).where(eq(this.#users.id, id))
+    return row
+  }
+
+  async updateUser (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined> {
+    await this.ready()
+    const [row] = await this.#db.update(this.#users).set({ ...patch, updatedAt: now }).where(eq(this.#users.id, id)).returning()
+    return row
+  }
+
+  async createSession (session: NewSession, refreshTokenHash: string): Promise<void> {
+    await this.ready()
+    await this.#db.transaction(async (tx) => {
+      await tx.insert(sessions).values({ ...session, lastUsedAt: session.createdAt })
+      await tx.insert(refreshTokens).values({
+        tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt
+      })
+      await tx.update(this.#users).set({ lastLogin: session.createdAt }).where(eq(this.#users.id, session.userId))
+    })
+  }
+
+  async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
+    await this.ready()
+    const [row] = await this.#findSession.execute({ sid: sessionId })
+    return row
+  }
+
+  async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
+    await this.ready()
+    return this.#db.transaction(async (tx): Promise<RotationResult> => {
+      const [consumed] = await tx.update(refreshTokens)
+        .set({ usedAt: now })
+        .where(and(
+          eq(refreshTokens.tokenHash, oldHash),
+          isNull(refreshTokens.usedAt),
+          sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId}
+            and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.toISOString()})`
+        ))
+        .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
+      if (consumed !== undefined) {
+        const generation = consumed.generation + 1
+        await tx.insert(refreshTokens).values({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
+        const [session] = await tx.update(sessions).set({ lastUsedAt: now })
+          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId })
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation }
+      }
+      const [spent] = await tx.select({
+        generation: refreshTokens.generation,
+        usedAt: refreshTokens.usedAt,
+        session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt }
+      }).from(refreshTokens)
+        .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+        .where(eq(refreshTokens.tokenHash, oldHash))
+      if (spent === undefined) return { outcome: 'unknown' }
+      // An aggregate always yields one row, and this session holds at least the spent token.
+      const [latest] = await tx.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
+        .where(eq(refreshTokens.sessionId, spent.session.id))
+      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
+    })
+  }
+
+  async findRefreshTokenSession (tokenHash: string): Promise<string | undefined> {
+    await this.ready()
+    const [row] = await this.#db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
+      .where(eq(refreshTokens.tokenHash, tokenHash))
+    return row?.sessionId
+  }
+
+  async revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean> {
+    await this.ready()
+    const result = await this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    return Number(result.rowCount) > 0
+  }
+
+  async revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number> {
+    await this.ready()
+    const result = await this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
+      .where(and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        exceptSessionId === undefined ? undefined : ne(sessions.id, exceptSessionId)
+      ))
+    return Number(result.rowCount)
+  }
+
+  async hitLoginAttempts (keys: string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
+    await this.ready()
+    const resetAt = new Date(now.getTime() + windowMs)
+    const stamp = now.toISOString()
+    return this.#db.transaction(async (tx) => {
+      const counts: AttemptCount[] = []
+      for (const key of keys) {
+        const [row] = await tx.insert(loginAttempts).values({ key, count: 1, resetAt })
+          .onConflictDoUpdate({
+            target: loginAttempts.key,
+            set: {
+              count: sql`case when ${loginAttempts.resetAt} <= ${stamp} then 1 else ${loginAttempts.count} + 1 end`,
+              resetAt: sql`case when ${loginAttempts.resetAt} <= ${stamp} then ${resetAt.toISOString()}::timestamptz else ${loginAttempts.resetAt} end`
+            }
+          })
+          .returning({ count: loginAttempts.count, resetAt: loginAttempts.resetAt })
+        counts.push({ key, count: row.count, resetAt: row.resetAt })
+      }
+      return counts
+    })
+  }
+
+  async clearLoginAttempts (key: string): Promise<void> {
+    await this.ready()
+    await this.#db.delete(loginAttempts).where(eq(loginAttempts.key, key))
+  }
+
+  async releaseLoginAttempt (key: string): Promise<void> {
+    await this.ready()
+    await this.#db.update(loginAttempts).set({ count: sql`greatest(${loginAttempts.count} - 1, 0)` })
+      .where(eq(loginAttempts.key, key))
+  }
+
+  async purgeExpired (now: Date, usedBefore: Date): Promise<number> {
+    await this.ready()
+    return this.#db.transaction(async (tx) => {
+      const deadSessions = or(lte(sessions.expiresAt, now), sql`${sessions.revokedAt} is not null`)
+      const tokens = await tx.delete(refreshTokens).where(or(
+        sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`,
+        and(sql`${refreshTokens.usedAt} is not null`, lte(refreshTokens.usedAt, usedBefore))
+      ))
+      const dead = await tx.delete(sessions).where(deadSessions)
+      const counters = await tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now))
+      return Number(tokens.rowCount) + Number(dead.rowCount) + Number(counters.rowCount)
+    })
+  }
+
+  async close (): Promise<void> {
+    await this.#options.onClose?.()
+  }
+}
