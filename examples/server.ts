@@ -1,6 +1,6 @@
 /**
- * `npm start`: the seed's application with the plugin's bundled routes, on an SQLite file.
- * Environment: DATABASE_PATH (./data/auth.sqlite), PORT (8000), HOST (127.0.0.1), AUTH_SECRET (its UTF-8 bytes;
+ * `npm start`: the seed's application with the plugin's bundled routes, on an SQLite file or PostgreSQL.
+ * Environment: DATABASE_URL (a postgres:// URL; wins over DATABASE_PATH), DATABASE_PATH (./data/auth.sqlite), PORT (8000), HOST (127.0.0.1), AUTH_SECRET (its UTF-8 bytes;
  * random, with a warning, when unset), TRUST_PROXY=1, AUTH_REFRESH_GRACE_SECONDS (10), BCRYPT_ROUNDS (12).
  */
 import { randomBytes } from 'node:crypto'
@@ -31,7 +31,7 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
       'Set AUTH_SECRET to at least 32 random bytes in production.')
   }
   await app.register(fastifyDrizzleAuth, {
-    database: env.DATABASE_PATH ?? './data/auth.sqlite',
+    database: env.DATABASE_URL ?? env.DATABASE_PATH ?? './data/auth.sqlite',
     secret,
     routes: true,
     ...(env.AUTH_REFRESH_GRACE_SECONDS === undefined ? {} : { refreshReuseGraceSeconds: Number(env.AUTH_REFRESH_GRACE_SECONDS) }),

@@ -1,0 +1,167 @@
+/**
+ * One conformance suite for every AuthStore implementation: the same assertions against SQLite and
+ * PostgreSQL (the latter skipped locally with one line when no server answers; required under CI).
+ */
+import t, { type Test } from 'tap'
+import {
+  type AuthStore, ConflictError, PgAuthStore, SqliteAuthStore, migrate, openDatabase, openPostgres
+} from '../src/index.ts'
+import { createTestDatabase, type Dialect, requirePostgres } from './fixtures/databases.ts'
+
+const dialects: Dialect[] = ['sqlite']
+if (await requirePostgres()) dialects.push('postgresql')
+
+async function openStore (t: Test, dialect: Dialect): Promise<AuthStore> {
+  const db = await createTestDatabase(dialect)
+  t.teardown(() => db.close())
+  if (typeof db.database !== 'string') {
+    migrate(db.database)
+    return new SqliteAuthStore(db.database)
+  }
+  const opened = openPostgres(db.database)
+  const store = new PgAuthStore(opened.db, undefined, { migrate, onClose: opened.close })
+  t.teardown(() => store.close())
+  return store
+}
+
+const hour = 3600_000
+const session = (id: string, userId: string, now: Date, ttl = hour) =>
+  ({ id, userId, createdAt: now, expiresAt: new Date(now.getTime() + ttl), userAgent: 'ua', ip: '127.0.0.1' })
+
+for (const dialect of dialects) {
+  t.test(dialect, async (t) => {
+    t.test('users: create with defaults, find, update; a taken email is ConflictError from the index', async (t) => {
+      const store = await openStore(t, dialect)
+      await store.ready()
+      t.equal(store.dialect, dialect)
+      const user = await store.createUser({ email: 'a@example.com', passwordHash: '$2b$04$hash' })
+      t.match(user, { email: 'a@example.com', passwordHash: '$2b$04$hash', isActive: true, isVerified: false, lastLogin: null })
+      t.match(user.id, /^[0-9a-f-]{36}$/)
+      for (const column of ['joinedAt', 'createdAt', 'updatedAt'] as const) t.ok(user[column] instanceof Date, column)
+      t.same(await store.findUserByEmail('a@example.com'), user)
+      t.same(await store.findUserById(user.id), user)
+      t.equal(await store.findUserByEmail('b@example.com'), undefined)
+      t.equal(await store.findUserById('not-a-uuid'), undefined, 'any id can be looked up')
+      const later = new Date(Date.now() + 1000)
+      const updated = await store.updateUser(user.id, { isVerified: true, passwordHash: null }, later)
+      t.match(updated, { isVerified: true, passwordHash: null })
+      t.equal(updated!.updatedAt.getTime(), later.getTime())
+      t.equal(await store.updateUser('missing', { isActive: false }, later), undefined)
+      const dup = await store.createUser({ email: 'a@example.com', passwordHash: null }).then(() => null, (e: unknown) => e)
+      t.ok(dup instanceof ConflictError)
+      t.equal((dup as ConflictError).code, 'email_taken')
+    })
+
+    t.test('users: 20 concurrent inserts of one email, exactly one row', async (t) => {
+      const store = await openStore(t, dialect)
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => store.createUser({ email: 'race@example.com', passwordHash: null })))
+      t.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+      t.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError), 'the rest are conflicts')
+    })
+
+    t.test('sessions: created with the first refresh token and the last-login stamp, found joined with the user', async (t) => {
+      const store = await openStore(t, dialect)
+      const user = await store.createUser({ email: 's@example.com', passwordHash: null })
+      const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+      await store.createSession(session('sid-1', user.id, now), 'hash-0')
+      const found = await store.findSession('sid-1')
+      t.same(found!.session, { id: 'sid-1', userId: user.id, expiresAt: new Date(now.getTime() + hour), revokedAt: null })
+      t.equal(found!.user.id, user.id)
+      t.equal(found!.user.lastLogin!.getTime(), now.getTime(), 'last login stamped in the same transaction')
+      t.equal(await store.findSession('nope'), undefined)
+      t.equal(await store.findRefreshTokenSession('hash-0'), 'sid-1')
+      t.equal(await store.findRefreshTokenSession('nope'), undefined)
+    })
+
+    t.test('rotation: consume once, report spent tokens with the newest generation, refuse dead sessions', async (t) => {
+      const store = await openStore(t, dialect)
+      const user = await store.createUser({ email: 'r@example.com', passwordHash: null })
+      const now = new Date()
+      await store.createSession(session('sid', user.id, now), 'h0')
+      t.same(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 1 })
+      t.same(await store.rotateRefreshToken('h1', 'h2', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 2 })
+      const spent = await store.rotateRefreshToken('h0', 'hx', now)
+      t.match(spent, { outcome: 'spent', generation: 0, latestGeneration: 2, session: { id: 'sid', userId: user.id, revokedAt: null } })
+      t.equal((spent as { usedAt: Date }).usedAt.getTime(), now.getTime())
+      t.same(await store.rotateRefreshToken('unknown', 'hy', now), { outcome: 'unknown' })
+      t.same(await store.rotateRefreshToken('hx', 'hz', now), { outcome: 'unknown' }, 'the failed rotation stored nothing')
+
+      t.equal(await store.revokeSession('sid', 'test', now), true)
+      t.equal(await store.revokeSession('sid', 'test', now), false, 'already revoked')
+      const revoked = await store.rotateRefreshToken('h2', 'h3', now)
+      t.match(revoked, { outcome: 'spent', usedAt: null, session: { revokedAt: Date } }, 'an unused token of a revoked session is not consumed')
+
+      await store.createSession(session('old', user.id, new Date(now.getTime() - 2 * hour)), 'e0')
+      t.match(await store.rotateRefreshToken('e0', 'e1', now), { outcome: 'spent', usedAt: null }, 'nor one of an expired session')
+    })
+
+    t.test('rotation: 20 concurrent consumptions of one token, exactly one child', async (t) => {
+      const store = await openStore(t, dialect)
+      const user = await store.createUser({ email: 'c@example.com', passwordHash: null })
+      await store.createSession(session('sid', user.id, new Date()), 'parent')
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotateRefreshToken('parent', `child-${i}`, new Date())))
+      t.equal(results.filter((r) => r.outcome === 'rotated').length, 1)
+      t.equal(results.filter((r) => r.outcome === 'spent').length, 19)
+      const children = await Promise.all(Array.from({ length: 20 }, (_, i) => store.findRefreshTokenSession(`child-${i}`)))
+      t.equal(children.filter((c) => c !== undefined).length, 1, 'one child stored')
+    })
+
+    t.test('revoking all of a user\'s sessions, optionally but one', async (t) => {
+      const store = await openStore(t, dialect)
+      const [a, b] = await Promise.all([store.createUser({ email: 'a@example.com', passwordHash: null }), store.createUser({ email: 'b@example.com', passwordHash: null })])
+      const now = new Date()
+      for (const id of ['a1', 'a2', 'a3']) await store.createSession(session(id, a.id, now), `h-${id}`)
+      await store.createSession(session('b1', b.id, now), 'h-b1')
+      t.equal(await store.revokeUserSessions(a.id, 'password_changed', now, 'a2'), 2)
+      t.equal((await store.findSession('a2'))!.session.revokedAt, null, 'the kept one')
+      t.equal(await store.revokeUserSessions(a.id, 'logout_all', now), 1)
+      t.equal(await store.revokeUserSessions(a.id, 'logout_all', now), 0)
+      t.equal((await store.findSession('b1'))!.session.revokedAt, null, 'another user untouched')
+    })
+
+    t.test('login attempts: atomic counting per key, a new window after the old one, clear and release', async (t) => {
+      const store = await openStore(t, dialect)
+      const now = new Date()
+      const counts = await Promise.all(Array.from({ length: 20 }, () => store.hitLoginAttempts(['k', 'ip'], 60_000, now)))
+      t.same(counts.map((c) => c[0].count).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1), 'no lost update')
+      t.equal(counts[0][0].resetAt.getTime(), now.getTime() + 60_000)
+      await store.releaseLoginAttempt('ip')
+      t.equal((await store.hitLoginAttempts(['ip'], 60_000, now))[0].count, 20, 'released one, counted one')
+      await store.clearLoginAttempts('k')
+      t.equal((await store.hitLoginAttempts(['k'], 60_000, now))[0].count, 1, 'cleared')
+      const later = new Date(now.getTime() + 61_000)
+      t.same((await store.hitLoginAttempts(['ip'], 60_000, later))[0], { key: 'ip', count: 1, resetAt: new Date(later.getTime() + 60_000) }, 'a fresh window')
+      await store.clearLoginAttempts('k')
+      await store.releaseLoginAttempt('k')
+      t.equal((await store.hitLoginAttempts(['k'], 60_000, now))[0].count, 1, 'releasing a missing key is harmless')
+    })
+
+    t.test('purge: expired and revoked sessions with their tokens, used tokens, ended windows', async (t) => {
+      const store = await openStore(t, dialect)
+      const user = await store.createUser({ email: 'p@example.com', passwordHash: null })
+      const now = new Date()
+      await store.createSession(session('live', user.id, now), 'l0')
+      await store.rotateRefreshToken('l0', 'l1', now)
+      await store.createSession(session('gone', user.id, new Date(now.getTime() - 2 * hour)), 'g0')
+      await store.createSession(session('out', user.id, now), 'o0')
+      await store.revokeSession('out', 'logout', now)
+      await store.hitLoginAttempts(['old'], 1, new Date(now.getTime() - 1000))
+      await store.hitLoginAttempts(['fresh'], 60_000, now)
+      t.equal(await store.purgeExpired(now, new Date(now.getTime() - 1000)), 5, 'two sessions, their two tokens, one window')
+      t.equal(await store.purgeExpired(now, now), 1, 'the used token, once out of the grace window')
+      t.equal(await store.findRefreshTokenSession('l1'), 'live', 'the live token stays')
+      t.equal(await store.purgeExpired(now, now), 0)
+    })
+  })
+}
+
+t.test('openDatabase picks the dialect from its argument', async (t) => {
+  const sqlite = openDatabase(':memory:')
+  t.equal(sqlite.dialect, 'sqlite')
+  sqlite.close()
+  const pg = openDatabase('postgres://postgres@127.0.0.1:1/none')
+  t.equal(pg.dialect, 'postgresql')
+  await pg.close()
+  await pg.close()
+  t.pass('closing twice is harmless')
+})
