@@ -2,6 +2,9 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
+import { isConnectionError } from './db/connection-error.ts'
+import { ServiceUnavailableError } from './errors.ts'
+import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
 import { authRoutes } from './routes/index.ts'
 import type { AnonymousUser } from './anonymous.ts'
@@ -10,7 +13,7 @@ import type { AuthInfo } from './types.ts'
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
   const resolved = resolvePluginOptions(options, fastify.log)
   const { config, service } = resolved
-  await resolved.eager?.ready()
+  await awaitStore(fastify, resolved.eager)
 
   // @fastify/jwt shares the pinned key and algorithm, for applications that sign or verify their own JWTs.
   if (!fastify.hasDecorator('jwt')) {
@@ -43,6 +46,22 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   fastify.addHook('onClose', async () => {
     if (resolved.ownsService()) await service().close()
   })
+}
+
+/**
+ * Waits for the store (PostgreSQL: migrations). A database that cannot be reached does not stop the
+ * application: requests that need it get 503 until it answers. Any other failure (a migration that cannot
+ * apply) fails ready().
+ */
+async function awaitStore (fastify: FastifyInstance, service: AuthService | undefined): Promise<void> {
+  try {
+    await service?.ready()
+  } catch (err) {
+    const cause = err instanceof ServiceUnavailableError ? err.cause : err
+    if (!isConnectionError(cause)) throw cause
+    fastify.log.warn({ code: (cause as { code?: unknown }).code },
+      'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
+  }
 }
 
 /** The plugin: bearer authentication on every request, guards, and (optionally) the bundled routes. */

@@ -1,0 +1,107 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import Fastify from 'fastify'
+import pg from 'pg'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import t from 'tap'
+import fastifyDrizzleAuth, { migrate } from '../src/index.ts'
+import { PASSWORD, SECRET, bearer, login, registerAndLogin } from './fixtures/app.ts'
+import { createTestDatabase, requirePostgres } from './fixtures/databases.ts'
+
+const unhandled: unknown[] = []
+process.on('unhandledRejection', (err) => { unhandled.push(err) })
+
+/** A TCP relay to the PostgreSQL server that the test can cut and restore: a real network outage. */
+class Relay {
+  #server: Server | undefined
+  readonly #sockets = new Set<Socket>()
+  port = 0
+  constructor (readonly target: URL) {}
+
+  async start (): Promise<void> {
+    this.#server = createServer((client) => {
+      const upstream = connect(Number(this.target.port || 5432), this.target.hostname)
+      for (const s of [client, upstream]) { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); s.on('error', () => {}) }
+      client.pipe(upstream).pipe(client)
+    })
+    await new Promise<void>((resolve) => this.#server!.listen(this.port, '127.0.0.1', resolve))
+    this.port = (this.#server.address() as { port: number }).port
+  }
+
+  async cut (): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
+    await new Promise<void>((resolve) => this.#server!.close(() => resolve()))
+  }
+}
+
+if (await requirePostgres()) {
+  t.test('PostgreSQL goes away and comes back: 503 meanwhile, success after, no restart, no unhandled rejection', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    const relay = new Relay(new URL(db.url!))
+    await relay.start()
+    t.teardown(() => app.close())
+    const url = new URL(db.url!)
+    url.port = String(relay.port)
+    const app = Fastify()
+    await app.register(fastifyDrizzleAuth, { database: url.toString(), secret: SECRET, bcryptRounds: 4, routes: true, postgresPool: { connectionTimeoutMillis: 1000 } })
+    const { accessToken } = await registerAndLogin(app)
+
+    await relay.cut()
+    const me = await app.inject({ url: '/me', headers: bearer(accessToken) })
+    t.equal(me.statusCode, 503, 'loginRequired: 503, not 401')
+    t.same(me.json(), { detail: 'Authentication service unavailable', code: 'service_unavailable' })
+    const loginRes = await app.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })
+    t.equal(loginRes.statusCode, 503, '/login: 503')
+    t.notMatch(loginRes.body, /ECONN|127\.0\.0\.1|postgres/i, 'nothing internal in the body')
+
+    await relay.start()
+    t.teardown(() => relay.cut())
+    t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'back without a restart')
+    t.ok(await login(app), 'logins work again')
+    await new Promise((resolve) => setImmediate(resolve))
+    t.same(unhandled, [])
+  })
+
+  t.test('an ended pool of the application: 503 from loginRequired and /login', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    const pool = new pg.Pool({ connectionString: db.url })
+    const drizzleDb = drizzle(pool)
+    await migrate(drizzleDb)
+    const app = Fastify()
+    await app.register(fastifyDrizzleAuth, { database: drizzleDb, secret: SECRET, bcryptRounds: 4, routes: true })
+    t.teardown(() => app.close())
+    const { accessToken } = await registerAndLogin(app)
+    await pool.end()
+    t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 503)
+    t.equal((await app.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })).statusCode, 503)
+  })
+
+  t.test('a wrong port: the app starts, answers 503 where the database is needed, and 401 without a token', async (t) => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as { port: number }).port
+    await new Promise<void>((resolve) => closed.close(() => resolve())) // nothing listens there now
+    const lines: string[] = []
+    const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+    await app.register(fastifyDrizzleAuth, { database: `postgres://postgres@127.0.0.1:${port}/test`, secret: SECRET, routes: true })
+    t.teardown(() => app.close())
+    t.match(lines.join(''), /cannot be reached yet/)
+    const forged = 'eyJhbGciOiJIUzI1NiJ9.e30.x'
+    t.equal((await app.inject({ url: '/me' })).statusCode, 401, 'no token: the plain 401')
+    t.equal((await app.inject({ url: '/me', headers: bearer(forged) })).statusCode, 401, 'a bad token needs no database')
+    t.equal((await app.inject({ method: 'POST', url: '/login', payload: { email: 'a@example.com', password: PASSWORD } })).statusCode, 503)
+    t.equal((await app.inject({ method: 'POST', url: '/register', payload: { email: 'a@example.com', password: PASSWORD } })).statusCode, 503)
+  })
+
+  t.test('a migration that cannot apply still fails ready()', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    await db.query('create table auth_users (unrelated text)')
+    const app = Fastify()
+    app.register(fastifyDrizzleAuth, { database: db.url!, secret: SECRET })
+    const err = await app.ready().then(() => undefined, (e: unknown) => e)
+    t.match(String((err as Error)?.cause ?? err), /already exists/)
+    await app.close().catch(() => {})
+  })
+}
