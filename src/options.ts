@@ -33,11 +33,14 @@ export interface ResolvedPluginOptions {
   routes: Required<RoutesOptions> | false
 }
 
-const CONFIG_KEYS: ReadonlyArray<keyof AuthConfig> = [
-  'database', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
+const CONFIG_KEYS = [
+  'database', 'postgresPool', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'clockSkewSeconds', 'bcryptRounds', 'passwordValidators', 'refreshReuseGraceSeconds', 'loginRateLimit',
   'usersTable', 'migrate', 'logger'
-]
+] as const satisfies ReadonlyArray<keyof AuthConfig>
+// Fails to compile when AuthConfig gains a key this list does not forward.
+const everyConfigKey: [Exclude<keyof AuthConfig, typeof CONFIG_KEYS[number]>] extends [never] ? true : never = true
+void everyConfigKey
 const DEFAULT_SCOPES = Object.freeze(['authenticated'])
 
 /** Validates the options once, at registration; every failure is a ConfigurationError that says what to set. */

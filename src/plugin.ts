@@ -57,9 +57,8 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
   try {
     await service?.ready()
   } catch (err) {
-    const cause = err instanceof ServiceUnavailableError ? err.cause : err
-    if (!isConnectionError(cause)) throw cause
-    fastify.log.warn({ code: (cause as { code?: unknown }).code },
+    if (!(err instanceof ServiceUnavailableError) || !isConnectionError(err.cause)) throw err
+    fastify.log.warn({ code: (err.cause as { code?: unknown }).code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
   }
 }

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
+import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
+import * as pgTables from '../src/db/pg/index.ts'
 import { MIGRATIONS_TABLE, migrate, openSqlite } from '../src/index.ts'
 import { loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
@@ -66,4 +69,15 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
     'refresh tokens go with their session')
   const plan = db.$client.prepare("explain query plan select * from auth_sessions join auth_users on auth_users.id = auth_sessions.user_id where auth_sessions.id = ?").all('x')
   t.match(JSON.stringify(plan), /USING INDEX sqlite_autoindex_auth_sessions_1|USING PRIMARY KEY/, 'the hot lookup is an index search')
+})
+
+t.test('the PostgreSQL tables declare the same indexes and a cascading foreign key', async (t) => {
+  const declared = [pgTables.sessions, pgTables.refreshTokens, pgTables.loginAttempts].flatMap((table) => getPgTableConfig(table).indexes)
+  t.same(declared.map((i) => i.config.name).sort(),
+    ['auth_login_attempts_reset_at_idx', 'auth_refresh_tokens_session_idx', 'auth_sessions_expires_at_idx', 'auth_sessions_user_id_idx'])
+  const [fk] = getPgTableConfig(pgTables.refreshTokens).foreignKeys
+  t.equal(getPgTableConfig(fk.reference().foreignTable).name, 'auth_sessions')
+  t.equal(fk.onDelete, 'cascade')
+  const journal = JSON.parse(readFileSync(new URL('../drizzle/pg/meta/_journal.json', import.meta.url), 'utf8'))
+  t.equal(journal.dialect, 'postgresql')
 })

@@ -53,6 +53,8 @@ if (await requirePostgres()) {
     const loginRes = await app.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })
     t.equal(loginRes.statusCode, 503, '/login: 503')
     t.notMatch(loginRes.body, /ECONN|127\.0\.0\.1|postgres/i, 'nothing internal in the body')
+    const register = await app.inject({ method: 'POST', url: '/register', payload: { email: 'new@example.com', password: PASSWORD } })
+    t.equal(register.statusCode, 503, '/register: 503')
 
     await relay.start()
     t.teardown(() => relay.cut())
@@ -66,6 +68,7 @@ if (await requirePostgres()) {
     const db = await createTestDatabase('postgresql')
     t.teardown(() => db.close())
     const pool = new pg.Pool({ connectionString: db.url })
+    pool.on('error', () => {})
     const drizzleDb = drizzle(pool)
     await migrate(drizzleDb)
     const app = Fastify()
@@ -94,6 +97,40 @@ if (await requirePostgres()) {
     t.equal((await app.inject({ method: 'POST', url: '/register', payload: { email: 'a@example.com', password: PASSWORD } })).statusCode, 503)
   })
 
+  t.test('a server that never answers, or hangs up during the handshake, is "not reachable yet" too', async (t) => {
+    const sockets = new Set<Socket>()
+    const silent = createServer((socket) => { sockets.add(socket) }) // accepts, never speaks
+    const rude = createServer((socket) => { socket.destroy() }) // accepts, hangs up at once
+    for (const server of [silent, rude]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { for (const s of sockets) s.destroy(); silent.close(); rude.close() })
+    for (const [name, server] of [['silent', silent], ['rude', rude]] as const) {
+      const lines: string[] = []
+      const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+      const port = (server.address() as { port: number }).port
+      await app.register(fastifyDrizzleAuth, {
+        database: `postgres://postgres@127.0.0.1:${port}/test`, secret: SECRET, routes: true, postgresPool: { connectionTimeoutMillis: 300 }
+      })
+      t.match(lines.join(''), /cannot be reached yet/, `${name}: started anyway`)
+      t.equal((await app.inject({ method: 'POST', url: '/login', payload: { email: 'a@example.com', password: PASSWORD } })).statusCode, 503, `${name}: 503`)
+      await app.close()
+    }
+  })
+
+  t.test('a PostgreSQL database the application migrated itself, with migrate: false', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    const pool = new pg.Pool({ connectionString: db.url })
+    t.teardown(() => pool.end())
+    const drizzleDb = drizzle(pool)
+    await migrate(drizzleDb)
+    await migrate(drizzleDb)
+    t.same(await db.query('select count(*)::int as n from public.__fastify_drizzle_auth_migrations'), [{ n: 1 }], 'twice is a no-op')
+    const app = Fastify()
+    await app.register(fastifyDrizzleAuth, { database: drizzleDb, migrate: false, secret: SECRET, bcryptRounds: 4, routes: true })
+    t.teardown(() => app.close())
+    t.ok(await registerAndLogin(app))
+  })
+
   t.test('a migration that cannot apply still fails ready()', async (t) => {
     const db = await createTestDatabase('postgresql')
     t.teardown(() => db.close())
@@ -101,7 +138,9 @@ if (await requirePostgres()) {
     const app = Fastify()
     app.register(fastifyDrizzleAuth, { database: db.url!, secret: SECRET })
     const err = await app.ready().then(() => undefined, (e: unknown) => e)
-    t.match(String((err as Error)?.cause ?? err), /already exists/)
+    const messages: string[] = []
+    for (let e: unknown = err; e instanceof Error; e = e.cause) messages.push(e.message)
+    t.match(messages.join(' | '), /already exists/, 'the migration error, after its retries')
     await app.close().catch(() => {})
   })
 }

@@ -28,30 +28,25 @@ export function isPgDatabase (db: unknown): db is PgDatabase {
 export function migrate (db: SqliteDatabase): void
 export function migrate (db: PgDatabase): Promise<void>
 export function migrate (db: SqliteDatabase | PgDatabase): void | Promise<void> {
-  if (isPgDatabase(db)) return migratePostgres(db)
-  const run = () => { sqliteMigrate(db, { migrationsFolder: folder('sqlite'), migrationsTable: MIGRATIONS_TABLE }) }
-  for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
-    try {
-      run()
-      return
-    } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt)
-    }
-  }
-  run() // the last attempt's error is the caller's
+  return isPgDatabase(db) ? migratePostgres(db) : migrateSqlite(db)
 }
 
-async function migratePostgres (db: PgDatabase): Promise<void> {
-  const run = () => pgMigrate(db, {
-    migrationsFolder: folder('pg'), migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA
-  })
-  for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
-    try {
-      await run()
-      return
-    } catch {
-      await sleep(50 * attempt)
-    }
+function migrateSqlite (db: SqliteDatabase, attempt = 1): void {
+  try {
+    sqliteMigrate(db, { migrationsFolder: folder('sqlite'), migrationsTable: MIGRATIONS_TABLE })
+  } catch (err) {
+    if (attempt >= ATTEMPTS) throw err
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt)
+    migrateSqlite(db, attempt + 1)
   }
-  await run()
+}
+
+async function migratePostgres (db: PgDatabase, attempt = 1): Promise<void> {
+  try {
+    await pgMigrate(db, { migrationsFolder: folder('pg'), migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA })
+  } catch (err) {
+    if (attempt >= ATTEMPTS) throw err
+    await sleep(50 * attempt)
+    await migratePostgres(db, attempt + 1)
+  }
 }
