@@ -131,6 +131,15 @@ if (await requirePostgres()) {
     t.ok(await registerAndLogin(app))
   })
 
+  t.test('two pools migrating one new database at the same moment both succeed (the loser retries)', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: db.url }))
+    t.teardown(() => Promise.all(pools.map((p) => p.end())))
+    await Promise.all(pools.map((pool) => migrate(drizzle(pool))))
+    t.same(await db.query('select count(*)::int as n from public.__fastify_drizzle_auth_migrations'), [{ n: 1 }], 'applied once')
+  })
+
   t.test('a migration that cannot apply still fails ready()', async (t) => {
     const db = await createTestDatabase('postgresql')
     t.teardown(() => db.close())
