@@ -19,6 +19,10 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false`: the bearer hook leaves this route's requests anonymous without reading the token. */
+    authenticate?: boolean
+  }
   interface FastifyRequest {
     auth: AuthInfo
   }

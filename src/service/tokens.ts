@@ -31,6 +31,7 @@ export const MAX_ACCESS_TOKEN_LENGTH = 4096
 const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
 /** Header parameters that point at keys: never honoured, since the key is pinned. */
 const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'kid', 'crit']
+const VERIFIED_CACHE_SIZE = 10_000
 const RESERVED_CLAIMS = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'exp', 'nbf', 'iss', 'aud'])
 
 /**
@@ -42,6 +43,11 @@ export class AccessTokenCodec {
   readonly #sign
   readonly #verify
   readonly #verifyIgnoringExpiry
+  /**
+   * Tokens already verified, by their exact string: a repeat skips the HMAC and JSON work but not the expiry
+   * check, and revocation is never cached (the service reads the session every time). Bounded, oldest out first.
+   */
+  readonly #verified = new Map<string, AccessClaims>()
 
   constructor (settings: TokenSettings) {
     this.#settings = settings
@@ -86,6 +92,12 @@ export class AccessTokenCodec {
     if (typeof token !== 'string' || token.length > MAX_ACCESS_TOKEN_LENGTH) {
       throw new TokenInvalidError()
     }
+    const known = ignoreExpiration ? undefined : this.#verified.get(token)
+    if (known !== undefined) {
+      if ((known.exp + this.#settings.clockSkewSeconds) * 1000 > Date.now()) return known
+      this.#verified.delete(token)
+      throw new TokenExpiredError()
+    }
     let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
     try {
       decoded = (ignoreExpiration ? this.#verifyIgnoringExpiry : this.#verify)(token)
@@ -93,7 +105,12 @@ export class AccessTokenCodec {
       if (err instanceof JwtError && err.code === JwtError.codes.expired) throw new TokenExpiredError()
       throw new TokenInvalidError()
     }
-    return this.#checkClaims(decoded.header, decoded.payload)
+    const claims = Object.freeze(this.#checkClaims(decoded.header, decoded.payload))
+    if (!ignoreExpiration) {
+      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!)
+      this.#verified.set(token, claims)
+    }
+    return claims
   }
 
   // What fast-jwt leaves to the caller (key headers, typ, claim types, iat in the future): checked here, fail closed.

@@ -1,0 +1,303 @@
+/**
+ * `npm run bench [-- --quick]`: the cost of authentication per request, per login, and as the tables grow.
+ *
+ * One real Fastify process (bench/server.ts: the plugin on an SQLite file, as `npm start`) is started here and
+ * loaded from this process with autocannon on 127.0.0.1. Scenarios run interleaved (A B C ... A B C ...) so
+ * drift shows; each reports req/s, p50/p99 latency, non-2xx responses and the server's CPU microseconds per
+ * request (from /proc/<pid>/stat). Ratios are checked against the targets and printed PASS/FAIL; the results
+ * go to bench/results/latest.{json,md}. bcrypt runs at cost 10 to keep runs short.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import bcrypt from 'bcrypt'
+import { AuthService, SqliteAuthStore, migrate, openSqlite } from '../src/index.ts'
+import { hashRefreshToken, newRefreshToken, newSessionId } from '../src/service/tokens.ts'
+
+const QUICK = process.argv.includes('--quick')
+const BCRYPT_COST = 10
+const PASSWORD = 'Bench-Password-42!'
+const SECRET = randomBytes(32).toString('hex')
+const WINDOW = QUICK ? 2 : 4 // seconds per measured window
+const ROUNDS = QUICK ? 1 : 2
+const CONNECTIONS = 50
+const LOGIN_CONNECTIONS = 16
+const GROWTH = QUICK ? [1_000, 100_000] : [1_000, 1_000_000]
+const MEMORY = QUICK ? [10_000, 100_000] : [10_000, 1_000_000]
+const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+
+interface Measure {
+  name: string
+  rps: number
+  p50: number
+  p99: number
+  non2xx: number
+  cpuUsPerRequest: number
+  requests: number
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'fda-bench-'))
+const databasePath = join(dir, 'auth.sqlite')
+let server: ChildProcess | undefined
+let serverUrl = ''
+
+function stopServer (): void {
+  if (server?.pid !== undefined && server.exitCode === null) {
+    try { process.kill(server.pid, 'SIGKILL') } catch {}
+  }
+}
+process.on('exit', () => { stopServer(); rmSync(dir, { recursive: true, force: true }) })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { stopServer(); process.exit(130) })
+
+function cpuTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15 of the full line)
+}
+
+function rssMiB (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+}
+
+async function startServer (): Promise<void> {
+  server = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+    env: { ...process.env, DATABASE_PATH: databasePath, AUTH_SECRET: SECRET, BCRYPT_ROUNDS: String(BCRYPT_COST), PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  serverUrl = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    server!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening (http:\/\/\S+)/.exec(out)
+      if (match !== null) resolve(match[1])
+    })
+    server!.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
+  })
+}
+
+type Options = Omit<autocannon.Options, 'url'> & { path?: string }
+
+/** One autocannon window against the server, with the server's CPU time read around it. */
+async function measure (name: string, options: Options): Promise<Measure> {
+  const pid = server!.pid!
+  const before = cpuTicks(pid)
+  const { path = '/', ...rest } = options
+  const result = await autocannon({ url: `${serverUrl}${path}`, connections: CONNECTIONS, duration: WINDOW, ...rest })
+  const ticks = cpuTicks(pid) - before
+  const requests = result.requests.total
+  return {
+    name,
+    rps: requests / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors + result.timeouts,
+    cpuUsPerRequest: requests === 0 ? 0 : (ticks / CLK_TCK) * 1e6 / requests,
+    requests
+  }
+}
+
+/** Raw bcrypt.compare throughput at the same cost and concurrency as the login scenario, in this process. */
+async function bcryptCeiling (seconds: number): Promise<Measure> {
+  const hash = await bcrypt.hash(PASSWORD, BCRYPT_COST)
+  const end = Date.now() + seconds * 1000
+  let done = 0
+  const started = Date.now()
+  await Promise.all(Array.from({ length: LOGIN_CONNECTIONS }, async () => {
+    while (Date.now() < end) { await bcrypt.compare(PASSWORD, hash); done++ }
+  }))
+  const elapsed = (Date.now() - started) / 1000
+  return { name: 'bcrypt ceiling', rps: done / elapsed, p50: 0, p99: 0, non2xx: 0, cpuUsPerRequest: 0, requests: done }
+}
+
+const loginUsers = Array.from({ length: LOGIN_CONNECTIONS }, (_, i) => `login${i}@perf.example`)
+
+/** POST /login, the requests spread over 16 users (as 16 different people logging in would be). */
+function loginLoad (): Options {
+  let next = 0
+  return {
+    path: '/login',
+    connections: LOGIN_CONNECTIONS,
+    requests: [{
+      method: 'POST',
+      setupRequest: (request) => ({
+        ...request,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: loginUsers[next++ % loginUsers.length], password: PASSWORD })
+      })
+    }]
+  }
+}
+
+/**
+ * POST /refresh chains: every answer's refresh token goes back into the pool the next request takes from, so
+ * each token is presented once (autocannon rebuilds a request's context on every loop, so the pool lives here).
+ */
+function refreshLoad (tokens: string[]): Options {
+  const pool = [...tokens]
+  return {
+    path: '/refresh',
+    requests: [{
+      method: 'POST',
+      setupRequest: (request) => ({
+        ...request,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: pool.shift() ?? 'A'.repeat(43) })
+      }),
+      onResponse: (status, body) => {
+        if (status === 200) pool.push(JSON.parse(body).refresh_token)
+      }
+    }]
+  }
+}
+
+/** Sessions (each with its refresh token) inserted straight through the store, in batches of one transaction. */
+async function seedSessions (userId: string, target: number, known: string[] = []): Promise<void> {
+  const { db, close } = openSqlite(databasePath)
+  const store = new SqliteAuthStore(db)
+  const existing = Number(db.$client.prepare('select count(*) from auth_sessions').pluck().get())
+  const now = new Date()
+  const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000)
+  let remaining = target - existing - known.length
+  const batch = db.$client.transaction((count: number, tokens: string[]) => {
+    // The store's methods run synchronously on SQLite, so one outer transaction holds the whole batch.
+    for (const token of tokens) void store.createSession({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' }, hashRefreshToken(token))
+    for (let i = 0; i < count; i++) void store.createSession({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' }, hashRefreshToken(newRefreshToken()))
+  })
+  batch(0, known)
+  while (remaining > 0) {
+    const count = Math.min(remaining, 20_000)
+    batch(count, [])
+    remaining -= count
+  }
+  close()
+}
+
+function sessionCount (): number {
+  const { db, close } = openSqlite(databasePath)
+  const count = Number(db.$client.prepare('select count(*) from auth_sessions').pluck().get())
+  close()
+  return count
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+async function main (): Promise<void> {
+  const started = Date.now()
+  mkdirSync('bench/results', { recursive: true })
+
+  // Users, straight through the service (cost 10), before the server opens the file.
+  const { db, close } = openSqlite(databasePath)
+  migrate(db)
+  const service = new AuthService({ database: db, secret: SECRET, bcryptRounds: BCRYPT_COST, loginRateLimit: false })
+  const meUser = await service.register('me@perf.example', PASSWORD)
+  await Promise.all(loginUsers.map((email) => service.register(email, PASSWORD)))
+  close()
+
+  await startServer()
+  const login = await fetch(`${serverUrl}/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'me@perf.example', password: PASSWORD })
+  }).then((res) => res.json()) as { access_token: string }
+  const auth = { authorization: `Bearer ${login.access_token}` }
+  const scenarios: Record<string, Options> = {
+    'S1 bare GET /health': { path: '/health' },
+    'S2 full check GET /me': { path: '/me', headers: auth },
+    'S3 stateless GET /me-stateless': { path: '/me-stateless', headers: auth }
+  }
+
+  // Warm-up: JIT and caches, not measured.
+  for (const options of Object.values(scenarios)) await autocannon({ url: `${serverUrl}${options.path}`, connections: CONNECTIONS, duration: 1, headers: options.headers })
+
+  const windows: Measure[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, options] of Object.entries(scenarios)) windows.push(await measure(name, options))
+    windows.push(await measure('S4 POST /login (16 conn)', loginLoad()))
+    windows.push(await bcryptCeiling(WINDOW))
+  }
+
+  // S5: /me latency at a fixed, moderate rate, alone and while logins saturate the hashing pool.
+  const paced: Options = { path: '/me', headers: auth, connections: 4, overallRate: 400 }
+  const s5: Measure[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    s5.push(await measure('S5 /me p99 alone', paced))
+    const [underLoad] = await Promise.all([measure('S5 /me p99 under login load', paced), measure('S5 login load', loginLoad())])
+    s5.push(underLoad)
+  }
+
+  // S6: growth. The refresh chains are sessions of their own, seeded with known tokens.
+  const growth: Measure[] = []
+  for (const size of GROWTH) {
+    const chains = Array.from({ length: CONNECTIONS }, () => newRefreshToken())
+    await seedSessions(meUser.id, size, chains)
+    const rows = sessionCount()
+    for (let round = 0; round < ROUNDS; round++) {
+      growth.push({ ...await measure(`S6 GET /me @ ${fmt(size)} sessions`, scenarios['S2 full check GET /me']), requests: rows })
+      growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains)), requests: rows })
+    }
+  }
+
+  // S7: resident memory after 10,000 and after 1,000,000 /me requests.
+  const memory: Array<{ requests: number, rssMiB: number }> = []
+  let sent = 0
+  for (const total of MEMORY) {
+    await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, amount: total - sent, headers: auth })
+    sent = total
+    memory.push({ requests: total, rssMiB: rssMiB(server!.pid!) })
+  }
+
+  // Ratios, per round where the scenarios were interleaved; the median is what is checked.
+  const of = (name: string) => windows.filter((w) => w.name === name)
+  const perRound = (a: string, b: string) => of(a).map((w, i) => w.rps / of(b)[i].rps)
+  const s5alone = s5.filter((w) => w.name.endsWith('alone')).map((w) => w.p99)
+  const s5load = s5.filter((w) => w.name.endsWith('load')).map((w) => w.p99)
+  const growthRatio = (kind: string) => {
+    const at = (size: number) => median(growth.filter((w) => w.name === `S6 ${kind} @ ${fmt(size)} sessions`).map((w) => w.rps))
+    return at(GROWTH[1]) / at(GROWTH[0])
+  }
+  const targets = [
+    { target: 'S2 / S3 >= 1.10 (full check beats stateless JWT)', values: perRound('S2 full check GET /me', 'S3 stateless GET /me-stateless'), min: 1.10 },
+    { target: 'S2 / S1 >= 0.55', values: perRound('S2 full check GET /me', 'S1 bare GET /health'), min: 0.55 },
+    { target: 'S4 / bcrypt ceiling >= 0.90', values: perRound('S4 POST /login (16 conn)', 'bcrypt ceiling'), min: 0.90 },
+    { target: 'S5 p99 under login load <= 3 x alone', values: s5load.map((p, i) => 3 * s5alone[i] / Math.max(p, 0.001)), min: 1, show: s5load.map((p, i) => p / s5alone[i]), max: 3 },
+    { target: `S6 /me at ${fmt(GROWTH[1])} / at ${fmt(GROWTH[0])} sessions >= 0.90`, values: [growthRatio('GET /me')], min: 0.90 },
+    { target: `S6 /refresh at ${fmt(GROWTH[1])} / at ${fmt(GROWTH[0])} sessions >= 0.90`, values: [growthRatio('POST /refresh')], min: 0.90 },
+    { target: `S7 RSS growth ${fmt(MEMORY[0])} -> ${fmt(MEMORY[1])} requests <= 10 %`, values: [memory[0].rssMiB * 1.10 / memory[1].rssMiB], min: 1, show: [(memory[1].rssMiB / memory[0].rssMiB - 1) * 100], max: 10 }
+  ].map((t) => {
+    const checked = median(t.values)
+    const shown = t.show === undefined ? t.values : t.show
+    return { target: t.target, measured: shown.map((v) => fmt(v, 2)).join(' / '), pass: checked >= t.min }
+  })
+
+  const seconds = (Date.now() - started) / 1000
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`
+  const lines: string[] = []
+  lines.push(`fastify-drizzle-auth benchmark (${QUICK ? 'quick' : 'full'}): ${machine}, bcrypt cost ${BCRYPT_COST}, ${CONNECTIONS} connections, ${WINDOW} s windows, ${ROUNDS} interleaved round(s), ${fmt(seconds)} s`)
+  lines.push('')
+  lines.push('| scenario | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/req |')
+  lines.push('|---|---:|---:|---:|---:|---:|')
+  for (const w of [...windows, ...s5, ...growth]) {
+    const label = w.name.startsWith('S6') ? `${w.name} (${fmt(w.requests)} rows)` : w.name
+    lines.push(`| ${label} | ${fmt(w.rps)} | ${w.p50 === 0 ? '' : fmt(w.p50, 1)} | ${w.p99 === 0 ? '' : fmt(w.p99, 1)} | ${w.name === 'bcrypt ceiling' ? '' : fmt(w.non2xx)} | ${w.cpuUsPerRequest === 0 ? '' : fmt(w.cpuUsPerRequest)} |`)
+  }
+  for (const m of memory) lines.push(`| S7 RSS after ${fmt(m.requests)} /me requests | | | | | ${fmt(m.rssMiB, 1)} MiB |`)
+  lines.push('')
+  lines.push('| target | measured (per round) | result |')
+  lines.push('|---|---|---|')
+  for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.pass ? 'PASS' : 'FAIL'} |`)
+  const report = lines.join('\n')
+  console.log(report)
+  writeFileSync('bench/results/latest.md', `${report}\n\nCommand: \`npm run bench${QUICK ? ' -- --quick' : ''}\`\n`)
+  writeFileSync('bench/results/latest.json', `${JSON.stringify({ quick: QUICK, machine, seconds, windows, s5, growth, memory, targets }, null, 2)}\n`)
+}
+
+try {
+  await main()
+} finally {
+  stopServer()
+  await sleep(50)
+}
