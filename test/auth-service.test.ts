@@ -3,6 +3,7 @@ import {
   AuthService, AuthenticationError, ConflictError, InvalidEmailError, InvalidPasswordError, TokenExpiredError, TokenInvalidError,
   TokenRevokedError, type AuthEvents
 } from '../src/index.ts'
+import { AccessTokenCodec } from '../src/service/tokens.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
 
 function service (extra = {}) {
@@ -79,8 +80,10 @@ t.test('authenticate raises the token errors', async (t) => {
   await auth.register('g@example.com', PASSWORD)
   const { accessToken } = await auth.login('g@example.com', PASSWORD)
   await t.rejects(auth.authenticate('garbage'), TokenInvalidError)
+  t.ok(await auth.authenticate(accessToken), 'verified once (and remembered)')
   await new Promise((resolve) => setTimeout(resolve, 2100))
-  await t.rejects(auth.authenticate(accessToken), TokenExpiredError)
+  await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'a remembered token still expires')
+  await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'and is forgotten, then refused by the full check too')
 })
 
 t.test('logout never throws, logoutAll ends every session, setPassword and checkPassword', async (t) => {
@@ -173,4 +176,14 @@ t.test('the service refuses control characters in an email itself, not only the 
   const auth = service()
   t.teardown(() => auth.close())
   await t.rejects(auth.register('a\n@example.com', PASSWORD), InvalidEmailError)
+})
+
+t.test('the verified-token memory is bounded and never replaces the signature check for a new string', async (t) => {
+  const codec = new AccessTokenCodec({ secret: Buffer.from(SECRET), algorithm: 'HS256', issuer: undefined, audience: undefined, accessTokenTtl: 60, clockSkewSeconds: 0 })
+  const first = codec.sign('user', 'session')
+  t.equal(codec.verify(first).sub, 'user')
+  for (let i = 0; i < 10_001; i++) codec.verify(codec.sign('user', `s${i}`))
+  t.equal(codec.verify(first).sid, 'session', 'evicted, then verified again in full')
+  t.throws(() => codec.verify(`${first.slice(0, -2)}AA`), TokenInvalidError, 'a different string is verified on its own')
+  t.ok(Object.isFrozen(codec.verify(first)), 'shared claims cannot be changed by a caller')
 })

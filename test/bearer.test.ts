@@ -113,3 +113,12 @@ t.test('routes without a token pay nothing: the hook assigns the shared anonymou
   t.equal(seen[0], seen[1], 'one AnonymousUser instance')
   t.ok(Object.isFrozen(seen[0]))
 })
+
+t.test('a route with config.authenticate false stays anonymous and never reads the token', async (t) => {
+  const app = await buildApp()
+  app.get('/public', { config: { authenticate: false } }, async (request) => ({ authenticated: request.user.isAuthenticated, status: request.auth.tokenStatus }))
+  t.teardown(() => app.close())
+  const { accessToken } = await registerAndLogin(app)
+  const res = await app.inject({ url: '/public', headers: bearer(accessToken) })
+  t.same(res.json(), { authenticated: false, status: 'absent' })
+})
