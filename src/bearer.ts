@@ -1,7 +1,7 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ANONYMOUS_USER } from './anonymous.ts'
 import { AuthError, ServiceUnavailableError } from './errors.ts'
-import type { AuthService } from './service/auth-service.ts'
+import type { AuthService, VerifiedAccess } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
 import type { AuthInfo } from './types.ts'
@@ -40,35 +40,56 @@ function sentTwice (request: FastifyRequest): boolean {
 /**
  * The onRequest hook: sets `request.user` and `request.auth` on every request and never answers.
  * Only a token the service accepted makes a user; any failure, including the store's, leaves the
- * request anonymous (with `tokenStatus` telling the guards why).
+ * request anonymous (with `tokenStatus` telling the guards why). Callback-style, because on SQLite the
+ * whole check is synchronous and then no promise is made at all.
  */
 export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor) {
-  return async function fastifyDrizzleAuthBearer (request: FastifyRequest): Promise<void> {
+  function accept (request: FastifyRequest, { user, sessionId }: VerifiedAccess): void {
+    try {
+      const scopes = scopesFor(user)
+      request.user = user
+      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
+    } catch (err) {
+      refuse(request, err)
+    }
+  }
+
+  function refuse (request: FastifyRequest, err: unknown): void {
+    request.user = ANONYMOUS_USER
+    if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) {
+      request.auth = REJECTED
+      return
+    }
+    if (!(err instanceof ServiceUnavailableError)) {
+      request.log.error({ err }, 'fastify-drizzle-auth: token check failed')
+    }
+    request.auth = UNAVAILABLE
+  }
+
+  return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     request.user = ANONYMOUS_USER
     const token = bearerToken(request)
     // A route declared with `config: { authenticate: false }` never looks at the token (checked only when one came).
     if (token === undefined || request.routeOptions.config.authenticate === false) {
       request.auth = ABSENT
-      return
+      return done()
     }
     if (token === null) {
       request.auth = REJECTED
+      return done()
+    }
+    let result: VerifiedAccess | Promise<VerifiedAccess>
+    try {
+      result = getService().checkAccessToken(token)
+    } catch (err) {
+      refuse(request, err)
+      return done()
+    }
+    if (result instanceof Promise) {
+      result.then((verified) => { accept(request, verified); done() }, (err: unknown) => { refuse(request, err); done() })
       return
     }
-    try {
-      const { user, sessionId } = await getService().verifyAccessToken(token)
-      const scopes = scopesFor(user)
-      request.user = user
-      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
-    } catch (err) {
-      if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) {
-        request.auth = REJECTED
-        return
-      }
-      if (!(err instanceof ServiceUnavailableError)) {
-        request.log.error({ err }, 'fastify-drizzle-auth: token check failed')
-      }
-      request.auth = UNAVAILABLE
-    }
+    accept(request, result)
+    done()
   }
 }

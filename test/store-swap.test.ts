@@ -10,9 +10,9 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   // A store of the application's own: the real one, with a switch that makes the hot lookup reject.
   class FlakyStore extends SqliteAuthStore {
     failing = false
-    override async findSession (id: string) {
+    override findSessionSync (id: string) {
       if (this.failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
-      return super.findSession(id)
+      return super.findSessionSync(id)
     }
   }
   const store = new FlakyStore(db)

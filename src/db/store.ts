@@ -83,6 +83,8 @@ export interface AuthStore {
   createSession (session: NewSession, refreshTokenHash: string): Promise<void>
   /** The hot path: one indexed lookup of the session joined with its user. */
   findSession (sessionId: string): Promise<SessionWithUser | undefined>
+  /** Optional: the same lookup answered synchronously (an embedded database), so the bearer hook needs no promise. */
+  findSessionSync? (sessionId: string): SessionWithUser | undefined
   /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction. Only an unused token
    * of a live session is consumed; the statement decides, so concurrent callers cannot both succeed.

@@ -3,7 +3,7 @@ import { isPgDatabase, migrate } from '../db/migrate.ts'
 import { isPostgresUrl, openPostgres, openSqlite } from '../db/open.ts'
 import { PgAuthStore, type PgDatabase, type PgUsersTable } from '../db/pg/store.ts'
 import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from '../db/sqlite/store.ts'
-import type { AuthStore, UserRecord } from '../db/store.ts'
+import type { AuthStore, SessionWithUser, UserRecord } from '../db/store.ts'
 import {
   AuthenticationError, AuthError, ConflictError, InvalidCurrentPasswordError, RateLimitError, ServiceUnavailableError,
   TokenExpiredError, TokenInvalidError, TokenRevokedError
@@ -144,8 +144,30 @@ export class AuthService {
 
   /** Verifies the token, then one indexed lookup: the session is live and its user active. */
   async verifyAccessToken (accessToken: string): Promise<VerifiedAccess> {
+    return this.checkAccessToken(accessToken)
+  }
+
+  /**
+   * `verifyAccessToken` for the bearer hook, which runs on every request: the answer is synchronous when the
+   * store can look the session up synchronously (SQLite), so no promise is made; otherwise a promise.
+   * Failures are thrown (or rejected) as by `verifyAccessToken`.
+   */
+  checkAccessToken (accessToken: string): VerifiedAccess | Promise<VerifiedAccess> {
     const claims = this.#codec.verify(accessToken)
-    const found = await this.#call(this.#store.findSession(claims.sid))
+    const store = this.#store
+    if (store.findSessionSync === undefined) {
+      return this.#call(store.findSession(claims.sid)).then((found) => this.#accept(claims, found))
+    }
+    let found: SessionWithUser | undefined
+    try {
+      found = store.findSessionSync(claims.sid)
+    } catch (err) {
+      throw this.#unavailable(err)
+    }
+    return this.#accept(claims, found)
+  }
+
+  #accept (claims: AccessClaims, found: SessionWithUser | undefined): VerifiedAccess {
     if (found === undefined || found.session.userId !== claims.sub) throw new TokenInvalidError()
     if (found.session.revokedAt !== null) throw new TokenRevokedError()
     if (found.session.expiresAt.getTime() <= Date.now()) throw new TokenExpiredError('Session has expired')
@@ -303,10 +325,14 @@ export class AuthService {
     try {
       return await operation
     } catch (err) {
-      if (err instanceof AuthError) throw err
-      this.#log.error({ err: describe(err) }, 'fastify-drizzle-auth: the store failed')
-      throw new ServiceUnavailableError(err)
+      throw this.#unavailable(err)
     }
+  }
+
+  #unavailable (err: unknown): AuthError {
+    if (err instanceof AuthError) return err
+    this.#log.error({ err: describe(err) }, 'fastify-drizzle-auth: the store failed')
+    return new ServiceUnavailableError(err)
   }
 }
 
