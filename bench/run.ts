@@ -29,6 +29,7 @@ const LOGIN_CONNECTIONS = 16
 const GROWTH = QUICK ? [1_000, 100_000] : [1_000, 1_000_000]
 const MEMORY = QUICK ? [10_000, 100_000] : [10_000, 1_000_000]
 const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+// With --quick the growth and memory scenarios use 100,000 instead of 1,000,000 (rows, requests).
 
 interface Measure {
   name: string
@@ -59,13 +60,15 @@ function cpuTicks (pid: number): number {
   return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15 of the full line)
 }
 
-function rssMiB (pid: number): number {
+/** The server's resident memory after a full garbage collection, so a reading is not one moment of the GC cycle. */
+async function rssMiB (pid: number): Promise<number> {
+  await fetch(`${serverUrl}/__bench/gc`)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
 }
 
 async function startServer (): Promise<void> {
-  server = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+  server = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/server.ts'], {
     env: { ...process.env, DATABASE_PATH: databasePath, AUTH_SECRET: SECRET, BCRYPT_ROUNDS: String(BCRYPT_COST), PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -135,10 +138,10 @@ function loginLoad (): Options {
 
 /**
  * POST /refresh chains: every answer's refresh token goes back into the pool the next request takes from, so
- * each token is presented once (autocannon rebuilds a request's context on every loop, so the pool lives here).
+ * each token is presented once (autocannon rebuilds a request's context on every loop, so the pool lives here,
+ * shared by the rounds).
  */
-function refreshLoad (tokens: string[]): Options {
-  const pool = [...tokens]
+function refreshLoad (pool: string[]): Options {
   return {
     path: '/refresh',
     requests: [{
@@ -185,7 +188,7 @@ function sessionCount (): number {
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
 
 async function main (): Promise<void> {
   const started = Date.now()
@@ -235,6 +238,8 @@ async function main (): Promise<void> {
     const chains = Array.from({ length: CONNECTIONS }, () => newRefreshToken())
     await seedSessions(meUser.id, size, chains)
     const rows = sessionCount()
+    // Not measured: the first reads after a bulk insert pay for the WAL checkpoint and a cold page cache.
+    await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, duration: 1, headers: auth })
     for (let round = 0; round < ROUNDS; round++) {
       growth.push({ ...await measure(`S6 GET /me @ ${fmt(size)} sessions`, scenarios['S2 full check GET /me']), requests: rows })
       growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains)), requests: rows })
@@ -247,18 +252,19 @@ async function main (): Promise<void> {
   for (const total of MEMORY) {
     await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, amount: total - sent, headers: auth })
     sent = total
-    memory.push({ requests: total, rssMiB: rssMiB(server!.pid!) })
+    memory.push({ requests: total, rssMiB: await rssMiB(server!.pid!) })
   }
 
-  // Ratios, per round where the scenarios were interleaved; the median is what is checked.
+  // Ratios per round, where the scenarios were interleaved; growth compares the rounds' mean at each size.
   const of = (name: string) => windows.filter((w) => w.name === name)
   const perRound = (a: string, b: string) => of(a).map((w, i) => w.rps / of(b)[i].rps)
   const s5alone = s5.filter((w) => w.name.endsWith('alone')).map((w) => w.p99)
   const s5load = s5.filter((w) => w.name.endsWith('load')).map((w) => w.p99)
   const growthRatio = (kind: string) => {
-    const at = (size: number) => median(growth.filter((w) => w.name === `S6 ${kind} @ ${fmt(size)} sessions`).map((w) => w.rps))
+    const at = (size: number) => mean(growth.filter((w) => w.name === `S6 ${kind} @ ${fmt(size)} sessions`).map((w) => w.rps))
     return at(GROWTH[1]) / at(GROWTH[0])
   }
+  // Every round must meet a target; a median of two would hide a bad one.
   const targets = [
     { target: 'S2 / S3 >= 1.10 (full check beats stateless JWT)', values: perRound('S2 full check GET /me', 'S3 stateless GET /me-stateless'), min: 1.10 },
     { target: 'S2 / S1 >= 0.55', values: perRound('S2 full check GET /me', 'S1 bare GET /health'), min: 0.55 },
@@ -268,7 +274,7 @@ async function main (): Promise<void> {
     { target: `S6 /refresh at ${fmt(GROWTH[1])} / at ${fmt(GROWTH[0])} sessions >= 0.90`, values: [growthRatio('POST /refresh')], min: 0.90 },
     { target: `S7 RSS growth ${fmt(MEMORY[0])} -> ${fmt(MEMORY[1])} requests <= 10 %`, values: [memory[0].rssMiB * 1.10 / memory[1].rssMiB], min: 1, show: [(memory[1].rssMiB / memory[0].rssMiB - 1) * 100], max: 10 }
   ].map((t) => {
-    const checked = median(t.values)
+    const checked = Math.min(...t.values)
     const shown = t.show === undefined ? t.values : t.show
     return { target: t.target, measured: shown.map((v) => fmt(v, 2)).join(' / '), pass: checked >= t.min }
   })

@@ -13,6 +13,14 @@ app.get('/me-stateless', {
   onRequest: async (request) => { await request.jwtVerify() }
 }, async (request) => ({ id: (request.user as unknown as { sub: string }).sub }))
 
+// Bench-only: a full collection before the harness reads the resident memory (the server runs with --expose-gc).
+app.get('/__bench/gc', { config: { authenticate: false } }, async () => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  return process.memoryUsage()
+})
+
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 const address = app.server.address() as { port: number }
 process.stdout.write(`listening http://127.0.0.1:${address.port}\n`)

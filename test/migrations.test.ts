@@ -33,6 +33,8 @@ t.test('a database opened by the plugin uses WAL, busy_timeout and foreign keys'
   t.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal')
   t.equal(db.$client.pragma('busy_timeout', { simple: true }), 5000)
   t.equal(db.$client.pragma('foreign_keys', { simple: true }), 1)
+  t.equal(db.$client.pragma('mmap_size', { simple: true }), 268435456)
+  t.equal(db.$client.pragma('cache_size', { simple: true }), -32768)
   const memory = openSqlite(':memory:')
   t.teardown(memory.close)
   t.equal(memory.db.$client.pragma('foreign_keys', { simple: true }), 1)
