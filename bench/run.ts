@@ -138,8 +138,7 @@ function loginLoad (): Options {
 
 /**
  * POST /refresh chains: every answer's refresh token goes back into the pool the next request takes from, so
- * each token is presented once (autocannon rebuilds a request's context on every loop, so the pool lives here,
- * shared by the rounds).
+ * each token is presented once (autocannon rebuilds a request's context on every loop, so the pool lives here).
  */
 function refreshLoad (pool: string[]): Options {
   return {
@@ -235,14 +234,15 @@ async function main (): Promise<void> {
   // S6: growth. The refresh chains are sessions of their own, seeded with known tokens.
   const growth: Measure[] = []
   for (const size of GROWTH) {
-    const chains = Array.from({ length: CONNECTIONS }, () => newRefreshToken())
-    await seedSessions(meUser.id, size, chains)
+    // Fresh chains for every round: a window that ends with requests in flight loses those chains' next tokens.
+    const chains = Array.from({ length: ROUNDS }, () => Array.from({ length: CONNECTIONS }, () => newRefreshToken()))
+    await seedSessions(meUser.id, size, chains.flat())
     const rows = sessionCount()
     // Not measured: the first reads after a bulk insert pay for the WAL checkpoint and a cold page cache.
     await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, duration: 1, headers: auth })
     for (let round = 0; round < ROUNDS; round++) {
       growth.push({ ...await measure(`S6 GET /me @ ${fmt(size)} sessions`, scenarios['S2 full check GET /me']), requests: rows })
-      growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains)), requests: rows })
+      growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains[round])), requests: rows })
     }
   }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { AuthStore } from './db/store.ts'
 import type { PostgresPoolOptions } from './db/open.ts'
 import type { PgDatabase, PgUsersTable } from './db/pg/store.ts'
@@ -40,6 +41,8 @@ export interface AuthConfig {
   clockSkewSeconds?: number
   /** bcrypt cost (default 12, 4 to 31). */
   bcryptRounds?: number
+  /** bcrypt operations run at once, the others queue (default: the number of CPUs). */
+  hashConcurrency?: number
   /** Replaces the default validators (length 8, not numeric, not like the email, not common). */
   passwordValidators?: PasswordValidator[]
   /** A replay of the just-rotated refresh token within this many seconds gets 409, not a revoked session (default 10). */
@@ -66,6 +69,7 @@ export interface ResolvedConfig {
   refreshTokenTtl: number
   clockSkewSeconds: number
   bcryptRounds: number
+  hashConcurrency: number
   passwordValidators: PasswordValidator[]
   refreshReuseGraceSeconds: number
   loginRateLimit: Required<LoginRateLimitConfig> | false
@@ -126,6 +130,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     refreshTokenTtl: positiveInteger(config.refreshTokenTtl, 30 * 24 * 3600, 'refreshTokenTtl'),
     clockSkewSeconds: nonNegativeInteger(config.clockSkewSeconds, 30, 'clockSkewSeconds'),
     bcryptRounds,
+    hashConcurrency: positiveInteger(config.hashConcurrency, availableParallelism(), 'hashConcurrency'),
     passwordValidators: config.passwordValidators ?? defaultValidators(),
     refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
     loginRateLimit,

@@ -35,7 +35,7 @@ export interface ResolvedPluginOptions {
 
 const CONFIG_KEYS = [
   'database', 'postgresPool', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
-  'clockSkewSeconds', 'bcryptRounds', 'passwordValidators', 'refreshReuseGraceSeconds', 'loginRateLimit',
+  'clockSkewSeconds', 'bcryptRounds', 'hashConcurrency', 'passwordValidators', 'refreshReuseGraceSeconds', 'loginRateLimit',
   'usersTable', 'migrate', 'logger'
 ] as const satisfies ReadonlyArray<keyof AuthConfig>
 // Fails to compile when AuthConfig gains a key this list does not forward.

@@ -82,3 +82,23 @@ t.test('applications can pass their own validator list', async (t) => {
   t.ok(await auth.register('a@example.com', 'a!'), 'the defaults are replaced, not added to')
   t.equal((await failures(auth, 'b@example.com', 'x!'.repeat(40))).code, 'password_too_long', 'the bcrypt limit always holds')
 })
+
+t.test('at most hashConcurrency bcrypt operations run at once; the rest queue and all complete', async (t) => {
+  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, hashConcurrency: 2, loginRateLimit: false })
+  t.teardown(() => auth.close())
+  const { availableParallelism } = await import('node:os')
+  t.equal(new AuthService({ database: ':memory:', secret: SECRET }).config.hashConcurrency, availableParallelism(), 'default: one per CPU')
+  await auth.register('gate@example.com', PASSWORD)
+  let running = 0
+  let peak = 0
+  const module = bcrypt as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  const original = module.compare
+  module.compare = async (...args: unknown[]) => {
+    peak = Math.max(peak, ++running)
+    try { return await original(...args) } finally { running-- }
+  }
+  t.teardown(() => { module.compare = original })
+  const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => auth.login('gate@example.com', i % 2 === 0 ? PASSWORD : 'Wrong-Password-1')))
+  t.equal(peak, 2, 'never more than two at once')
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'every queued login still ran')
+})

@@ -70,7 +70,7 @@ export class AuthService {
     this.#log = this.config.logger ?? consoleLogger
     this.#store = this.config.store ?? openStore(this.config)
     this.#codec = new AccessTokenCodec(this.config)
-    this.#passwords = new PasswordHasher(this.config.bcryptRounds, this.config.passwordValidators)
+    this.#passwords = new PasswordHasher(this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency)
     this.#events = new AuthEventEmitter(this.#log)
     this.#passwords.dummyHash().catch(() => {})
   }

@@ -3,18 +3,46 @@ import bcrypt from 'bcrypt'
 import { InvalidPasswordError } from '../errors.ts'
 import { BCRYPT_MAX_BYTES, type PasswordContext, type PasswordValidator } from './validators.ts'
 
+/** At most `limit` jobs at once; the others wait their turn, in order. */
+class Gate {
+  #active = 0
+  readonly #waiting: Array<() => void> = []
+  readonly #limit: number
+
+  constructor (limit: number) {
+    this.#limit = limit
+  }
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.#active < this.#limit) this.#active++
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    try {
+      return await job()
+    } finally {
+      // A finished job hands its slot straight to the next in line.
+      const next = this.#waiting.shift()
+      if (next === undefined) this.#active--
+      else next()
+    }
+  }
+}
+
 /**
- * bcrypt through its asynchronous API only (the work runs on libuv's pool, never on the event loop).
- * Called as `bcrypt.hash`/`bcrypt.compare` on the module object so tests can count calls.
+ * bcrypt through its asynchronous API only (the work runs on libuv's pool, never on the event loop), and
+ * at most `concurrency` hashes at once (default: one per CPU), so a burst of logins queues instead of
+ * starving the event loop of CPU. Called as `bcrypt.hash`/`bcrypt.compare` on the module object so tests
+ * can count calls.
  */
 export class PasswordHasher {
   readonly rounds: number
   readonly #validators: readonly PasswordValidator[]
+  readonly #gate: Gate
   #dummyHash: Promise<string> | undefined
 
-  constructor (rounds: number, validators: readonly PasswordValidator[]) {
+  constructor (rounds: number, validators: readonly PasswordValidator[], concurrency: number) {
     this.rounds = rounds
     this.#validators = validators
+    this.#gate = new Gate(concurrency)
   }
 
   /** Runs every validator and raises one InvalidPasswordError listing every failure. */
@@ -34,7 +62,7 @@ export class PasswordHasher {
   }
 
   hash (password: string): Promise<string> {
-    return bcrypt.hash(password, this.rounds)
+    return this.#gate.run(() => bcrypt.hash(password, this.rounds))
   }
 
   /**
@@ -44,7 +72,8 @@ export class PasswordHasher {
    */
   async verify (password: string, hash: string | null | undefined): Promise<boolean> {
     const usable = typeof hash === 'string' && hash.startsWith('$2')
-    const matched = await bcrypt.compare(password, usable ? hash : await this.dummyHash())
+    const against = usable ? hash : await this.dummyHash()
+    const matched = await this.#gate.run(() => bcrypt.compare(password, against))
     return usable && matched && Buffer.byteLength(password, 'utf8') <= BCRYPT_MAX_BYTES
   }
 
