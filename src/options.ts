@@ -56,7 +56,8 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
   } else if (hasConfigKeys) {
     config = resolveConfig({ logger, ...pickConfig(options) })
   } else {
-    config = { ...getConfigOrExplain(), logger: getConfigOrExplain().logger ?? logger }
+    const global = getConfigOrExplain()
+    config = { ...global, logger: global.logger ?? logger }
   }
 
   // Explicit options open the database now, so a bad one fails ready(); the global pattern waits for
