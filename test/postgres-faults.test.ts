@@ -64,6 +64,27 @@ if (await requirePostgres()) {
     t.same(unhandled, [])
   })
 
+  t.test('PostgreSQL down at start-up: the app starts, answers 503, and migrates and serves once it is up', async (t) => {
+    const db = await createTestDatabase('postgresql')
+    t.teardown(() => db.close())
+    const relay = new Relay(new URL(db.url!))
+    await relay.start()
+    await relay.cut() // the port is known, nothing listens on it yet
+    const url = new URL(db.url!)
+    url.port = String(relay.port)
+    const app = Fastify()
+    await app.register(fastifyDrizzleAuth, { database: url.toString(), secret: SECRET, bcryptRounds: 4, routes: true, postgresPool: { connectionTimeoutMillis: 1000 } })
+    t.teardown(() => app.close())
+    const down = await app.inject({ method: 'POST', url: '/register', payload: { email: 'late@example.com', password: PASSWORD } })
+    t.equal(down.statusCode, 503)
+    await relay.start()
+    t.teardown(() => relay.cut())
+    const up = await app.inject({ method: 'POST', url: '/register', payload: { email: 'late@example.com', password: PASSWORD } })
+    t.equal(up.statusCode, 201, 'the migrations ran on the first call that reached the server')
+    const { accessToken } = await login(app, 'late@example.com')
+    t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200)
+  })
+
   t.test('an ended pool of the application: 503 from loginRequired and /login', async (t) => {
     const db = await createTestDatabase('postgresql')
     t.teardown(() => db.close())
