@@ -41,7 +41,7 @@ export interface AuthConfig {
   clockSkewSeconds?: number
   /** bcrypt cost (default 12, 4 to 31). */
   bcryptRounds?: number
-  /** bcrypt operations run at once, the others queue (default: the number of CPUs). */
+  /** bcrypt operations run at once, the others queue (default: the number of CPUs, at most 4). */
   hashConcurrency?: number
   /** Replaces the default validators (length 8, not numeric, not like the email, not common). */
   passwordValidators?: PasswordValidator[]
@@ -79,6 +79,11 @@ export interface ResolvedConfig {
 }
 
 export const MIN_SECRET_BYTES = 32
+/**
+ * One bcrypt at a time per CPU, and never more than libuv's default pool of 4 threads would run anyway; it
+ * also stays under the default per-email limit, so logins in flight never use up an account's allowance.
+ */
+export const DEFAULT_HASH_CONCURRENCY = Math.min(availableParallelism(), 4)
 const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512']
 
 /** Checks every key once, up front; each message says what to set. */
@@ -130,7 +135,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     refreshTokenTtl: positiveInteger(config.refreshTokenTtl, 30 * 24 * 3600, 'refreshTokenTtl'),
     clockSkewSeconds: nonNegativeInteger(config.clockSkewSeconds, 30, 'clockSkewSeconds'),
     bcryptRounds,
-    hashConcurrency: positiveInteger(config.hashConcurrency, availableParallelism(), 'hashConcurrency'),
+    hashConcurrency: positiveInteger(config.hashConcurrency, DEFAULT_HASH_CONCURRENCY, 'hashConcurrency'),
     passwordValidators: config.passwordValidators ?? defaultValidators(),
     refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
     loginRateLimit,

@@ -83,6 +83,14 @@ t.test('parallel guesses cannot slip past the limit', async (t) => {
   t.same(statuses, [...Array(5).fill(401), ...Array(15).fill(429)])
 })
 
+t.test('concurrent correct logins of one user from one address are never limited', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.inject({ method: 'POST', url: '/register', payload: { email: 'busy@example.com', password: PASSWORD } })
+  const results = await Promise.all(Array.from({ length: 16 }, () => attempt(app, 'busy@example.com', PASSWORD)))
+  t.same(results.map((r) => r.statusCode), Array(16).fill(200), 'sixteen tabs logging in at once all get in')
+})
+
 t.test('loginRateLimit: false turns the limiter off', async (t) => {
   const app = await buildApp({ loginRateLimit: false })
   t.teardown(() => app.close())

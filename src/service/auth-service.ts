@@ -110,15 +110,20 @@ export class AuthService {
   async login (email: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
     const ip = options.ip ?? null
     const normalized = normalizeEmail(String(email))
-    const limits = await this.#countAttempt(normalized, ip)
-    const user = await this.#call(this.#store.findUserByEmail(normalized))
-    const matched = await this.#passwords.verify(String(password), user?.passwordHash)
-    if (user === undefined || !user.isActive || !matched) {
-      const reason: LoginFailureReason = user === undefined ? 'not_found' : !user.isActive ? 'inactive' : 'bad_password'
-      this.#events.emit('user_login_failed', { email: normalized, reason, ip })
-      throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
-    }
-    if (limits !== undefined) await this.#call(limits.succeeded())
+    // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
+    // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
+    const user = await this.#passwords.withSlot(async (verify) => {
+      const limits = await this.#countAttempt(normalized, ip)
+      const found = await this.#call(this.#store.findUserByEmail(normalized))
+      const matched = await verify(String(password), found?.passwordHash)
+      if (found === undefined || !found.isActive || !matched) {
+        const reason: LoginFailureReason = found === undefined ? 'not_found' : !found.isActive ? 'inactive' : 'bad_password'
+        this.#events.emit('user_login_failed', { email: normalized, reason, ip })
+        throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
+      }
+      if (limits !== undefined) await this.#call(limits.succeeded())
+      return found
+    })
 
     const now = new Date()
     const sessionId = newSessionId()

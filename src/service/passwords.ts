@@ -29,7 +29,7 @@ class Gate {
 
 /**
  * bcrypt through its asynchronous API only (the work runs on libuv's pool, never on the event loop), and
- * at most `concurrency` hashes at once (default: one per CPU), so a burst of logins queues instead of
+ * at most `concurrency` hashes at once (default: one per CPU, at most 4), so a burst of logins queues instead of
  * starving the event loop of CPU. Called as `bcrypt.hash`/`bcrypt.compare` on the module object so tests
  * can count calls.
  */
@@ -70,10 +70,18 @@ export class PasswordHasher {
    * against a dummy hash when there is none, so unknown accounts cost the same as wrong passwords.
    * A password bcrypt would truncate never matches.
    */
-  async verify (password: string, hash: string | null | undefined): Promise<boolean> {
+  verify (password: string, hash: string | null | undefined): Promise<boolean> {
+    return this.#gate.run(() => this.#verifyNow(password, hash))
+  }
+
+  /** Runs `job` holding one hashing slot; the `verify` it is given does not queue again. */
+  withSlot<T>(job: (verify: (password: string, hash: string | null | undefined) => Promise<boolean>) => Promise<T>): Promise<T> {
+    return this.#gate.run(() => job((password, hash) => this.#verifyNow(password, hash)))
+  }
+
+  async #verifyNow (password: string, hash: string | null | undefined): Promise<boolean> {
     const usable = typeof hash === 'string' && hash.startsWith('$2')
-    const against = usable ? hash : await this.dummyHash()
-    const matched = await this.#gate.run(() => bcrypt.compare(password, against))
+    const matched = await bcrypt.compare(password, usable ? hash : await this.dummyHash())
     return usable && matched && Buffer.byteLength(password, 'utf8') <= BCRYPT_MAX_BYTES
   }
 
