@@ -14,6 +14,11 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
       if (this.failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
       return super.findSessionSync(id)
     }
+
+    override async findUserByEmail (email: string) {
+      if (this.failing) throw new Error(`Failed query: select ... params: ${email},hash-of-a-secret`)
+      return super.findUserByEmail(email)
+    }
   }
   const store = new FlakyStore(db)
   const lines: string[] = []
@@ -31,6 +36,10 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   t.equal(res.statusCode, 503)
   t.match(lines.join(''), /a value that is not an Error was thrown/)
   t.notMatch(lines.join(''), /connection reset/, 'what the store threw is not logged as such')
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'store@example.com', password: PASSWORD } })
+  t.equal(login.statusCode, 503)
+  t.match(lines.join(''), /query failed/)
+  t.notMatch(lines.join(''), /hash-of-a-secret|params:/, 'a query error without a driver cause never logs its parameters')
   store.failing = false
   t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'recovers without a restart')
 })

@@ -379,7 +379,9 @@ export function describe (err: unknown): { name: string, code?: unknown, message
   let root = err
   while (root instanceof Error && root.cause instanceof Error) root = root.cause
   if (!(root instanceof Error)) return { name: typeof root, message: 'a value that is not an Error was thrown' }
-  return { name: root.name, code: (root as { code?: unknown }).code, message: root.message }
+  // A query error with no driver cause still quotes its parameters: keep only that it failed.
+  const message = root.message.startsWith('Failed query') ? 'query failed' : root.message
+  return { name: root.name, code: (root as { code?: unknown }).code, message }
 }
 
 export type { AuthEvents, UserRecord }
