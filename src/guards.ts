@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AuthenticationError, ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthUser } from './service/user.ts'
 
@@ -9,7 +9,28 @@ export interface LoginRequiredOptions {
   redirectUrl?: string
 }
 
-export type AuthGuard = preHandlerAsyncHookHandler
+/**
+ * A preHandler. Fastify calls it with `done` and then no promise is made (the check is synchronous); called
+ * by hand without `done` (from your own hook), it returns a promise, resolved with the reply once it answered.
+ */
+export interface AuthGuard {
+  (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<unknown>
+}
+
+type Check = (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined
+
+type GuardFunction = (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction) => Promise<unknown> | undefined
+
+function toGuard (check: Check): AuthGuard & GuardFunction {
+  return function authGuard (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<unknown> | undefined {
+    const answered = check(request, reply)
+    if (typeof done !== 'function') return Promise.resolve(answered)
+    // A hook that answered does not call done: the reply is on its way and the handler must not run.
+    if (answered === undefined) done()
+    return undefined
+  } as AuthGuard & GuardFunction
+}
 
 const AUTH_REQUIRED = '{"detail":"Authentication required"}'
 const INSUFFICIENT_SCOPE = '{"detail":"Insufficient scope"}'
@@ -57,21 +78,21 @@ function isRequest (value: unknown): value is FastifyRequest {
  * called (`loginRequired()`), or with options (`loginRequired({ statusCode: 403 })`,
  * `loginRequired({ redirectUrl: '/login' })`).
  */
+export function loginRequired (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
 export function loginRequired (request: FastifyRequest, reply: FastifyReply): Promise<unknown>
 export function loginRequired (options?: LoginRequiredOptions): AuthGuard
 export function loginRequired (
   requestOrOptions?: FastifyRequest | LoginRequiredOptions,
-  reply?: FastifyReply
-): AuthGuard | Promise<unknown> {
-  if (isRequest(requestOrOptions) && reply !== undefined) {
-    // Used bare as the hook itself; `return reply` (a thenable) once answered, as Fastify asks of async hooks.
-    return Promise.resolve(isAuthenticated(requestOrOptions) ? undefined : deny(requestOrOptions, reply, 401))
-  }
+  reply?: FastifyReply,
+  done?: HookHandlerDoneFunction
+): AuthGuard | Promise<unknown> | undefined {
+  if (isRequest(requestOrOptions) && reply !== undefined) return (bareGuard as GuardFunction)(requestOrOptions, reply, done)
   const { statusCode, redirectUrl } = resolveGuardOptions(requestOrOptions as LoginRequiredOptions | undefined)
-  return async function loginRequiredGuard (request: FastifyRequest, reply: FastifyReply) {
-    if (!isAuthenticated(request)) return deny(request, reply, statusCode, redirectUrl)
-  }
+  return toGuard((request, reply) => isAuthenticated(request) ? undefined : deny(request, reply, statusCode, redirectUrl))
 }
+
+// Used bare (`preHandler: loginRequired`), it is the hook itself.
+const bareGuard = toGuard((request, reply) => isAuthenticated(request) ? undefined : deny(request, reply, 401))
 
 /** The authenticated user, or AuthenticationError (401); ServiceUnavailableError (503) when the store failed. */
 export function requireAuth (request: FastifyRequest): AuthUser {
@@ -89,14 +110,13 @@ export function requires (...scopes: string[]): AuthGuard {
   if (scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
     throw new ConfigurationError("requires: name at least one scope, e.g. requires('admin')")
   }
-  return async function requiresGuard (request: FastifyRequest, reply: FastifyReply) {
+  return toGuard((request, reply) => {
     if (!isAuthenticated(request)) return deny(request, reply, 401)
     const granted = request.auth.scopes
-    if (!scopes.every((scope) => granted.includes(scope))) {
-      return reply.code(403)
-        .header('www-authenticate', 'Bearer error="insufficient_scope"')
-        .type('application/json; charset=utf-8')
-        .send(INSUFFICIENT_SCOPE)
-    }
-  }
+    if (scopes.every((scope) => granted.includes(scope))) return undefined
+    return reply.code(403)
+      .header('www-authenticate', 'Bearer error="insufficient_scope"')
+      .type('application/json; charset=utf-8')
+      .send(INSUFFICIENT_SCOPE)
+  })
 }

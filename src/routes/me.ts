@@ -6,7 +6,8 @@ export function meRoute (fastify: FastifyInstance): void {
   fastify.get('/me', {
     preHandler: loginRequired,
     schema: { response: { 200: meResponse, ...errorResponses } }
-  }, async (request) => {
+  }, (request) => {
+    // Synchronous: Fastify sends a returned value without making a promise for it.
     const user = requireAuth(request)
     return {
       id: user.id,

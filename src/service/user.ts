@@ -14,7 +14,16 @@ export type AuthUser = Omit<UserRecord, 'passwordHash'> & AuthUserFields & {
   readonly displayName: string
 }
 
+// A frozen row is a remembered store answer that serves many requests: its hash-free shape is built once.
+const shapes = new WeakMap<UserRecord, AuthUser>()
+
+/** A new object for every call (a request may change its own user), never carrying the password hash. */
 export function toAuthUser (row: UserRecord): AuthUser {
-  const { passwordHash: _omitted, ...rest } = row
-  return { ...rest, isAuthenticated: true, isAnonymous: false, displayName: row.email } as AuthUser
+  let shape = shapes.get(row)
+  if (shape === undefined) {
+    const { passwordHash: _omitted, ...rest } = row
+    shape = { ...rest, isAuthenticated: true, isAnonymous: false, displayName: row.email } as AuthUser
+    if (Object.isFrozen(row)) shapes.set(row, shape)
+  }
+  return { ...shape }
 }

@@ -1,5 +1,4 @@
-import type Database from 'better-sqlite3'
-import { and, eq, getTableColumns, getTableName, isNull, lte, ne, or, sql } from 'drizzle-orm'
+import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { ConflictError } from '../../errors.ts'
@@ -8,6 +7,7 @@ import type {
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { type authUserColumns, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+import { compileFindSession } from './session-lookup.ts'
 
 export type SqliteDatabase = BetterSQLite3Database<Record<string, unknown>>
 
@@ -173,38 +173,5 @@ export class SqliteAuthStore implements AuthStore {
 
   async close (): Promise<void> {
     this.#onClose?.()
-  }
-}
-
-/**
- * The hot lookup as one raw better-sqlite3 statement returning an array, mapped by a row function built once
- * from the users table's own columns (an application's extra columns included): the same result as the
- * Drizzle query, without its per-row mapping work (measured: 5.1 µs -> 3.4 µs a lookup).
- */
-function compileFindSession (db: SqliteDatabase, usersTable: typeof users): (sessionId: string) => SessionWithUser | undefined {
-  const columns = Object.entries(getTableColumns(usersTable))
-  const client = (db as unknown as { $client: Database.Database }).$client
-  const list = columns.map(([, column]) => `u."${column.name}"`).join(', ')
-  const statement = client.prepare(
-    `select s.user_id, s.expires_at, s.revoked_at, ${list} from auth_sessions s ` +
-    `join "${getTableName(usersTable)}" u on u.id = s.user_id where s.id = ?`
-  ).raw(true)
-  return (sessionId) => {
-    const row = statement.get(sessionId) as unknown[] | undefined
-    if (row === undefined) return undefined
-    const user: Record<string, unknown> = {}
-    for (let i = 0; i < columns.length; i++) {
-      const value = row[i + 3]
-      user[columns[i][0]] = value === null ? null : columns[i][1].mapFromDriverValue(value)
-    }
-    return {
-      session: {
-        id: sessionId,
-        userId: row[0] as string,
-        expiresAt: new Date(row[1] as number),
-        revokedAt: row[2] === null ? null : new Date(row[2] as number)
-      },
-      user: user as unknown as UserRecord
-    }
   }
 }

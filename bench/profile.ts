@@ -1,0 +1,70 @@
+/**
+ * `npm run bench:profile [-- <path> [seconds]]`: a CPU profile of the bench server under load on one route
+ * (default `/me`, 5 s, 50 connections), printed as the top self-time entries. The `.cpuprofile` is kept in
+ * bench/results/ for Chrome DevTools. Used to find what to take off the hot path (bench/NOTES.md).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { AuthService, migrate, openSqlite } from '../src/index.ts'
+
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
+interface Profile { nodes: ProfileNode[] }
+
+const path = process.argv[2] ?? '/me'
+const seconds = Number(process.argv[3] ?? 5)
+const dir = mkdtempSync(join(tmpdir(), 'fda-profile-'))
+const secret = randomBytes(32).toString('hex')
+let server: ChildProcess | undefined
+process.on('exit', () => {
+  if (server?.exitCode === null) server.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const { db, close } = openSqlite(join(dir, 'auth.sqlite'))
+migrate(db)
+await new AuthService({ database: db, secret, bcryptRounds: 4, loginRateLimit: false }).register('me@perf.example', 'Bench-Password-42!')
+close()
+
+server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
+  env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '4', PORT: '0' },
+  stdio: ['ignore', 'pipe', 'inherit']
+})
+const url = await new Promise<string>((resolve, reject) => {
+  let out = ''
+  server!.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+    const match = /listening (http:\/\/\S+)/.exec(out)
+    if (match !== null) resolve(match[1])
+  })
+  server!.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
+})
+const { access_token: token } = await fetch(`${url}/login`, {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'me@perf.example', password: 'Bench-Password-42!' })
+}).then((res) => res.json()) as { access_token: string }
+const result = await autocannon({ url: `${url}${path}`, connections: 50, duration: seconds, headers: { authorization: `Bearer ${token}` } })
+server.kill('SIGTERM')
+await new Promise((resolve) => server!.once('exit', resolve))
+
+const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!
+mkdirSync('bench/results', { recursive: true })
+const kept = join('bench/results', `profile${path.replaceAll('/', '-')}.cpuprofile`)
+renameSync(join(dir, file), kept)
+const profile = JSON.parse(readFileSync(kept, 'utf8')) as Profile
+const self = new Map<string, number>()
+let total = 0
+for (const node of profile.nodes) {
+  const hits = node.hitCount ?? 0
+  total += hits
+  const { functionName, url: source, lineNumber } = node.callFrame
+  const where = source === '' ? '' : ` ${source.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench|examples)\//, '$1/')}:${lineNumber + 1}`
+  const key = `${functionName || '(anonymous)'}${where}`
+  self.set(key, (self.get(key) ?? 0) + hits)
+}
+process.stdout.write(`${path}: ${Math.round(result.requests.average)} req/s, ${result.non2xx} non-2xx; profile in ${kept}\n`)
+for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+  process.stdout.write(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${key}\n`)
+}
