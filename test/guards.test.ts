@@ -109,3 +109,43 @@ t.test('guard options are checked when the route is declared', async (t) => {
   t.throws(() => requires(), ConfigurationError)
   t.throws(() => requires(''), ConfigurationError)
 })
+
+t.test('guards awaited by hand from an application\'s own async hook answer the same, and let through when they should', async (t) => {
+  const app = await buildApp({ scopes: ['authenticated', 'read'] })
+  t.teardown(() => app.close())
+  const forbidden = loginRequired({ statusCode: 403 })
+  const reader = requires('read')
+  app.get('/own-hook', {
+    preHandler: async (request, reply) => {
+      if (request.headers['x-guard'] === 'bare') return loginRequired(request, reply)
+      if (request.headers['x-guard'] === 'forbidden') return forbidden(request, reply)
+      return reader(request, reply)
+    }
+  }, async () => ({ ran: true }))
+  for (const guard of ['bare', 'forbidden', 'requires']) {
+    const res = await app.inject({ url: '/own-hook', headers: { 'x-guard': guard } })
+    t.equal(res.statusCode, guard === 'forbidden' ? 403 : 401, guard)
+    t.equal(res.body, AUTH_REQUIRED, `${guard}: the handler did not run`)
+  }
+  const { accessToken } = await registerAndLogin(app)
+  for (const guard of ['bare', 'forbidden', 'requires']) {
+    const res = await app.inject({ url: '/own-hook', headers: { 'x-guard': guard, ...bearer(accessToken) } })
+    t.equal(res.statusCode, 200, guard)
+    t.same(res.json(), { ran: true })
+  }
+})
+
+t.test('guards as onRequest hooks answer before the body is read, and never also run the handler', async (t) => {
+  const app = await buildApp({ scopes: ['authenticated'] })
+  t.teardown(() => app.close())
+  let ran = 0
+  app.post('/upload', { onRequest: [loginRequired, requires('authenticated')] }, async () => { ran++; return { ran: true } })
+  const res = await app.inject({ method: 'POST', url: '/upload', payload: '{not json', headers: { 'content-type': 'application/json' } })
+  t.equal(res.statusCode, 401)
+  t.equal(res.body, AUTH_REQUIRED)
+  t.equal(ran, 0)
+  const { accessToken } = await registerAndLogin(app)
+  const ok = await app.inject({ method: 'POST', url: '/upload', payload: { a: 1 }, headers: bearer(accessToken) })
+  t.equal(ok.statusCode, 200)
+  t.equal(ran, 1)
+})

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { SqliteAuthStore, migrate, openSqlite } from '../src/index.ts'
+import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
+
+// The SQLite store remembers session lookups while the database is unchanged. These guard that a change made
+// anywhere (this connection, another handle, another process's commit) is seen on the very next request.
+
+function tempFile (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-remembered-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return join(dir, 'auth.sqlite')
+}
+
+async function appOnFile (t: Test) {
+  const path = tempFile(t)
+  const app = await buildApp({ database: path })
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  // A second, independent connection to the same file: what another process or tool would write through.
+  const other = new Database(path)
+  other.pragma('busy_timeout = 5000')
+  t.teardown(() => other.close())
+  return { app, session, other }
+}
+
+async function me (app: Awaited<ReturnType<typeof buildApp>>, token: string) {
+  return app.inject({ url: '/me', headers: bearer(token) })
+}
+
+t.test('a session revoked through another connection is refused on the next request', async (t) => {
+  const { app, session, other } = await appOnFile(t)
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  t.equal((await me(app, session.accessToken)).statusCode, 200, 'served again (remembered)')
+  other.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
+  const res = await me(app, session.accessToken)
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], 'Bearer error="invalid_token"')
+})
+
+t.test('a session row deleted through another connection is refused on the next request', async (t) => {
+  const { app, session, other } = await appOnFile(t)
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  other.prepare('delete from auth_refresh_tokens').run()
+  other.prepare('delete from auth_sessions').run()
+  t.equal((await me(app, session.accessToken)).statusCode, 401)
+})
+
+t.test('a user deactivated through another connection is refused on the next request', async (t) => {
+  const { app, session, other } = await appOnFile(t)
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  other.prepare('update auth_users set is_active = 0').run()
+  t.equal((await me(app, session.accessToken)).statusCode, 401)
+  other.prepare('update auth_users set is_active = 1').run()
+  t.equal((await me(app, session.accessToken)).statusCode, 200, 'and accepted again once reactivated')
+})
+
+t.test('a change written on the plugin\'s own connection (raw SQL, no service call) is seen on the next request', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  const db = testDatabase(app)
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  await db.query("update auth_users set email = 'renamed@example.com'")
+  t.equal((await me(app, session.accessToken)).json().email, 'renamed@example.com', 'not the remembered row')
+  await db.query('update auth_sessions set revoked_at = 1')
+  t.equal((await me(app, session.accessToken)).statusCode, 401)
+})
+
+t.test('logout and logout-all are immediate for a session served from memory', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const first = await registerAndLogin(app)
+  const second = await registerAndLogin(app, 'bob@example.com')
+  for (let i = 0; i < 3; i++) t.equal((await me(app, first.accessToken)).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(second.accessToken) })).statusCode, 200)
+  t.equal((await me(app, second.accessToken)).statusCode, 401)
+  t.equal((await me(app, first.accessToken)).statusCode, 200, 'another user\'s logout leaves this session alone')
+})
+
+t.test('a remembered session still expires on time, with no write to the database', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  await testDatabase(app).query(`update auth_sessions set expires_at = ${Date.now() + 300}`)
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  const res = await me(app, session.accessToken)
+  t.equal(res.statusCode, 401)
+  t.equal(res.json().detail, 'Authentication required')
+})
+
+t.test('each request gets its own user object: a handler changing it does not change the next request', async (t) => {
+  const app = await buildApp()
+  app.get('/mutate', async (request) => {
+    const user = request.user as unknown as Record<string, unknown>
+    user.email = 'mallory@example.com'
+    user.isActive = false
+    return { ok: true }
+  })
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  t.equal((await app.inject({ url: '/mutate', headers: bearer(session.accessToken) })).statusCode, 200)
+  const res = await me(app, session.accessToken)
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().email, 'alice@example.com')
+  t.equal(res.json().is_active, true)
+})
+
+t.test('remembered answers are frozen, so a caller of the store cannot change them for the next', async (t) => {
+  const { db, close } = openSqlite(':memory:')
+  t.teardown(close)
+  migrate(db)
+  const store = new SqliteAuthStore(db)
+  const user = await store.createUser({ email: 'a@example.com', passwordHash: null })
+  const now = new Date()
+  await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1')
+  const found = store.findSessionSync('s1')!
+  t.ok(Object.isFrozen(found) && Object.isFrozen(found.session) && Object.isFrozen(found.user))
+  t.throws(() => { (found.session as { revokedAt: Date | null }).revokedAt = null })
+  t.equal(store.findSessionSync('s1'), found, 'the same answer while nothing changed')
+  await store.revokeSession('s1', 'test', new Date())
+  t.not(store.findSessionSync('s1')!.session.revokedAt, null)
+})
+
+t.test('more sessions than are remembered: the oldest are forgotten and still answered correctly', async (t) => {
+  const { db, close } = openSqlite(':memory:')
+  t.teardown(close)
+  migrate(db)
+  const store = new SqliteAuthStore(db)
+  const user = await store.createUser({ email: 'a@example.com', passwordHash: null })
+  const expires = Date.now() + 60_000
+  const insert = db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
+  db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
+  for (let i = 0; i <= 10_000; i++) store.findSessionSync(`s${i}`)
+  t.equal(store.findSessionSync('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
+  t.equal(store.findSessionSync('s10000')?.session.userId, user.id)
+  t.equal(store.findSessionSync('missing'), undefined)
+})
+
+t.test('a password change refuses the other, remembered, sessions at once and keeps the one that made it', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const kept = await registerAndLogin(app)
+  const elsewhere = await login(app)
+  t.equal((await me(app, kept.accessToken)).statusCode, 200)
+  t.equal((await me(app, elsewhere.accessToken)).statusCode, 200)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/password',
+    headers: bearer(kept.accessToken),
+    payload: { current_password: PASSWORD, new_password: 'Another-Correct-Horse-7' }
+  })
+  t.equal(res.statusCode, 200, res.body)
+  t.equal((await me(app, elsewhere.accessToken)).statusCode, 401)
+  t.equal((await me(app, kept.accessToken)).statusCode, 200)
+})
