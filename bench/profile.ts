@@ -1,6 +1,6 @@
 /**
  * `npm run bench:profile [-- <path> [seconds]]`: a CPU profile of the bench server under load on one route
- * (default `/me`, 5 s, 50 connections), printed as the top self-time entries. The `.cpuprofile` is kept in
+ * (default `/me`, 5 s, 50 connections; `/login` is posted by 16; `/refresh` runs 50 token chains), printed as the top self-time entries. The `.cpuprofile` is kept in
  * bench/results/ for Chrome DevTools. Used to find what to take off the hot path (bench/NOTES.md).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -26,11 +26,11 @@ process.on('exit', () => {
 
 const { db, close } = openSqlite(join(dir, 'auth.sqlite'))
 migrate(db)
-await new AuthService({ database: db, secret, bcryptRounds: 4, loginRateLimit: false }).register('me@perf.example', 'Bench-Password-42!')
+await new AuthService({ database: db, secret, bcryptRounds: 10, loginRateLimit: false }).register('me@perf.example', 'Bench-Password-42!')
 close()
 
 server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
-  env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '4', PORT: '0' },
+  env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '10', PORT: '0' },
   stdio: ['ignore', 'pipe', 'inherit']
 })
 const url = await new Promise<string>((resolve, reject) => {
@@ -45,7 +45,31 @@ const url = await new Promise<string>((resolve, reject) => {
 const { access_token: token } = await fetch(`${url}/login`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'me@perf.example', password: 'Bench-Password-42!' })
 }).then((res) => res.json()) as { access_token: string }
-const result = await autocannon({ url: `${url}${path}`, connections: 50, duration: seconds, headers: { authorization: `Bearer ${token}` } })
+const credentials = JSON.stringify({ email: 'me@perf.example', password: 'Bench-Password-42!' })
+// /refresh keeps 50 chains going (each answer's token is the next request's); /login is posted by 16
+// connections, as S4 does; anything else is a GET with the access token.
+const chains: string[] = []
+if (path === '/refresh') {
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: credentials })
+    chains.push((await res.json() as { refresh_token: string }).refresh_token)
+  }
+}
+const options: autocannon.Options = path === '/refresh'
+  ? {
+      url: `${url}${path}`,
+      connections: 50,
+      duration: seconds,
+      requests: [{
+        method: 'POST',
+        setupRequest: (request) => ({ ...request, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: chains.shift() }) }),
+        onResponse: (status, body) => { if (status === 200) chains.push((JSON.parse(body) as { refresh_token: string }).refresh_token) }
+      }]
+    }
+  : path === '/login'
+    ? { url: `${url}${path}`, connections: 16, duration: seconds, method: 'POST', headers: { 'content-type': 'application/json' }, body: credentials }
+    : { url: `${url}${path}`, connections: 50, duration: seconds, headers: { authorization: `Bearer ${token}` } }
+const result = await autocannon(options)
 server.kill('SIGTERM')
 await new Promise((resolve) => server!.once('exit', resolve))
 

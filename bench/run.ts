@@ -83,6 +83,19 @@ async function startServer (): Promise<void> {
   })
 }
 
+/** Waits until the server is idle (under 5 % of a core for 200 ms): logins still queued from a window must not run into the next. */
+async function settle (): Promise<void> {
+  const pid = server!.pid!
+  const deadline = Date.now() + 15_000
+  let last = cpuTicks(pid)
+  while (Date.now() < deadline) {
+    await sleep(200)
+    const now = cpuTicks(pid)
+    if (now - last <= 1) return
+    last = now
+  }
+}
+
 type Options = Omit<autocannon.Options, 'url'> & { path?: string }
 
 /** One autocannon window against the server, with the server's CPU time read around it. */
@@ -219,13 +232,16 @@ async function main (): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, options] of Object.entries(scenarios)) windows.push(await measure(name, options))
     windows.push(await measure('S4 POST /login (16 conn)', loginLoad()))
+    await settle()
     windows.push(await bcryptCeiling(WINDOW))
+    await settle()
   }
 
   // S5: /me latency at a fixed, moderate rate, alone and while logins saturate the hashing pool.
   const paced: Options = { path: '/me', headers: auth, connections: 4, overallRate: 400 }
   const s5: Measure[] = []
   for (let round = 0; round < ROUNDS; round++) {
+    await settle()
     s5.push(await measure('S5 /me p99 alone', paced))
     const [underLoad] = await Promise.all([measure('S5 /me p99 under login load', paced), measure('S5 login load', loginLoad())])
     s5.push(underLoad)

@@ -80,8 +80,8 @@ export interface ResolvedConfig {
 
 export const MIN_SECRET_BYTES = 32
 /**
- * One bcrypt at a time per CPU, and never more than libuv's default pool of 4 threads would run anyway; it
- * also stays under the default per-email limit, so logins in flight never use up an account's allowance.
+ * One bcrypt thread per CPU, at most 4; it also stays under the default per-email limit, so logins in flight
+ * never use up an account's allowance.
  */
 export const DEFAULT_HASH_CONCURRENCY = Math.min(availableParallelism(), 4)
 const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512']

@@ -1,5 +1,6 @@
 import bcrypt from 'bcrypt'
 import t from 'tap'
+import { BcryptWorkers, bcryptWorkers } from '../src/service/bcrypt-workers.ts'
 import {
   AuthService, InvalidPasswordError, defaultValidators, minimumLength, notCommon, notNumeric, notSimilarToEmail,
   type PasswordValidator
@@ -93,14 +94,58 @@ t.test('at most hashConcurrency bcrypt operations run at once; the rest queue an
   await auth.register('gate@example.com', PASSWORD)
   let running = 0
   let peak = 0
-  const module = bcrypt as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  const module = bcryptWorkers as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
   const original = module.compare
   module.compare = async (...args: unknown[]) => {
     peak = Math.max(peak, ++running)
-    try { return await original(...args) } finally { running-- }
+    try { return await original.apply(bcryptWorkers, args) } finally { running-- }
   }
   t.teardown(() => { module.compare = original })
   const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => auth.login('gate@example.com', i % 2 === 0 ? PASSWORD : 'Wrong-Password-1')))
   t.equal(peak, 2, 'never more than two at once')
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'every queued login still ran')
+})
+
+t.test('bcrypt runs on its own threads at the lowest CPU priority (Linux), never on the event loop\'s', async (t) => {
+  const { getPriority } = await import('node:os')
+  const { readdirSync, readFileSync } = await import('node:fs')
+  const hash = await bcryptWorkers.hash(PASSWORD, 4)
+  t.equal(await bcryptWorkers.compare(PASSWORD, hash), true)
+  t.equal(await bcryptWorkers.compare('Wrong-Password-1', hash), false)
+  t.ok(await bcrypt.compare(PASSWORD, hash), 'a real bcrypt hash')
+  t.equal(getPriority(), 0, 'the event loop\'s thread keeps its priority')
+  if (process.platform === 'linux') {
+    const nice = readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+    })
+    t.ok(nice.includes(19), 'a hashing thread runs at nice 19')
+    t.equal(nice[0], 0, 'the main thread at nice 0')
+  }
+})
+
+t.test('a bcrypt error rejects that call only; the pool keeps serving', async (t) => {
+  await t.rejects(bcryptWorkers.hash(PASSWORD, 'not-rounds' as unknown as number), Error)
+  t.equal(await bcryptWorkers.compare(PASSWORD, await bcryptWorkers.hash(PASSWORD, 4)), true)
+})
+
+t.test('a hashing thread that dies fails its job, and the next job gets a new thread', async (t) => {
+  const pool = new BcryptWorkers(`
+    const { parentPort } = require('node:worker_threads')
+    parentPort.on('message', (job) => { if (job.data === 'die') process.exit(3); parentPort.postMessage({ value: job.data.length }) })
+  `)
+  await t.rejects(pool.hash('die', 4), /exit code 3/)
+  t.equal(await pool.hash('abcd', 4), 4)
+  const broken = new BcryptWorkers('throw new Error("cannot start")')
+  await t.rejects(broken.compare('x', 'y'), /cannot start/)
+})
+
+t.test('queued jobs beyond the reserved threads wait their turn and all complete', async (t) => {
+  const pool = new BcryptWorkers(`
+    const { parentPort } = require('node:worker_threads')
+    parentPort.on('message', (job) => setTimeout(() => parentPort.postMessage({ value: job.data }), 20))
+  `)
+  pool.reserve(2)
+  const results = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((value) => pool.hash(value, 4)))
+  t.same(results, ['a', 'b', 'c', 'd', 'e'])
 })

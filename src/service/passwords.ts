@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import bcrypt from 'bcrypt'
 import { InvalidPasswordError } from '../errors.ts'
+import { bcryptWorkers } from './bcrypt-workers.ts'
 import { BCRYPT_MAX_BYTES, type PasswordContext, type PasswordValidator } from './validators.ts'
 
 /** At most `limit` jobs at once; the others wait their turn, in order. */
@@ -28,10 +28,9 @@ class Gate {
 }
 
 /**
- * bcrypt through its asynchronous API only (the work runs on libuv's pool, never on the event loop), and
- * at most `concurrency` hashes at once (default: one per CPU, at most 4), so a burst of logins queues instead of
- * starving the event loop of CPU. Called as `bcrypt.hash`/`bcrypt.compare` on the module object so tests
- * can count calls.
+ * bcrypt off the event loop, on low-priority threads of its own (bcrypt-workers.ts), and at most `concurrency`
+ * hashes at once (default: one per CPU, at most 4), so a burst of logins queues instead of starving the event
+ * loop of CPU. Called as `bcryptWorkers.hash`/`.compare` on the shared object so tests can count calls.
  */
 export class PasswordHasher {
   readonly rounds: number
@@ -43,6 +42,7 @@ export class PasswordHasher {
     this.rounds = rounds
     this.#validators = validators
     this.#gate = new Gate(concurrency)
+    bcryptWorkers.reserve(concurrency)
   }
 
   /** Runs every validator and raises one InvalidPasswordError listing every failure. */
@@ -62,7 +62,7 @@ export class PasswordHasher {
   }
 
   hash (password: string): Promise<string> {
-    return this.#gate.run(() => bcrypt.hash(password, this.rounds))
+    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds))
   }
 
   /**
@@ -81,13 +81,13 @@ export class PasswordHasher {
 
   async #verifyNow (password: string, hash: string | null | undefined): Promise<boolean> {
     const usable = typeof hash === 'string' && hash.startsWith('$2')
-    const matched = await bcrypt.compare(password, usable ? hash : await this.dummyHash())
+    const matched = await bcryptWorkers.compare(password, usable ? hash : await this.dummyHash())
     return usable && matched && Buffer.byteLength(password, 'utf8') <= BCRYPT_MAX_BYTES
   }
 
   /** Prepared ahead (the service calls it at start) so the first unknown-email login costs no extra hash. */
   dummyHash (): Promise<string> {
-    this.#dummyHash ??= bcrypt.hash(randomBytes(24).toString('base64'), this.rounds)
+    this.#dummyHash ??= bcryptWorkers.hash(randomBytes(24).toString('base64'), this.rounds)
     return this.#dummyHash
   }
 }
