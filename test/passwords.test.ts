@@ -149,3 +149,13 @@ t.test('queued jobs beyond the reserved threads wait their turn and all complete
   const results = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((value) => pool.hash(value, 4)))
   t.same(results, ['a', 'b', 'c', 'd', 'e'])
 })
+
+t.test('a hashing thread that stops while idle is replaced on the next job', async (t) => {
+  const pool = new BcryptWorkers(`
+    const { parentPort } = require('node:worker_threads')
+    parentPort.on('message', (job) => { parentPort.postMessage({ value: job.data }); setTimeout(() => process.exit(0), 10) })
+  `)
+  t.equal(await pool.hash('first', 4), 'first')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(await pool.hash('second', 4), 'second')
+})

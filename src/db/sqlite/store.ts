@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
@@ -8,6 +9,7 @@ import type {
 import { isUniqueViolation } from '../unique-violation.ts'
 import { type authUserColumns, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 import { compileFindSession } from './session-lookup.ts'
+import { type PreparedStatements, prepareStatements } from './statements.ts'
 
 export type SqliteDatabase = BetterSQLite3Database<Record<string, unknown>>
 
@@ -20,6 +22,10 @@ export class SqliteAuthStore implements AuthStore {
   readonly #users: typeof users
   readonly #onClose: (() => void) | undefined
   readonly #findSession: (sessionId: string) => SessionWithUser | undefined
+  readonly #q: PreparedStatements
+  readonly #createSession: Database.Transaction<(session: NewSession, refreshTokenHash: string) => void>
+  readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
+  readonly #hit: Database.Transaction<(keys: string[], windowMs: number, now: Date) => AttemptCount[]>
 
   constructor (db: SqliteDatabase, usersTable: SqliteUsersTable = users, onClose?: () => void) {
     this.#db = db
@@ -27,6 +33,38 @@ export class SqliteAuthStore implements AuthStore {
     this.#users = usersTable as unknown as typeof users
     this.#onClose = onClose
     this.#findSession = compileFindSession(db, this.#users)
+    const q = this.#q = prepareStatements(db, this.#users)
+    // Transactions are made once too; each runs as BEGIN IMMEDIATE, so concurrent writers queue on the lock.
+    const client = (db as unknown as { $client: Database.Database }).$client
+
+    this.#createSession = client.transaction((session: NewSession, refreshTokenHash: string) => {
+      q.insertSession.run({ ...session })
+      q.insertRefreshToken.run({ tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt })
+      q.stampLastLogin.run({ nowMs: session.createdAt.getTime(), userId: session.userId })
+    })
+
+    this.#rotate = client.transaction((oldHash: string, newHash: string, now: Date): RotationResult => {
+      const consumed = q.consumeRefreshToken.get({ tokenHash: oldHash, nowMs: now.getTime() })
+      if (consumed !== undefined) {
+        const generation = consumed.generation + 1
+        q.insertRefreshToken.run({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
+        const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId })
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation }
+      }
+      const spent = q.spentRefreshToken.get({ tokenHash: oldHash })
+      if (spent === undefined) return { outcome: 'unknown' }
+      // An aggregate always yields one row, and this session holds at least the spent token.
+      const latest = q.latestGeneration.get({ sessionId: spent.session.id })!
+      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
+    })
+
+    this.#hit = client.transaction((keys: string[], windowMs: number, now: Date) => {
+      const resetAt = new Date(now.getTime() + windowMs)
+      return keys.map((key): AttemptCount => {
+        const row = q.hitLoginAttempt.get({ key, resetAt, nowMs: now.getTime(), resetAtMs: resetAt.getTime() })!
+        return { key, count: row.count, resetAt: row.resetAt }
+      })
+    })
   }
 
   async ready (): Promise<void> {}
@@ -41,11 +79,11 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async findUserByEmail (email: string): Promise<UserRecord | undefined> {
-    return this.#db.select().from(this.#users).where(eq(this.#users.email, email)).get()
+    return this.#q.userByEmail.get({ email })
   }
 
   async findUserById (id: string): Promise<UserRecord | undefined> {
-    return this.#db.select().from(this.#users).where(eq(this.#users.id, id)).get()
+    return this.#q.userById.get({ id })
   }
 
   async updateUser (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined> {
@@ -54,13 +92,7 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async createSession (session: NewSession, refreshTokenHash: string): Promise<void> {
-    this.#db.transaction((tx) => {
-      tx.insert(sessions).values({ ...session, lastUsedAt: session.createdAt }).run()
-      tx.insert(refreshTokens).values({
-        tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt
-      }).run()
-      tx.update(this.#users).set({ lastLogin: session.createdAt }).where(eq(this.#users.id, session.userId)).run()
-    }, { behavior: 'immediate' })
+    this.#createSession.immediate(session, refreshTokenHash)
   }
 
   async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
@@ -72,53 +104,15 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
-    return this.#db.transaction((tx): RotationResult => {
-      const consumed = tx.update(refreshTokens)
-        .set({ usedAt: now })
-        .where(and(
-          eq(refreshTokens.tokenHash, oldHash),
-          isNull(refreshTokens.usedAt),
-          sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId}
-            and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.getTime()})`
-        ))
-        .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
-        .get()
-      if (consumed !== undefined) {
-        const generation = consumed.generation + 1
-        tx.insert(refreshTokens).values({
-          tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now
-        }).run()
-        const session = tx.update(sessions).set({ lastUsedAt: now })
-          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId }).get()
-        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation }
-      }
-      const spent = tx.select({
-        generation: refreshTokens.generation,
-        usedAt: refreshTokens.usedAt,
-        session: {
-          id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt
-        }
-      }).from(refreshTokens)
-        .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-        .where(eq(refreshTokens.tokenHash, oldHash))
-        .get()
-      if (spent === undefined) return { outcome: 'unknown' }
-      // An aggregate always yields one row, and this session holds at least the spent token.
-      const latest = tx.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
-        .where(eq(refreshTokens.sessionId, spent.session.id)).get()!
-      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
-    }, { behavior: 'immediate' })
+    return this.#rotate.immediate(oldHash, newHash, now)
   }
 
   async findRefreshTokenSession (tokenHash: string): Promise<string | undefined> {
-    return this.#db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
-      .where(eq(refreshTokens.tokenHash, tokenHash)).get()?.sessionId
+    return this.#q.refreshTokenSession.get({ tokenHash })?.sessionId
   }
 
   async revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean> {
-    const result = this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))).run()
-    return result.changes > 0
+    return this.#q.revokeSession.run({ sessionId, reason, nowMs: now.getTime() }).changes > 0
   }
 
   async revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number> {
@@ -132,29 +126,15 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async hitLoginAttempts (keys: string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
-    const resetAt = new Date(now.getTime() + windowMs)
-    return this.#db.transaction((tx) => keys.map((key) => {
-      const row = tx.insert(loginAttempts).values({ key, count: 1, resetAt })
-        .onConflictDoUpdate({
-          target: loginAttempts.key,
-          set: {
-            count: sql`case when ${loginAttempts.resetAt} <= ${now.getTime()} then 1 else ${loginAttempts.count} + 1 end`,
-            resetAt: sql`case when ${loginAttempts.resetAt} <= ${now.getTime()} then ${resetAt.getTime()} else ${loginAttempts.resetAt} end`
-          }
-        })
-        .returning({ count: loginAttempts.count, resetAt: loginAttempts.resetAt })
-        .get()
-      return { key, count: row.count, resetAt: row.resetAt }
-    }), { behavior: 'immediate' })
+    return this.#hit.immediate(keys, windowMs, now)
   }
 
   async clearLoginAttempts (key: string): Promise<void> {
-    this.#db.delete(loginAttempts).where(eq(loginAttempts.key, key)).run()
+    this.#q.clearLoginAttempts.run({ key })
   }
 
   async releaseLoginAttempt (key: string): Promise<void> {
-    this.#db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
-      .where(eq(loginAttempts.key, key)).run()
+    this.#q.releaseLoginAttempt.run({ key })
   }
 
   async purgeExpired (now: Date, usedBefore: Date): Promise<number> {

@@ -1,0 +1,76 @@
+import { and, eq, isNull, sql } from 'drizzle-orm'
+import { loginAttempts, refreshTokens, sessions, type users } from './schema.ts'
+import type { SqliteDatabase } from './store.ts'
+
+const p = sql.placeholder
+
+/**
+ * The statements of the login and refresh paths, built and prepared once per store: each call only binds
+ * values (no query building, no SQL parsing). Times bound to `*Ms` placeholders are epoch milliseconds
+ * (Drizzle types a placeholder in `set()` only as raw SQL); the others are Dates, mapped by their column.
+ */
+export function prepareStatements (db: SqliteDatabase, usersTable: typeof users) {
+  return {
+    userByEmail: db.select().from(usersTable).where(eq(usersTable.email, p('email'))).prepare(),
+    userById: db.select().from(usersTable).where(eq(usersTable.id, p('id'))).prepare(),
+
+    insertSession: db.insert(sessions).values({
+      id: p('id'),
+      userId: p('userId'),
+      createdAt: p('createdAt'),
+      lastUsedAt: p('createdAt'),
+      expiresAt: p('expiresAt'),
+      userAgent: p('userAgent'),
+      ip: p('ip')
+    }).prepare(),
+    insertRefreshToken: db.insert(refreshTokens).values({
+      tokenHash: p('tokenHash'), sessionId: p('sessionId'), generation: p('generation'), createdAt: p('createdAt')
+    }).prepare(),
+    stampLastLogin: db.update(usersTable).set({ lastLogin: sql`${p('nowMs')}` }).where(eq(usersTable.id, p('userId'))).prepare(),
+
+    // Only an unused token of a live session is consumed: the statement decides, so two callers cannot both win.
+    consumeRefreshToken: db.update(refreshTokens)
+      .set({ usedAt: sql`${p('nowMs')}` })
+      .where(and(
+        eq(refreshTokens.tokenHash, p('tokenHash')),
+        isNull(refreshTokens.usedAt),
+        sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId}
+          and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${p('nowMs')})`
+      ))
+      .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
+      .prepare(),
+    touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}` })
+      .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId }).prepare(),
+    spentRefreshToken: db.select({
+      generation: refreshTokens.generation,
+      usedAt: refreshTokens.usedAt,
+      session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt }
+    }).from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, p('tokenHash')))
+      .prepare(),
+    latestGeneration: db.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
+      .where(eq(refreshTokens.sessionId, p('sessionId'))).prepare(),
+    refreshTokenSession: db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
+      .where(eq(refreshTokens.tokenHash, p('tokenHash'))).prepare(),
+    revokeSession: db.update(sessions).set({ revokedAt: sql`${p('nowMs')}`, revokeReason: sql`${p('reason')}` })
+      .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).prepare(),
+
+    // A window that has ended starts again at 1; otherwise the count goes up. One statement per key.
+    hitLoginAttempt: db.insert(loginAttempts).values({ key: p('key'), count: 1, resetAt: p('resetAt') })
+      .onConflictDoUpdate({
+        target: loginAttempts.key,
+        set: {
+          count: sql`case when ${loginAttempts.resetAt} <= ${p('nowMs')} then 1 else ${loginAttempts.count} + 1 end`,
+          resetAt: sql`case when ${loginAttempts.resetAt} <= ${p('nowMs')} then ${p('resetAtMs')} else ${loginAttempts.resetAt} end`
+        }
+      })
+      .returning({ count: loginAttempts.count, resetAt: loginAttempts.resetAt })
+      .prepare(),
+    clearLoginAttempts: db.delete(loginAttempts).where(eq(loginAttempts.key, p('key'))).prepare(),
+    releaseLoginAttempt: db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
+      .where(eq(loginAttempts.key, p('key'))).prepare()
+  }
+}
+
+export type PreparedStatements = ReturnType<typeof prepareStatements>
