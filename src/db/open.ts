@@ -5,12 +5,14 @@ import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import type { PgDatabase } from './pg/store.ts'
+import { startCheckpointer } from './sqlite/checkpointer.ts'
 import type { SqliteDatabase } from './sqlite/store.ts'
 
 export interface OpenedSqlite {
   dialect: 'sqlite'
   db: SqliteDatabase & { $client: Database.Database }
-  close: () => void
+  /** Closes the connection at once; the promise settles when the background checkpointer (files only) has ended. */
+  close: () => Promise<void>
 }
 
 export interface OpenedPostgres {
@@ -18,6 +20,9 @@ export interface OpenedPostgres {
   db: PgDatabase & { $client: pg.Pool }
   close: () => Promise<void>
 }
+
+// The connection checkpoints by itself only if the background checkpointer stopped or fell this far behind.
+const CHECKPOINT_FALLBACK_PAGES = 10_000
 
 export type PostgresPoolOptions = Omit<pg.PoolConfig, 'connectionString'>
 
@@ -28,7 +33,7 @@ export function isPostgresUrl (value: string): boolean {
 /**
  * Opens an SQLite file (its directory created if missing) or ':memory:' with the settings the token model
  * relies on: WAL so readers never wait for the writer, a busy timeout so concurrent writers queue instead of
- * failing with SQLITE_BUSY, and enforced foreign keys.
+ * failing with SQLITE_BUSY, and enforced foreign keys. A file gets a background checkpointer (checkpointer.ts).
  */
 export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
   const memory = path === ':memory:' || path === ''
@@ -41,7 +46,19 @@ export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
   // Large tables stay fast: reads through a memory map instead of read() calls, and a 32 MiB page cache.
   client.pragma('mmap_size = 268435456')
   client.pragma('cache_size = -32768')
-  return { dialect: 'sqlite', db: drizzleSqlite(client), close: () => { if (client.open) client.close() } }
+  if (memory) {
+    return { dialect: 'sqlite', db: drizzleSqlite(client), close: async () => { if (client.open) client.close() } }
+  }
+  client.pragma(`wal_autocheckpoint = ${CHECKPOINT_FALLBACK_PAGES}`)
+  const checkpointer = startCheckpointer(path)
+  return {
+    dialect: 'sqlite',
+    db: drizzleSqlite(client),
+    close: async () => {
+      if (client.open) client.close()
+      await checkpointer.stop()
+    }
+  }
 }
 
 /** A node-postgres pool on `url`; connections are made on demand, so a server that is down now may be up later. */

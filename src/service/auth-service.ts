@@ -358,7 +358,7 @@ function openStore (config: ResolvedConfig): AuthStore {
     try {
       if (config.migrate) migrate(opened.db)
     } catch (err) {
-      opened.close()
+      void opened.close()
       throw err
     }
     return new SqliteAuthStore(opened.db, usersTable, opened.close)

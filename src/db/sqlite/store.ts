@@ -20,14 +20,14 @@ export class SqliteAuthStore implements AuthStore {
   readonly dialect = 'sqlite'
   readonly #db: SqliteDatabase
   readonly #users: typeof users
-  readonly #onClose: (() => void) | undefined
+  readonly #onClose: (() => void | Promise<void>) | undefined
   readonly #findSession: (sessionId: string) => SessionWithUser | undefined
   readonly #q: PreparedStatements
   readonly #createSession: Database.Transaction<(session: NewSession, refreshTokenHash: string) => void>
   readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
   readonly #hit: Database.Transaction<(keys: string[], windowMs: number, now: Date) => AttemptCount[]>
 
-  constructor (db: SqliteDatabase, usersTable: SqliteUsersTable = users, onClose?: () => void) {
+  constructor (db: SqliteDatabase, usersTable: SqliteUsersTable = users, onClose?: () => void | Promise<void>) {
     this.#db = db
     // The custom table has at least these columns; Drizzle's types cannot express "at least", so narrow once here.
     this.#users = usersTable as unknown as typeof users
@@ -152,6 +152,6 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async close (): Promise<void> {
-    this.#onClose?.()
+    await this.#onClose?.()
   }
 }

@@ -1,0 +1,59 @@
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+
+/**
+ * Moves WAL checkpoints off the event loop. By default SQLite checkpoints inside the commit that crosses
+ * 1,000 WAL pages: that request then copies every page changed since the last checkpoint into the database
+ * file and waits for fsync, and on large tables (pages changed at random across the file) that is most of the
+ * cost a write grows by as the tables grow. Here a thread of its own, with its own connection, runs a PASSIVE
+ * checkpoint (it never blocks readers or writers) every `intervalMs`; the application's connection keeps
+ * `wal_autocheckpoint` only as a safety net, at `fallbackPages`, in case this thread stops or falls behind.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const Database = require(workerData.driver)
+const db = new Database(workerData.path, { fileMustExist: true })
+const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)')
+const timer = setInterval(() => {
+  try { checkpoint.run() } catch {}
+}, workerData.intervalMs)
+parentPort.once('message', () => {
+  clearInterval(timer)
+  try { checkpoint.run() } catch {}
+  db.close()
+  parentPort.close()
+})
+`
+
+const driverPath = createRequire(import.meta.url).resolve('better-sqlite3')
+
+export interface Checkpointer {
+  /** Runs a last checkpoint and closes the thread's connection; resolves once the thread has ended. */
+  stop: () => Promise<void>
+}
+
+export function startCheckpointer (path: string, intervalMs = 250): Checkpointer {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { driver: driverPath, path, intervalMs },
+    execArgv: [],
+    stdout: false,
+    stderr: false
+  })
+  // Never keeps the process alive, and a thread that fails to start leaves the safety net in charge.
+  worker.unref()
+  worker.on('error', () => {})
+  const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  let stopping: Promise<void> | undefined
+  return {
+    stop: () => {
+      stopping ??= (async () => {
+        // Held alive while it finishes, or a process with nothing else to do would exit with close() pending.
+        worker.ref()
+        worker.postMessage('stop')
+        await ended
+      })()
+      return stopping
+    }
+  }
+}

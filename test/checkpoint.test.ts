@@ -1,0 +1,69 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { migrate, openSqlite } from '../src/index.ts'
+import { startCheckpointer } from '../src/db/sqlite/checkpointer.ts'
+import { buildApp, registerAndLogin } from './fixtures/app.ts'
+
+// WAL checkpoints of a file the plugin opens run on a thread of their own, not inside a request's commit.
+
+function tempDir (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fda-checkpoint-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The users in the main database file alone: what a checkpoint has copied there, ignoring the WAL. */
+function usersInMainFile (dir: string, path: string): number {
+  const copy = join(dir, `main-only-${Date.now()}.sqlite`)
+  copyFileSync(path, copy)
+  const db = new Database(copy, { readonly: true })
+  try {
+    const exists = db.prepare("select count(*) from sqlite_master where name = 'auth_users'").pluck().get() as number
+    return exists === 0 ? 0 : db.prepare('select count(*) from auth_users').pluck().get() as number
+  } finally {
+    db.close()
+  }
+}
+
+async function waitFor (check: () => boolean, ms = 3000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return check()
+}
+
+t.test('committed rows reach the database file by the background checkpoint, not by a request\'s commit', async (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'auth.sqlite')
+  const { db, close } = openSqlite(path)
+  t.teardown(close)
+  t.equal(db.$client.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'the connection checkpoints only as a safety net')
+  migrate(db)
+  const insert = db.$client.prepare("insert into auth_users (id, email) values (?, ?)")
+  for (let i = 0; i < 50; i++) insert.run(`u${i}`, `u${i}@example.com`)
+  t.ok(await waitFor(() => usersInMainFile(dir, path) === 50), 'all 50 rows in the main file within moments')
+})
+
+t.test('closing the app ends the checkpoint thread: the last connection closes and the WAL file is removed', async (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'auth.sqlite')
+  const app = await buildApp({ database: path })
+  await registerAndLogin(app)
+  t.ok(existsSync(`${path}-wal`), 'a WAL file while open')
+  await app.close()
+  t.notOk(existsSync(`${path}-wal`), 'no WAL file once every connection, the checkpointer\'s included, has closed')
+  t.equal(usersInMainFile(dir, path), 1)
+})
+
+t.test('a checkpointer that cannot open its file leaves the safety net in charge and stops cleanly', async (t) => {
+  const dir = tempDir(t)
+  const checkpointer = startCheckpointer(join(dir, 'missing.sqlite'))
+  await checkpointer.stop()
+  await checkpointer.stop()
+  t.notOk(existsSync(join(dir, 'missing.sqlite')), 'the file is not created by the checkpointer')
+})
