@@ -9,14 +9,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import bcrypt from 'bcrypt'
-import { AuthService, SqliteAuthStore, migrate, openSqlite } from '../src/index.ts'
-import { hashRefreshToken, newRefreshToken, newSessionId } from '../src/service/tokens.ts'
+import { AuthService, migrate, openSqlite } from '../src/index.ts'
+import { newRefreshToken } from '../src/service/tokens.ts'
 import { pacedGet } from './paced.ts'
 
 const QUICK = process.argv.includes('--quick')
@@ -25,6 +25,7 @@ const PASSWORD = 'Bench-Password-42!'
 const SECRET = randomBytes(32).toString('hex')
 const WINDOW = QUICK ? 2 : 4 // seconds per measured window
 const ROUNDS = QUICK ? 1 : 2
+const S5_WINDOW = 2 * WINDOW
 const CONNECTIONS = 50
 const LOGIN_CONNECTIONS = 16
 const GROWTH = QUICK ? [1_000, 100_000] : [1_000, 1_000_000]
@@ -44,49 +45,75 @@ interface Measure {
 
 const dir = mkdtempSync(join(tmpdir(), 'fda-bench-'))
 const databasePath = join(dir, 'auth.sqlite')
-let server: ChildProcess | undefined
-let serverUrl = ''
+interface Server { child: ChildProcess, url: string, pid: number }
+const children = new Set<ChildProcess>()
+let server: Server
 
+/** Every process this harness started, stopped: on success, on failure and on a signal. */
 function stopServer (): void {
-  if (server?.pid !== undefined && server.exitCode === null) {
-    try { process.kill(server.pid, 'SIGKILL') } catch {}
+  for (const child of children) {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try { process.kill(child.pid, 'SIGKILL') } catch {}
+    }
   }
 }
 process.on('exit', () => { stopServer(); rmSync(dir, { recursive: true, force: true }) })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { stopServer(); process.exit(130) })
 
 function cpuTicks (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return cpuTicksOf(`/proc/${pid}/stat`)
+}
+
+function cpuTicksOf (path: string): number {
+  const stat = readFileSync(path, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15 of the full line)
 }
 
+function threadTicks (pid: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { out[tid] = cpuTicksOf(`/proc/${pid}/task/${tid}/stat`) } catch {}
+  }
+  return out
+}
+
 /** The server's resident memory after a full garbage collection, so a reading is not one moment of the GC cycle. */
-async function rssMiB (pid: number): Promise<number> {
-  await fetch(`${serverUrl}/__bench/gc`)
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+async function rssMiB (target: Server): Promise<number> {
+  await fetch(`${target.url}/__bench/gc`)
+  const status = readFileSync(`/proc/${target.pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
 }
 
-async function startServer (): Promise<void> {
-  server = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/server.ts'], {
-    env: { ...process.env, DATABASE_PATH: databasePath, AUTH_SECRET: SECRET, BCRYPT_ROUNDS: String(BCRYPT_COST), PORT: '0' },
+async function startServer (path: string): Promise<Server> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/server.ts'], {
+    env: { ...process.env, DATABASE_PATH: path, AUTH_SECRET: SECRET, BCRYPT_ROUNDS: String(BCRYPT_COST), PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
-  serverUrl = await new Promise<string>((resolve, reject) => {
+  children.add(child)
+  const url = await new Promise<string>((resolve, reject) => {
     let out = ''
-    server!.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString()
       const match = /listening (http:\/\/\S+)/.exec(out)
       if (match !== null) resolve(match[1])
     })
-    server!.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
   })
+  return { child, url, pid: child.pid! }
+}
+
+async function stop (target: Server): Promise<void> {
+  if (target.child.exitCode !== null) return
+  const exited = new Promise((resolve) => target.child.once('exit', resolve))
+  target.child.kill('SIGTERM')
+  await exited
+  children.delete(target.child)
 }
 
 /** Waits until the server is idle (under 5 % of a core for 200 ms): logins still queued from a window must not run into the next. */
-async function settle (): Promise<void> {
-  const pid = server!.pid!
+async function settle (target: Server = server): Promise<void> {
+  const pid = target.pid
   const deadline = Date.now() + 15_000
   let last = cpuTicks(pid)
   while (Date.now() < deadline) {
@@ -100,13 +127,21 @@ async function settle (): Promise<void> {
 type Options = Omit<autocannon.Options, 'url'> & { path?: string }
 
 /** One autocannon window against the server, with the server's CPU time read around it. */
-async function measure (name: string, options: Options): Promise<Measure> {
-  const pid = server!.pid!
+async function measure (name: string, options: Options, target: Server = server): Promise<Measure> {
+  const pid = target.pid
   const before = cpuTicks(pid)
+  const own = process.cpuUsage()
+  const threadsBefore = process.env.BENCH_DEBUG === '1' ? threadTicks(pid) : {}
   const { path = '/', ...rest } = options
-  const result = await autocannon({ url: `${serverUrl}${path}`, connections: CONNECTIONS, duration: WINDOW, ...rest })
+  const result = await autocannon({ url: `${target.url}${path}`, connections: CONNECTIONS, duration: WINDOW, ...rest })
   const ticks = cpuTicks(pid) - before
   const requests = result.requests.total
+  if (process.env.BENCH_DEBUG === '1') {
+    const used = process.cpuUsage(own)
+    const after = threadTicks(pid)
+    const perThread = Object.entries(after).map(([tid, v]) => `${tid === String(pid) ? 'main' : tid}:${((v - (threadsBefore[tid] ?? 0)) / CLK_TCK * 1e6 / requests).toFixed(1)}`).filter((e) => !e.endsWith(':0.0'))
+    process.stderr.write(`${name}: harness ${((used.user + used.system) / requests).toFixed(1)} µs/req, server ${perThread.join(' ')}\n`)
+  }
   return {
     name,
     rps: requests / result.duration,
@@ -171,34 +206,19 @@ function refreshLoad (pool: string[]): Options {
   }
 }
 
-/** Sessions (each with its refresh token) inserted straight through the store, in batches of one transaction. */
-async function seedSessions (userId: string, target: number, known: string[] = []): Promise<void> {
-  const { db, close } = openSqlite(databasePath)
-  const store = new SqliteAuthStore(db)
-  const existing = Number(db.$client.prepare('select count(*) from auth_sessions').pluck().get())
-  const now = new Date()
-  const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000)
-  let remaining = target - existing - known.length
-  const batch = db.$client.transaction((count: number, tokens: string[]) => {
-    // The store's methods run synchronously on SQLite, so one outer transaction holds the whole batch.
-    for (const token of tokens) void store.createSession({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' }, hashRefreshToken(token))
-    for (let i = 0; i < count; i++) void store.createSession({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' }, hashRefreshToken(newRefreshToken()))
+/** Seeds the sessions table up to `target` rows in a child process (bench/seed.ts); resolves with the row count. */
+async function seedSessions (path: string, userId: string, target: number, known: string[]): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/seed.ts', path, userId, String(target)], {
+    stdio: ['pipe', 'pipe', 'inherit']
   })
-  batch(0, known)
-  while (remaining > 0) {
-    const count = Math.min(remaining, 20_000)
-    batch(count, [])
-    remaining -= count
-  }
-  // Waits for this connection's checkpointer to copy the seeded rows into the file, so that work is not measured.
-  await close()
-}
-
-async function sessionCount (): Promise<number> {
-  const { db, close } = openSqlite(databasePath)
-  const count = Number(db.$client.prepare('select count(*) from auth_sessions').pluck().get())
-  await close()
-  return count
+  children.add(child)
+  child.stdin!.end(JSON.stringify(known))
+  let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  children.delete(child)
+  if (code !== 0) throw new Error(`seeding exited with ${code}`)
+  return Number(out.trim())
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -216,8 +236,8 @@ async function main (): Promise<void> {
   await Promise.all(loginUsers.map((email) => service.register(email, PASSWORD)))
   await close()
 
-  await startServer()
-  const login = await fetch(`${serverUrl}/login`, {
+  server = await startServer(databasePath)
+  const login = await fetch(`${server.url}/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'me@perf.example', password: PASSWORD })
   }).then((res) => res.json()) as { access_token: string }
   const auth = { authorization: `Bearer ${login.access_token}` }
@@ -228,7 +248,7 @@ async function main (): Promise<void> {
   }
 
   // Warm-up: JIT and caches, not measured.
-  for (const options of Object.values(scenarios)) await autocannon({ url: `${serverUrl}${options.path}`, connections: CONNECTIONS, duration: 1, headers: options.headers })
+  for (const options of Object.values(scenarios)) await autocannon({ url: `${server.url}${options.path}`, connections: CONNECTIONS, duration: 1, headers: options.headers })
 
   const windows: Measure[] = []
   for (let round = 0; round < ROUNDS; round++) {
@@ -241,13 +261,14 @@ async function main (): Promise<void> {
 
   // S5: /me latency at a fixed, moderate rate, alone and while logins saturate the hashing pool.
   const paced = async (name: string): Promise<Measure> => {
-    const pid = server!.pid!
+    const pid = server.pid
     const before = cpuTicks(pid)
-    const result = await pacedGet(`${serverUrl}/me`, auth, 400, 4, WINDOW)
+    // Twice the window: a p99 from 3,200 samples (full run) moves less between runs than one from 1,600.
+    const result = await pacedGet(`${server.url}/me`, auth, 400, 4, S5_WINDOW)
     const ticks = cpuTicks(pid) - before
     return {
       name,
-      rps: result.requests / WINDOW,
+      rps: result.requests / S5_WINDOW,
       p50: result.p50,
       p99: result.p99,
       non2xx: result.non2xx,
@@ -259,33 +280,48 @@ async function main (): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     await settle()
     s5.push(await paced('S5 /me p99 alone'))
-    const [underLoad] = await Promise.all([paced('S5 /me p99 under login load'), measure('S5 login load', loginLoad())])
+    const [underLoad] = await Promise.all([paced('S5 /me p99 under login load'), measure('S5 login load', { ...loginLoad(), duration: S5_WINDOW })])
     s5.push(underLoad)
   }
 
-  // S6: growth. The refresh chains are sessions of their own, seeded with known tokens.
+  // S6: growth, on two databases side by side so the windows interleave (1,000 then 1,000,000 rows, each round)
+  // and drift falls on both sizes alike: this server's file at the small size, and a copy of it grown to the
+  // large size, served by a second server with the same key (the same access token is valid on both). The
+  // refresh chains are sessions of their own, seeded with known tokens; fresh chains for every round, since a
+  // window that ends with requests in flight loses those chains' next tokens.
+  const largePath = join(dir, 'large.sqlite')
+  const chainsFor = () => Array.from({ length: ROUNDS }, () => Array.from({ length: CONNECTIONS }, () => newRefreshToken()))
+  const chains = [chainsFor(), chainsFor()]
+  const rows = [await seedSessions(databasePath, meUser.id, GROWTH[0], chains[0].flat()), 0]
+  {
+    const { db: source, close: closeSource } = openSqlite(databasePath)
+    source.$client.prepare('vacuum into ?').run(largePath)
+    await closeSource()
+  }
+  rows[1] = await seedSessions(largePath, meUser.id, GROWTH[1], chains[1].flat())
+  const sized = [server, await startServer(largePath)]
+  // Not measured: the first reads after a bulk insert pay for a cold page cache.
+  for (const target of sized) {
+    await autocannon({ url: `${target.url}/me`, connections: CONNECTIONS, duration: 1, headers: auth })
+    await settle(target)
+  }
   const growth: Measure[] = []
-  for (const size of GROWTH) {
-    // Fresh chains for every round: a window that ends with requests in flight loses those chains' next tokens.
-    const chains = Array.from({ length: ROUNDS }, () => Array.from({ length: CONNECTIONS }, () => newRefreshToken()))
-    await seedSessions(meUser.id, size, chains.flat())
-    const rows = await sessionCount()
-    // Not measured: the first reads after a bulk insert pay for the WAL checkpoint and a cold page cache.
-    await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, duration: 1, headers: auth })
-    await settle()
-    for (let round = 0; round < ROUNDS; round++) {
-      growth.push({ ...await measure(`S6 GET /me @ ${fmt(size)} sessions`, scenarios['S2 full check GET /me']), requests: rows })
-      growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains[round])), requests: rows })
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, size] of GROWTH.entries()) {
+      growth.push({ ...await measure(`S6 GET /me @ ${fmt(size)} sessions`, scenarios['S2 full check GET /me'], sized[i]), requests: rows[i] })
+      growth.push({ ...await measure(`S6 POST /refresh @ ${fmt(size)} sessions`, refreshLoad(chains[i][round]), sized[i]), requests: rows[i] })
+      await settle(sized[i])
     }
   }
+  await stop(sized[1])
 
   // S7: resident memory after 10,000 and after 1,000,000 /me requests.
   const memory: Array<{ requests: number, rssMiB: number }> = []
   let sent = 0
   for (const total of MEMORY) {
-    await autocannon({ url: `${serverUrl}/me`, connections: CONNECTIONS, amount: total - sent, headers: auth })
+    await autocannon({ url: `${server.url}/me`, connections: CONNECTIONS, amount: total - sent, headers: auth })
     sent = total
-    memory.push({ requests: total, rssMiB: await rssMiB(server!.pid!) })
+    memory.push({ requests: total, rssMiB: await rssMiB(server) })
   }
 
   // Ratios per round, where the scenarios were interleaved; growth compares the rounds' mean at each size.
