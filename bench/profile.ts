@@ -29,7 +29,7 @@ migrate(db)
 await new AuthService({ database: db, secret, bcryptRounds: 10, loginRateLimit: false }).register('me@perf.example', 'Bench-Password-42!')
 close()
 
-server = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
+server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
   env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '10', PORT: '0' },
   stdio: ['ignore', 'pipe', 'inherit']
 })
