@@ -110,12 +110,18 @@ t.test('each request gets its own user object: a handler changing it does not ch
   t.equal(res.json().is_active, true)
 })
 
-t.test('remembered answers are frozen, so a caller of the store cannot change them for the next', async (t) => {
+/** A migrated in-memory SQLite store holding one user. */
+async function storeWithUser (t: Test) {
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
   const store = new SqliteAuthStore(db)
   const user = await store.createUser({ email: 'a@example.com', passwordHash: null })
+  return { db, store, user }
+}
+
+t.test('remembered answers are frozen, so a caller of the store cannot change them for the next', async (t) => {
+  const { store, user } = await storeWithUser(t)
   const now = new Date()
   await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1')
   const found = store.findSessionSync('s1')!
@@ -127,11 +133,7 @@ t.test('remembered answers are frozen, so a caller of the store cannot change th
 })
 
 t.test('more sessions than are remembered: the oldest are forgotten and still answered correctly', async (t) => {
-  const { db, close } = openSqlite(':memory:')
-  t.teardown(close)
-  migrate(db)
-  const store = new SqliteAuthStore(db)
-  const user = await store.createUser({ email: 'a@example.com', passwordHash: null })
+  const { db, store, user } = await storeWithUser(t)
   const expires = Date.now() + 60_000
   const insert = db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
   db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
