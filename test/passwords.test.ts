@@ -108,19 +108,26 @@ t.test('at most hashConcurrency bcrypt operations run at once; the rest queue an
 
 t.test('bcrypt runs on its own threads at the lowest CPU priority (Linux), never on the event loop\'s', async (t) => {
   const { getPriority } = await import('node:os')
-  const { readdirSync, readFileSync } = await import('node:fs')
+  const { existsSync, readdirSync, readFileSync } = await import('node:fs')
   const hash = await bcryptWorkers.hash(PASSWORD, 4)
   t.equal(await bcryptWorkers.compare(PASSWORD, hash), true)
   t.equal(await bcryptWorkers.compare('Wrong-Password-1', hash), false)
   t.ok(await bcrypt.compare(PASSWORD, hash), 'a real bcrypt hash')
   t.equal(getPriority(), 0, 'the event loop\'s thread keeps its priority')
   if (process.platform === 'linux') {
-    const nice = readdirSync('/proc/self/task').map((tid) => {
+    // Fields 19 (nice) and 41 (scheduling policy, 5 = SCHED_IDLE) of each thread's stat line.
+    const threads = readdirSync('/proc/self/task').map((tid) => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return { tid, nice: Number(fields[16]), policy: Number(fields[38]) }
     })
-    t.ok(nice.includes(19), 'a hashing thread runs at nice 19')
-    t.equal(nice[0], 0, 'the main thread at nice 0')
+    const hashing = threads.filter((thread) => thread.nice === 19)
+    t.ok(hashing.length > 0, 'a hashing thread runs at nice 19')
+    const main = threads.find((thread) => thread.tid === String(process.pid))!
+    t.same([main.nice, main.policy], [0, 0], 'the main thread keeps nice 0 and the normal policy')
+    if (existsSync('/usr/bin/chrt') || existsSync('/bin/chrt')) {
+      t.ok(hashing.every((thread) => thread.policy === 5), 'and SCHED_IDLE, since chrt is installed')
+    }
   }
 })
 

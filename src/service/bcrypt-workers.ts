@@ -2,9 +2,9 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
 /**
- * bcrypt on threads of its own, at the lowest CPU priority (nice 19) on Linux, where the nice value is a
- * per-thread attribute: when the cores are busy hashing, the event loop still gets one the moment it wakes,
- * so a burst of logins never delays the requests that only check a token. Hashing runs at full speed whenever
+ * bcrypt on threads of its own, at the lowest CPU priority on Linux (nice 19, a per-thread attribute there,
+ * and the SCHED_IDLE policy when `chrt` is installed): when the cores are busy hashing, the event loop still
+ * gets one the moment it wakes, so a burst of logins never delays the requests that only check a token. Hashing runs at full speed whenever
  * nothing else wants the CPU. Elsewhere (where nice would apply to the whole process) the priority is left alone.
  *
  * A worker hashes one job at a time with bcrypt's synchronous calls (its asynchronous ones would hand the work
@@ -16,6 +16,15 @@ const { parentPort, workerData } = require('node:worker_threads')
 const bcrypt = require(workerData.bcrypt)
 if (workerData.lowPriority) {
   try { require('node:os').setPriority(19) } catch {}
+  // SCHED_IDLE as well where util-linux's chrt is installed: a waking request then preempts a hashing thread at
+  // once, where under nice 19 alone it may wait out the rest of the hash's time slice. Node has no call for it.
+  for (const chrt of ['/usr/bin/chrt', '/bin/chrt']) {
+    try {
+      const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()
+      require('node:child_process').execFileSync(chrt, ['--idle', '-p', '0', tid], { stdio: 'ignore', timeout: 2000 })
+      break
+    } catch {}
+  }
 }
 parentPort.on('message', (job) => {
   try {
