@@ -47,6 +47,9 @@ t.test('committed rows reach the database file by the background checkpoint, not
   const insert = db.$client.prepare("insert into auth_users (id, email) values (?, ?)")
   for (let i = 0; i < 50; i++) insert.run(`u${i}`, `u${i}@example.com`)
   t.ok(await waitFor(() => usersInMainFile(dir, path) === 50), 'all 50 rows in the main file within moments')
+  // Few writes since: the next checkpoint may wait a couple of intervals longer, but it comes.
+  for (let i = 50; i < 60; i++) insert.run(`u${i}`, `u${i}@example.com`)
+  t.ok(await waitFor(() => usersInMainFile(dir, path) === 60, 5000), 'and a trickle of writes after it within seconds')
 })
 
 t.test('closing the app ends the checkpoint thread: the last connection closes and the WAL file is removed', async (t) => {

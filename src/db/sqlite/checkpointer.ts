@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads'
  * 1,000 WAL pages: that request then copies every page changed since the last checkpoint into the database
  * file and waits for fsync, and on large tables (pages changed at random across the file) that is most of the
  * cost a write grows by as the tables grow. Here a thread of its own, with its own connection, runs a PASSIVE
- * checkpoint (it never blocks readers or writers) every `intervalMs`; the application's connection keeps
+ * checkpoint (it never blocks readers or writers) every `intervalMs` while writes are heavy, and every
+ * `QUIET_EVERY` intervals while they are light; the application's connection keeps
  * `wal_autocheckpoint` only as a safety net, at `fallbackPages`, in case this thread stops or falls behind.
  */
 const WORKER_SOURCE = `
@@ -14,8 +15,13 @@ const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
 const db = new Database(workerData.path, { fileMustExist: true })
 const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)')
+// The WAL's length at the last checkpoint: a short one means few writes, so the next can wait a while.
+let log = Infinity
+let skipped = 0
 const timer = setInterval(() => {
-  try { checkpoint.run() } catch {}
+  if (log < workerData.busyFrames && ++skipped < workerData.quietEvery) return
+  skipped = 0
+  try { log = checkpoint.get().log } catch {}
 }, workerData.intervalMs)
 parentPort.once('message', () => {
   clearInterval(timer)
@@ -26,6 +32,12 @@ parentPort.once('message', () => {
 `
 
 const driverPath = createRequire(import.meta.url).resolve('better-sqlite3')
+// Every completed checkpoint makes the next commit start the WAL over, and that commit syncs the WAL header
+// (synchronous=NORMAL): an fsync on the event loop. While writes are few (under BUSY_FRAMES pages since the last
+// checkpoint) checkpoints come only every QUIET_EVERY intervals, so such syncs stay rare; under heavy writes,
+// every interval, which keeps the WAL short.
+const BUSY_FRAMES = 1000
+const QUIET_EVERY = 8
 
 export interface Checkpointer {
   /** Runs a last checkpoint and closes the thread's connection; resolves once the thread has ended. */
@@ -35,7 +47,7 @@ export interface Checkpointer {
 export function startCheckpointer (path: string, intervalMs = 250): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver: driverPath, path, intervalMs },
+    workerData: { driver: driverPath, path, intervalMs, busyFrames: BUSY_FRAMES, quietEvery: QUIET_EVERY },
     execArgv: [],
     stdout: false,
     stderr: false
