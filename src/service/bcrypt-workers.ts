@@ -49,7 +49,6 @@ const bcryptPath = createRequire(import.meta.url).resolve('bcrypt')
 export class BcryptWorkers {
   readonly #source: string
   #limit = 1
-  #started = 0
   readonly #idle: Worker[] = []
   readonly #queue: Job[] = []
   readonly #busy = new Map<Worker, Job>()
@@ -80,14 +79,15 @@ export class BcryptWorkers {
 
   #dispatch (): void {
     while (this.#queue.length > 0) {
-      const worker = this.#idle.pop() ?? (this.#started < this.#limit ? this.#spawn() : undefined)
+      // Every live worker is idle or busy: a new one is given its job as soon as it is made.
+      const live = this.#idle.length + this.#busy.size
+      const worker = this.#idle.pop() ?? (live < this.#limit ? this.#spawn() : undefined)
       if (worker === undefined) return
       this.#give(worker, this.#queue.shift()!)
     }
   }
 
   #spawn (): Worker {
-    this.#started++
     const worker = new Worker(this.#source, {
       eval: true,
       workerData: { bcrypt: bcryptPath, lowPriority: process.platform === 'linux' },
@@ -109,7 +109,6 @@ export class BcryptWorkers {
     // 'exit' follows 'error'; the job in hand (if any) is failed there, and a later job starts a new worker.
     worker.on('error', (err) => { failure = err })
     worker.on('exit', (code) => {
-      this.#started--
       const idle = this.#idle.indexOf(worker)
       if (idle !== -1) this.#idle.splice(idle, 1)
       const job = this.#busy.get(worker)
