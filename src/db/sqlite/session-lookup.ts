@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3'
 import { getTableColumns, getTableName } from 'drizzle-orm'
 import type { SessionWithUser, UserRecord } from '../store.ts'
-import type { SqliteDatabase } from './store.ts'
 import type { users } from './schema.ts'
 
 const REMEMBERED = 10_000
@@ -19,9 +18,8 @@ const REMEMBERED = 10_000
  * The version is read before the join: a commit landing in between makes the next call look again, never
  * keeps a stale answer.
  */
-export function compileFindSession (db: SqliteDatabase, usersTable: typeof users): (sessionId: string) => SessionWithUser | undefined {
+export function compileFindSession (client: Database.Database, usersTable: typeof users): (sessionId: string) => SessionWithUser | undefined {
   const columns = Object.entries(getTableColumns(usersTable))
-  const client = (db as unknown as { $client: Database.Database }).$client
   const list = columns.map(([, column]) => `u."${column.name}"`).join(', ')
   const join = client.prepare(
     `select s.user_id, s.expires_at, s.revoked_at, ${list} from auth_sessions s ` +

@@ -32,10 +32,10 @@ export class SqliteAuthStore implements AuthStore {
     // The custom table has at least these columns; Drizzle's types cannot express "at least", so narrow once here.
     this.#users = usersTable as unknown as typeof users
     this.#onClose = onClose
-    this.#findSession = compileFindSession(db, this.#users)
+    const client = (db as unknown as { $client: Database.Database }).$client
+    this.#findSession = compileFindSession(client, this.#users)
     const q = this.#q = prepareStatements(db, this.#users)
     // Transactions are made once too; each runs as BEGIN IMMEDIATE, so concurrent writers queue on the lock.
-    const client = (db as unknown as { $client: Database.Database }).$client
 
     this.#createSession = client.transaction((session: NewSession, refreshTokenHash: string) => {
       q.insertSession.run({ ...session })
