@@ -12,14 +12,16 @@ const [databasePath, userId, target] = process.argv.slice(2)
 const known = JSON.parse(readFileSync(0, 'utf8')) as string[]
 const { db, close } = openSqlite(databasePath)
 const store = new SqliteAuthStore(db)
+// A session is made only while the user still has the password hash its login checked.
+const credentials = { passwordHash: db.$client.prepare('select password_hash from auth_users where id = ?').pluck().get(userId) as string | null }
 const count = () => Number(db.$client.prepare('select count(*) from auth_sessions').pluck().get())
 const now = new Date()
 const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000)
 const session = () => ({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' })
 const batch = db.$client.transaction((size: number, tokens: string[]) => {
   // The store's methods run synchronously on SQLite, so one outer transaction holds the whole batch.
-  for (const token of tokens) void store.createSession(session(), hashRefreshToken(token))
-  for (let i = 0; i < size; i++) void store.createSession(session(), hashRefreshToken(newRefreshToken()))
+  for (const token of tokens) void store.createSession(session(), hashRefreshToken(token), credentials)
+  for (let i = 0; i < size; i++) void store.createSession(session(), hashRefreshToken(newRefreshToken()), credentials)
 })
 let remaining = Number(target) - count() - known.length
 batch(0, known)

@@ -11,9 +11,20 @@ import { defaultValidators, type PasswordValidator } from './service/validators.
 export interface LoginRateLimitConfig {
   /** Failed attempts allowed per normalized email and client IP within the window (default 5). */
   maxAttemptsPerEmail?: number
-  /** Failed attempts allowed per client IP within the window (default 50). */
+  /** Failed attempts allowed per client IP (IPv6: per /64) within the window (default 50). */
   maxAttemptsPerIp?: number
+  /** Failed attempts allowed per account from all addresses together, logins and current-password checks (default 20). */
+  maxAttemptsPerAccount?: number
+  /** Failed logins presenting one device token before that token is revoked (default 10). */
+  maxAttemptsPerDevice?: number
   /** Window length in seconds (default 900). */
+  windowSeconds?: number
+}
+
+export interface RegistrationRateLimitConfig {
+  /** Registrations accepted per client IP (IPv6: per /64) within the window (default 10). */
+  maxPerIp?: number
+  /** Window length in seconds (default 3600). */
   windowSeconds?: number
 }
 
@@ -43,12 +54,20 @@ export interface AuthConfig {
   bcryptRounds?: number
   /** bcrypt operations run at once, the others queue (default: the number of CPUs, at most 4). */
   hashConcurrency?: number
+  /** Password hashes allowed to wait for a thread; beyond it a request gets 503 `busy` at once (default 64). */
+  hashQueueLimit?: number
   /** Replaces the default validators (length 8, not numeric, not like the email, not common). */
   passwordValidators?: PasswordValidator[]
   /** A replay of the just-rotated refresh token within this many seconds gets 409, not a revoked session (default 10). */
   refreshReuseGraceSeconds?: number
   /** Failed-login limits, or false to turn them off. */
   loginRateLimit?: LoginRateLimitConfig | false
+  /** Registrations per client IP, or false to turn the limit off. */
+  registrationRateLimit?: RegistrationRateLimitConfig | false
+  /** Lifetime of the device token a login returns, in seconds (default 365 days). */
+  deviceTokenTtl?: number
+  /** How often the plugin deletes ended sessions, tokens and counters, in seconds (default 3600; 0 turns it off). */
+  purgeIntervalSeconds?: number
   /** An application's own users table built with `authUserColumns()` of the same dialect. */
   usersTable?: SqliteUsersTable | PgUsersTable
   /** Run the plugin's migrations when the database is opened (default true). */
@@ -70,9 +89,13 @@ export interface ResolvedConfig {
   clockSkewSeconds: number
   bcryptRounds: number
   hashConcurrency: number
+  hashQueueLimit: number
   passwordValidators: PasswordValidator[]
   refreshReuseGraceSeconds: number
   loginRateLimit: Required<LoginRateLimitConfig> | false
+  registrationRateLimit: Required<RegistrationRateLimitConfig> | false
+  deviceTokenTtl: number
+  purgeIntervalSeconds: number
   usersTable: SqliteUsersTable | PgUsersTable | undefined
   migrate: boolean
   logger: AuthLogger | undefined
@@ -113,7 +136,15 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     : {
         maxAttemptsPerEmail: positiveInteger(config.loginRateLimit?.maxAttemptsPerEmail, 5, 'loginRateLimit.maxAttemptsPerEmail'),
         maxAttemptsPerIp: positiveInteger(config.loginRateLimit?.maxAttemptsPerIp, 50, 'loginRateLimit.maxAttemptsPerIp'),
+        maxAttemptsPerAccount: positiveInteger(config.loginRateLimit?.maxAttemptsPerAccount, 20, 'loginRateLimit.maxAttemptsPerAccount'),
+        maxAttemptsPerDevice: positiveInteger(config.loginRateLimit?.maxAttemptsPerDevice, 10, 'loginRateLimit.maxAttemptsPerDevice'),
         windowSeconds: positiveInteger(config.loginRateLimit?.windowSeconds, 900, 'loginRateLimit.windowSeconds')
+      }
+  const registrationRateLimit = config.registrationRateLimit === false
+    ? false as const
+    : {
+        maxPerIp: positiveInteger(config.registrationRateLimit?.maxPerIp, 10, 'registrationRateLimit.maxPerIp'),
+        windowSeconds: positiveInteger(config.registrationRateLimit?.windowSeconds, 3600, 'registrationRateLimit.windowSeconds')
       }
   const bcryptRounds = positiveInteger(config.bcryptRounds, 12, 'bcryptRounds')
   if (bcryptRounds < 4 || bcryptRounds > 31) {
@@ -136,9 +167,13 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     clockSkewSeconds: nonNegativeInteger(config.clockSkewSeconds, 30, 'clockSkewSeconds'),
     bcryptRounds,
     hashConcurrency: positiveInteger(config.hashConcurrency, DEFAULT_HASH_CONCURRENCY, 'hashConcurrency'),
+    hashQueueLimit: positiveInteger(config.hashQueueLimit, 64, 'hashQueueLimit'),
     passwordValidators: config.passwordValidators ?? defaultValidators(),
     refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
     loginRateLimit,
+    registrationRateLimit,
+    deviceTokenTtl: positiveInteger(config.deviceTokenTtl, 365 * 24 * 3600, 'deviceTokenTtl'),
+    purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
     usersTable: config.usersTable,
     migrate: config.migrate ?? true,
     logger: config.logger

@@ -88,8 +88,21 @@ export class RateLimitError extends AuthError {
   /** Seconds until another attempt may succeed (the `Retry-After` header). */
   readonly retryAfter: number
 
-  constructor (retryAfter: number) {
-    super('Too many failed login attempts, try again later')
+  constructor (retryAfter: number, message = 'Too many failed login attempts, try again later') {
+    super(message)
+    this.retryAfter = retryAfter
+  }
+}
+
+/** The password-hashing queue is full: the request is refused at once instead of waiting for seconds. */
+export class BusyError extends AuthError {
+  override readonly statusCode = 503
+  override readonly code = 'busy'
+  /** Seconds after which a retry is likely to be admitted (the `Retry-After` header). */
+  readonly retryAfter: number
+
+  constructor (retryAfter = 1) {
+    super('The server is busy, try again shortly')
     this.retryAfter = retryAfter
   }
 }
@@ -102,4 +115,32 @@ export class ServiceUnavailableError extends AuthError {
   constructor (cause?: unknown) {
     super('Authentication service unavailable', { cause })
   }
+}
+
+/**
+ * The driver's own error, without Drizzle's wrapper: that one quotes the failed query's parameters, which can
+ * be hashes or emails, and must never reach a log.
+ */
+export function describeError (err: unknown): { name: string, code?: unknown, message: string } {
+  let root = err
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause
+  if (!(root instanceof Error)) return { name: typeof root, message: 'a value that is not an Error was thrown' }
+  // A query error with no driver cause still quotes its parameters: keep only that it failed.
+  const message = root.message.startsWith('Failed query') ? 'query failed' : root.message
+  const code = (root as { code?: unknown }).code
+  return code === undefined ? { name: root.name, message } : { name: root.name, code, message }
+}
+
+/**
+ * What may travel as the `cause` of an error that leaves the service: the driver's code and message only.
+ * Loggers print cause chains (Fastify's default 5xx log does), and Drizzle's own error quotes parameters.
+ */
+export function scrubbedCause (err: unknown): Error {
+  const { name, code, message } = describeError(err)
+  const cause = new Error(message)
+  cause.name = name
+  if (code !== undefined) (cause as Error & { code?: unknown }).code = code
+  // The stack would repeat the message and point into the driver; it adds nothing a log needs.
+  cause.stack = `${name}: ${message}`
+  return cause
 }

@@ -21,7 +21,8 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
       secret: config.secret,
       sign: {
         algorithm: config.algorithm,
-        expiresIn: config.accessTokenTtl * 1000,
+        // @fastify/jwt reads a number as seconds.
+        expiresIn: config.accessTokenTtl,
         ...(config.issuer === undefined ? {} : { iss: config.issuer }),
         ...(config.audience === undefined ? {} : { aud: config.audience })
       },

@@ -123,7 +123,7 @@ async function storeWithUser (t: Test) {
 t.test('remembered answers are frozen, so a caller of the store cannot change them for the next', async (t) => {
   const { store, user } = await storeWithUser(t)
   const now = new Date()
-  await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1')
+  await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1', { passwordHash: null })
   const found = store.findSessionSync('s1')!
   t.ok(Object.isFrozen(found) && Object.isFrozen(found.session) && Object.isFrozen(found.user))
   t.throws(() => { (found.session as { revokedAt: Date | null }).revokedAt = null })

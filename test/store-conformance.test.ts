@@ -6,14 +6,23 @@ import t, { type Test } from 'tap'
 import {
   type AuthStore, ConflictError, PgAuthStore, SqliteAuthStore, migrate, openDatabase, openPostgres
 } from '../src/index.ts'
-import { createTestDatabase, type Dialect, requirePostgres } from './fixtures/databases.ts'
+import { createTestDatabase, type Dialect, requirePostgres, type TestDatabase } from './fixtures/databases.ts'
 
 const dialects: Dialect[] = ['sqlite']
 if (await requirePostgres()) dialects.push('postgresql')
 
+const databases = new WeakMap<AuthStore, TestDatabase>()
+const testDatabaseOf = (store: AuthStore) => databases.get(store)!
+
 async function openStore (t: Test, dialect: Dialect): Promise<AuthStore> {
   const db = await createTestDatabase(dialect)
   t.teardown(() => db.close())
+  const store = await storeFor(t, db)
+  databases.set(store, db)
+  return store
+}
+
+async function storeFor (t: Test, db: TestDatabase): Promise<AuthStore> {
   if (typeof db.database !== 'string') {
     migrate(db.database)
     return new SqliteAuthStore(db.database)
@@ -25,6 +34,8 @@ async function openStore (t: Test, dialect: Dialect): Promise<AuthStore> {
 }
 
 const hour = 3600_000
+// The users of this suite have no password; a session is made only while that still holds.
+const NO_PASSWORD = { passwordHash: null }
 const session = (id: string, userId: string, now: Date, ttl = hour) =>
   ({ id, userId, createdAt: now, expiresAt: new Date(now.getTime() + ttl), userAgent: 'ua', ip: '127.0.0.1' })
 
@@ -63,7 +74,7 @@ for (const dialect of dialects) {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 's@example.com', passwordHash: null })
       const now = new Date(Math.floor(Date.now() / 1000) * 1000)
-      await store.createSession(session('sid-1', user.id, now), 'hash-0')
+      await store.createSession(session('sid-1', user.id, now), 'hash-0', NO_PASSWORD)
       const found = await store.findSession('sid-1')
       t.same(found!.session, { id: 'sid-1', userId: user.id, expiresAt: new Date(now.getTime() + hour), revokedAt: null })
       t.equal(found!.user.id, user.id)
@@ -77,7 +88,7 @@ for (const dialect of dialects) {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 'r@example.com', passwordHash: null })
       const now = new Date()
-      await store.createSession(session('sid', user.id, now), 'h0')
+      await store.createSession(session('sid', user.id, now), 'h0', NO_PASSWORD)
       t.same(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 1 })
       t.same(await store.rotateRefreshToken('h1', 'h2', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 2 })
       const spent = await store.rotateRefreshToken('h0', 'hx', now)
@@ -91,14 +102,14 @@ for (const dialect of dialects) {
       const revoked = await store.rotateRefreshToken('h2', 'h3', now)
       t.match(revoked, { outcome: 'spent', usedAt: null, session: { revokedAt: Date } }, 'an unused token of a revoked session is not consumed')
 
-      await store.createSession(session('old', user.id, new Date(now.getTime() - 2 * hour)), 'e0')
+      await store.createSession(session('old', user.id, new Date(now.getTime() - 2 * hour)), 'e0', NO_PASSWORD)
       t.match(await store.rotateRefreshToken('e0', 'e1', now), { outcome: 'spent', usedAt: null }, 'nor one of an expired session')
     })
 
     t.test('rotation: 20 concurrent consumptions of one token, exactly one child', async (t) => {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 'c@example.com', passwordHash: null })
-      await store.createSession(session('sid', user.id, new Date()), 'parent')
+      await store.createSession(session('sid', user.id, new Date()), 'parent', NO_PASSWORD)
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.rotateRefreshToken('parent', `child-${i}`, new Date())))
       t.equal(results.filter((r) => r.outcome === 'rotated').length, 1)
       t.equal(results.filter((r) => r.outcome === 'spent').length, 19)
@@ -110,8 +121,8 @@ for (const dialect of dialects) {
       const store = await openStore(t, dialect)
       const [a, b] = await Promise.all([store.createUser({ email: 'a@example.com', passwordHash: null }), store.createUser({ email: 'b@example.com', passwordHash: null })])
       const now = new Date()
-      for (const id of ['a1', 'a2', 'a3']) await store.createSession(session(id, a.id, now), `h-${id}`)
-      await store.createSession(session('b1', b.id, now), 'h-b1')
+      for (const id of ['a1', 'a2', 'a3']) await store.createSession(session(id, a.id, now), `h-${id}`, NO_PASSWORD)
+      await store.createSession(session('b1', b.id, now), 'h-b1', NO_PASSWORD)
       t.equal(await store.revokeUserSessions(a.id, 'password_changed', now, 'a2'), 2)
       t.equal((await store.findSession('a2'))!.session.revokedAt, null, 'the kept one')
       t.equal(await store.revokeUserSessions(a.id, 'logout_all', now), 1)
@@ -122,35 +133,53 @@ for (const dialect of dialects) {
     t.test('login attempts: atomic counting per key, a new window after the old one, clear and release', async (t) => {
       const store = await openStore(t, dialect)
       const now = new Date()
-      const counts = await Promise.all(Array.from({ length: 20 }, () => store.hitLoginAttempts(['k', 'ip'], 60_000, now)))
-      t.same(counts.map((c) => c[0].count).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1), 'no lost update')
-      t.equal(counts[0][0].resetAt.getTime(), now.getTime() + 60_000)
+      const big = (key: string) => ({ key, max: 100 })
+      const hits = await Promise.all(Array.from({ length: 20 }, () => store.hitLoginAttempts([big('k'), big('ip')], 60_000, now)))
+      t.ok(hits.every((h) => h.counted), 'all counted under the limit')
+      t.same(hits.map((h) => h.counts[0].count).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1), 'no lost update')
+      t.equal(hits[0].counts[0].resetAt.getTime(), now.getTime() + 60_000)
       await store.releaseLoginAttempt('ip')
-      t.equal((await store.hitLoginAttempts(['ip'], 60_000, now))[0].count, 20, 'released one, counted one')
+      t.equal((await store.hitLoginAttempts([big('ip')], 60_000, now)).counts[0].count, 20, 'released one, counted one')
       await store.clearLoginAttempts('k')
-      t.equal((await store.hitLoginAttempts(['k'], 60_000, now))[0].count, 1, 'cleared')
+      t.equal((await store.hitLoginAttempts([big('k')], 60_000, now)).counts[0].count, 1, 'cleared')
       const later = new Date(now.getTime() + 61_000)
-      t.same((await store.hitLoginAttempts(['ip'], 60_000, later))[0], { key: 'ip', count: 1, resetAt: new Date(later.getTime() + 60_000) }, 'a fresh window')
+      t.same(await store.hitLoginAttempts([big('ip')], 60_000, later),
+        { counted: true, counts: [{ key: 'ip', count: 1, resetAt: new Date(later.getTime() + 60_000) }] }, 'a fresh window')
       await store.clearLoginAttempts('k')
       await store.releaseLoginAttempt('k')
-      t.equal((await store.hitLoginAttempts(['k'], 60_000, now))[0].count, 1, 'releasing a missing key is harmless')
+      t.equal((await store.hitLoginAttempts([big('k')], 60_000, now)).counts[0].count, 1, 'releasing a missing key is harmless')
     })
 
-    t.test('purge: expired and revoked sessions with their tokens, used tokens, ended windows', async (t) => {
+    t.test('login attempts: a key already at its limit refuses the attempt and writes nothing', async (t) => {
+      const store = await openStore(t, dialect)
+      const now = new Date()
+      for (let i = 0; i < 3; i++) t.equal((await store.hitLoginAttempts([{ key: 'ip', max: 3 }], 60_000, now)).counted, true)
+      const refused = await store.hitLoginAttempts([{ key: 'email:x|ip', max: 5 }, { key: 'ip', max: 3 }], 60_000, now)
+      t.same(refused, { counted: false, counts: [{ key: 'ip', count: 3, resetAt: new Date(now.getTime() + 60_000) }] })
+      const db = testDatabaseOf(store)
+      t.same(await db.query("select key from auth_login_attempts order by key"), [{ key: 'ip' }], 'no row for the other key')
+      t.equal((await store.hitLoginAttempts([{ key: 'ip', max: 3 }], 60_000, new Date(now.getTime() + 60_000))).counted, true,
+        'the next window counts again')
+    })
+
+    t.test('purge: ended sessions with all their tokens, ended device tokens and windows; a live session keeps its used tokens', async (t) => {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 'p@example.com', passwordHash: null })
       const now = new Date()
-      await store.createSession(session('live', user.id, now), 'l0')
+      const device = (hash: string, ttl = hour) => ({ tokenHash: hash, expiresAt: new Date(now.getTime() + ttl) })
+      await store.createSession(session('live', user.id, now), 'l0', NO_PASSWORD, device('d-live'))
       await store.rotateRefreshToken('l0', 'l1', now)
-      await store.createSession(session('gone', user.id, new Date(now.getTime() - 2 * hour)), 'g0')
-      await store.createSession(session('out', user.id, now), 'o0')
+      await store.createSession(session('gone', user.id, new Date(now.getTime() - 2 * hour)), 'g0', NO_PASSWORD, device('d-old', -hour))
+      await store.createSession(session('out', user.id, now), 'o0', NO_PASSWORD, device('d-out'))
       await store.revokeSession('out', 'logout', now)
-      await store.hitLoginAttempts(['old'], 1, new Date(now.getTime() - 1000))
-      await store.hitLoginAttempts(['fresh'], 60_000, now)
-      t.equal(await store.purgeExpired(now, new Date(now.getTime() - 1000)), 5, 'two sessions, their two tokens, one window')
-      t.equal(await store.purgeExpired(now, now), 1, 'the used token, once out of the grace window')
+      await store.hitLoginAttempts([{ key: 'old', max: 5 }], 1, new Date(now.getTime() - 1000))
+      await store.hitLoginAttempts([{ key: 'fresh', max: 5 }], 60_000, now)
+      t.equal(await store.purgeExpired(now), 6, 'two sessions, their two tokens, one expired device token, one window')
+      t.equal(await store.findRefreshTokenSession('l0'), 'live', 'the used token of the live session stays')
       t.equal(await store.findRefreshTokenSession('l1'), 'live', 'the live token stays')
-      t.equal(await store.purgeExpired(now, now), 0)
+      t.equal(await store.revokeDeviceTokens(user.id, now), 2, 'two device tokens were live')
+      t.equal(await store.purgeExpired(now), 2, 'revoked device tokens go')
+      t.equal(await store.purgeExpired(now), 0)
     })
   })
 }

@@ -48,6 +48,16 @@ export interface SessionWithUser {
   user: UserRecord
 }
 
+/** The credentials a login checked: its session is created only while they are still the user's. */
+export interface CheckedCredentials {
+  passwordHash: string | null
+}
+
+export interface NewDeviceToken {
+  tokenHash: string
+  expiresAt: Date
+}
+
 /** What happened to a refresh token presented for rotation. */
 export type RotationResult =
   | { outcome: 'rotated', sessionId: string, userId: string, generation: number }
@@ -59,12 +69,29 @@ export type RotationResult =
     /** The newest generation issued in this token's session. */
     latestGeneration: number
     usedAt: Date | null
+    /** False when the session's user is inactive or gone (an unused token is then not consumed). */
+    userActive: boolean
   }
+
+export interface AttemptLimit {
+  key: string
+  /** Attempts allowed within the window. */
+  max: number
+}
 
 export interface AttemptCount {
   key: string
   count: number
   resetAt: Date
+}
+
+export interface AttemptOutcome {
+  /**
+   * False when a key was already at its limit in a live window: then nothing was written and `counts` holds
+   * the live counts as they stood. True when one attempt was counted against every key (`counts` after it).
+   */
+  counted: boolean
+  counts: AttemptCount[]
 }
 
 export interface AuthStore {
@@ -79,15 +106,22 @@ export interface AuthStore {
   findUserById (id: string): Promise<UserRecord | undefined>
   updateUser (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined>
 
-  /** Inserts the session and its first refresh token (generation 0) together, and stamps the user's last login. */
-  createSession (session: NewSession, refreshTokenHash: string): Promise<void>
+  /**
+   * Inserts the session, its first refresh token (generation 0) and the device token (if any) together, and
+   * stamps the user's last login, only while the user is active and still has the password hash the login
+   * checked (in the same transaction, so a password change or deactivation committed meanwhile wins).
+   * Returns false, writing nothing, when they are not.
+   */
+  createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean>
+  /** Replaces the user's password hash only while it is still `oldHash` (rehash at a new cost); true when replaced. */
+  replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean>
   /** The hot path: one indexed lookup of the session joined with its user. */
   findSession (sessionId: string): Promise<SessionWithUser | undefined>
   /** Optional: the same lookup answered synchronously (an embedded database), so the bearer hook needs no promise. */
   findSessionSync? (sessionId: string): SessionWithUser | undefined
   /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction. Only an unused token
-   * of a live session is consumed; the statement decides, so concurrent callers cannot both succeed.
+   * of a live session of an active user is consumed; the statement decides, so concurrent callers cannot both succeed.
    */
   rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
   /** The session a refresh token belongs to, used or not. */
@@ -95,17 +129,33 @@ export interface AuthStore {
   revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean>
   revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number>
 
-  /** Atomically counts one attempt against each key (a fresh window starts when the old one ended). */
-  hitLoginAttempts (keys: string[], windowMs: number, now: Date): Promise<AttemptCount[]>
+  /**
+   * Atomically counts one attempt against each key (a fresh window starts when the old one ended), unless
+   * one of the keys is already at its limit: a refused attempt writes nothing.
+   */
+  hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome>
   /** Forgets a key (a successful login resets its email+IP count). */
   clearLoginAttempts (key: string): Promise<void>
   /** Takes back one counted attempt (a success does not use up the IP's allowance). */
   releaseLoginAttempt (key: string): Promise<void>
 
   /**
-   * Deletes expired or revoked sessions (with their tokens), refresh tokens used before `usedBefore`
-   * and ended rate-limit windows; returns how many rows went.
+   * Counts one failed login against a live device token of `userId` that is under `max` failures; false
+   * (nothing written) when there is no such token. Counted before the password is compared.
    */
-  purgeExpired (now: Date, usedBefore: Date): Promise<number>
+  hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean>
+  /** After a successful login with the token: its failures go back to 0. */
+  resetDeviceToken (tokenHash: string, now: Date): Promise<void>
+  /** After a failed one: the token is revoked once its failures reached `max`. */
+  revokeDeviceTokenIfSpent (tokenHash: string, max: number, now: Date): Promise<void>
+  /** Revokes every device token of the user; returns how many were live. */
+  revokeDeviceTokens (userId: string, now: Date): Promise<number>
+
+  /**
+   * Deletes ended (expired or revoked) sessions with all their refresh tokens, ended device tokens and ended
+   * rate-limit windows; the used refresh tokens of a live session stay, so a replay is still recognised.
+   * On a shared database one caller at a time purges (the others return 0). Returns how many rows went.
+   */
+  purgeExpired (now: Date): Promise<number>
   close (): Promise<void>
 }

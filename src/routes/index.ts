@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Ajv } from 'ajv'
-import { AuthError, RateLimitError, InvalidPasswordError } from '../errors.ts'
+import { AuthError, BusyError, RateLimitError, InvalidPasswordError } from '../errors.ts'
 import type { AuthService } from '../service/auth-service.ts'
 import { loginRoute } from './login.ts'
 import { logoutRoute } from './logout.ts'
@@ -33,8 +33,8 @@ const FASTIFY_CODES: Record<string, string> = {
 function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof AuthError) {
     if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
-    if (error instanceof RateLimitError) reply.header('retry-after', String(error.retryAfter))
-    if (error.statusCode === 503) reply.header('retry-after', '5')
+    if (error instanceof RateLimitError || error instanceof BusyError) reply.header('retry-after', String(error.retryAfter))
+    else if (error.statusCode === 503) reply.header('retry-after', '5')
     const body: { detail: string, code: string, errors?: string[] } = { detail: error.message, code: error.code }
     if (error instanceof InvalidPasswordError) body.errors = error.errors
     return reply.code(error.statusCode).send(body)

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { TokenPair } from '../service/auth-service.ts'
 import type { RouteContext } from './index.ts'
-import { credentialsBody, errorResponses, tokensResponse } from './schemas.ts'
+import { errorResponses, loginBody, loginResponse } from './schemas.ts'
 
-interface Body { email: string, password: string }
+interface Body { email: string, password: string, device_token?: string }
 
 /** The OAuth 2.0 token response shape, shared by /login and /refresh. */
 export function tokenBody (pair: TokenPair) {
@@ -18,12 +18,13 @@ export function tokenBody (pair: TokenPair) {
 export function loginRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
   fastify.post<{ Body: Body }>('/login', {
     bodyLimit,
-    schema: { body: credentialsBody, response: { 200: tokensResponse, ...errorResponses } }
+    schema: { body: loginBody, response: { 200: loginResponse, ...errorResponses } }
   }, async (request, reply) => {
     const result = await service().login(request.body.email, request.body.password, {
       ip: request.ip,
-      userAgent: request.headers['user-agent']
+      userAgent: request.headers['user-agent'],
+      deviceToken: request.body.device_token
     })
-    return reply.header('cache-control', 'no-store').send(tokenBody(result))
+    return reply.header('cache-control', 'no-store').send({ ...tokenBody(result), device_token: result.deviceToken })
   })
 }

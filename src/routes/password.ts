@@ -17,7 +17,8 @@ export function passwordRoute (fastify: FastifyInstance, { service, bodyLimit }:
   }, async (request) => {
     const user = requireAuth(request)
     await service().changePassword(user, request.body.current_password, request.body.new_password, {
-      keepSessionId: request.auth.sessionId
+      keepSessionId: request.auth.sessionId,
+      ip: request.ip
     })
     return { detail: 'Password changed' }
   })

@@ -12,7 +12,7 @@ export function registerRoute (fastify: FastifyInstance, { service, bodyLimit }:
       response: { 201: registeredResponse, ...errorResponses, 409: errorResponse, 422: errorResponse }
     }
   }, async (request, reply) => {
-    const user = await service().register(request.body.email, request.body.password)
+    const user = await service().register(request.body.email, request.body.password, {}, { ip: request.ip })
     return reply.code(201).send({ id: user.id, email: user.email, is_verified: user.isVerified })
   })
 }

@@ -17,6 +17,13 @@ export const credentialsBody = {
   properties: { email, password }
 } as const
 
+export const loginBody = {
+  type: 'object',
+  required: ['email', 'password'],
+  additionalProperties: false,
+  properties: { email, password, device_token: token }
+} as const
+
 export const refreshBody = {
   type: 'object',
   required: ['refresh_token'],
@@ -59,6 +66,12 @@ export const tokensResponse = {
     token_type: { type: 'string', enum: ['bearer'] },
     expires_in: { type: 'integer' }
   }
+} as const
+
+export const loginResponse = {
+  ...tokensResponse,
+  required: [...tokensResponse.required, 'device_token'],
+  properties: { ...tokensResponse.properties, device_token: { type: 'string' } }
 } as const
 
 export const registeredResponse = {

@@ -1,20 +1,19 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
-import { isPgDatabase, migrate } from '../db/migrate.ts'
-import { isPostgresUrl, openPostgres, openSqlite } from '../db/open.ts'
-import { PgAuthStore, type PgDatabase, type PgUsersTable } from '../db/pg/store.ts'
-import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from '../db/sqlite/store.ts'
+import { openStore } from '../db/index.ts'
 import type { AuthStore, SessionWithUser, UserRecord } from '../db/store.ts'
 import {
-  AuthenticationError, AuthError, ConflictError, InvalidCurrentPasswordError, RateLimitError, ServiceUnavailableError,
-  TokenExpiredError, TokenInvalidError, TokenRevokedError
+  AuthenticationError, AuthError, ConflictError, describeError, InvalidCurrentPasswordError, scrubbedCause,
+  ServiceUnavailableError, TokenExpiredError, TokenInvalidError, TokenRevokedError
 } from '../errors.ts'
 import { normalizeAndCheckEmail, normalizeEmail } from './email.ts'
 import {
   type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger, type LoginFailureReason
 } from './events.ts'
-import { PasswordHasher } from './passwords.ts'
+import { AttemptLimiter } from './limits.ts'
+import { type HashQueueState, PasswordHasher, type Slot } from './passwords.ts'
 import {
-  type AccessClaims, AccessTokenCodec, hashRefreshToken, isRefreshTokenShape, newRefreshToken, newSessionId
+  type AccessClaims, AccessTokenCodec, hashDeviceToken, hashRefreshToken, isRefreshTokenShape, newDeviceToken,
+  newRefreshToken, newSessionId
 } from './tokens.ts'
 import { type AuthUser, toAuthUser } from './user.ts'
 
@@ -30,6 +29,11 @@ export interface LoginResult extends TokenPair {
   user: AuthUser
   sessionId: string
   tokens: TokenPair
+  /**
+   * The device token to keep for this account on this device and send with its next logins: the one the
+   * login presented when it was honoured, a new one otherwise.
+   */
+  deviceToken: string
 }
 
 export interface LoginOptions {
@@ -37,6 +41,20 @@ export interface LoginOptions {
   userAgent?: string | null | undefined
   /** Extra claims for the access token (the reserved ones cannot be overridden). */
   claims?: Record<string, unknown>
+  /** A device token an earlier login of this account returned: exempts the login from the address and account limits. */
+  deviceToken?: string | null
+}
+
+export interface RegisterOptions {
+  /** The client's address: registrations are limited per address (none counted without one). */
+  ip?: string | null
+}
+
+export interface PasswordChangeOptions {
+  /** The session the change was made from: kept, while every other one is revoked. */
+  keepSessionId?: string | null
+  /** The client's address, for the attempt limits on the current password. */
+  ip?: string | null
 }
 
 export interface VerifiedAccess {
@@ -64,19 +82,31 @@ export class AuthService {
   readonly #passwords: PasswordHasher
   readonly #events: AuthEventEmitter
   readonly #log: AuthLogger
+  readonly #limits: AttemptLimiter
 
   constructor (config?: AuthConfig | ResolvedConfig) {
     this.config = config === undefined ? getConfig() : resolveConfig(config)
     this.#log = this.config.logger ?? consoleLogger
     this.#store = this.config.store ?? openStore(this.config)
     this.#codec = new AccessTokenCodec(this.config)
-    this.#passwords = new PasswordHasher(this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency)
+    this.#passwords = new PasswordHasher(
+      this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency, this.config.hashQueueLimit
+    )
     this.#events = new AuthEventEmitter(this.#log)
+    this.#limits = new AttemptLimiter(this.#store, this.config, (operation) => this.#call(operation), (event) => {
+      this.#log.warn({ action: event.action, ip: event.ip, retryAfter: event.retryAfter }, 'fastify-drizzle-auth: rate limit exceeded')
+      this.#events.emit('rate_limit_exceeded', event)
+    })
     this.#passwords.dummyHash().catch(() => {})
   }
 
   get store (): AuthStore {
     return this.#store
+  }
+
+  /** The password-hashing queue as it stands: slots in use, logins and other jobs waiting. */
+  get hashQueue (): HashQueueState {
+    return this.#passwords.queue
   }
 
   /** Resolves once the store can answer (on PostgreSQL: migrations applied); SQLite is ready at once. */
@@ -88,10 +118,14 @@ export class AuthService {
     return this.#events.on(event, listener)
   }
 
-  /** Creates an account. Raises InvalidEmailError, InvalidPasswordError or ConflictError('email_taken'). */
-  async register (email: string, password: string, fields: Record<string, unknown> = {}): Promise<AuthUser> {
+  /**
+   * Creates an account. Raises InvalidEmailError, InvalidPasswordError, ConflictError('email_taken'),
+   * RateLimitError (too many from `options.ip`) or BusyError (the hashing queue is full).
+   */
+  async register (email: string, password: string, fields: Record<string, unknown> = {}, options: RegisterOptions = {}): Promise<AuthUser> {
     const normalized = normalizeAndCheckEmail(email)
     this.#passwords.validate(password, { email: normalized })
+    await this.#limits.registration(options.ip ?? null)
     const extra: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(fields)) {
       if (!PROTECTED_USER_FIELDS.includes(key)) extra[key] = value
@@ -105,41 +139,67 @@ export class AuthService {
 
   /**
    * Checks the credentials and opens a session. Every failure (unknown email, inactive account, wrong or
-   * unusable password) costs one bcrypt comparison and raises the same AuthenticationError.
+   * unusable password, credentials changed while it was checking) costs one bcrypt comparison and raises the
+   * same AuthenticationError.
    */
   async login (email: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
     const ip = options.ip ?? null
     const normalized = normalizeEmail(String(email))
+    const presented = isRefreshTokenShape(options.deviceToken) ? options.deviceToken : undefined
     // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
     // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
-    const user = await this.#passwords.withSlot(async (verify) => {
-      const limits = await this.#countAttempt(normalized, ip)
+    const checked = await this.#passwords.withSlot('login', async (slot) => {
       const found = await this.#call(this.#store.findUserByEmail(normalized))
-      const matched = await verify(String(password), found?.passwordHash)
+      const device = presented === undefined || found === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found.id }
+      const attempt = await this.#limits.password('login', normalized, ip, device)
+      const matched = await slot.verify(String(password), found?.passwordHash)
       if (found === undefined || !found.isActive || !matched) {
+        await attempt.failed()
         const reason: LoginFailureReason = found === undefined ? 'not_found' : !found.isActive ? 'inactive' : 'bad_password'
         this.#events.emit('user_login_failed', { email: normalized, reason, ip })
         throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
       }
-      if (limits !== undefined) await this.#call(limits.succeeded())
-      return found
+      await attempt.succeeded()
+      const passwordHash = await this.#rehash(found, String(password), slot)
+      return { user: found, passwordHash, onDevice: attempt.onDevice }
     })
 
+    const { user } = checked
     const now = new Date()
     const sessionId = newSessionId()
     const refreshToken = newRefreshToken()
-    await this.#call(this.#store.createSession({
+    const deviceToken = checked.onDevice ? presented! : newDeviceToken()
+    const created = await this.#call(this.#store.createSession({
       id: sessionId,
       userId: user.id,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.config.refreshTokenTtl * 1000),
       userAgent: options.userAgent ?? null,
       ip
-    }, hashRefreshToken(refreshToken)))
+    }, hashRefreshToken(refreshToken), { passwordHash: checked.passwordHash }, checked.onDevice
+      ? undefined
+      : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + this.config.deviceTokenTtl * 1000) }))
+    if (!created) {
+      // A password change or deactivation committed while the password was being compared: it wins.
+      this.#events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
+      throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
+    }
     const authUser = toAuthUser({ ...user, lastLogin: now })
     const tokens = this.#pair(this.#codec.sign(user.id, sessionId, options.claims), refreshToken)
     this.#events.emit('user_login', { user: authUser, sessionId, ip, userAgent: options.userAgent ?? null })
-    return { ...tokens, user: authUser, sessionId, tokens }
+    return { ...tokens, user: authUser, sessionId, tokens, deviceToken }
+  }
+
+  /**
+   * A hash made at another cost is replaced by one at the configured cost (only if it is still the stored
+   * one), so existing accounts answer in the same time as unknown emails after `bcryptRounds` changes.
+   * Returns the hash the user now has.
+   */
+  async #rehash (user: UserRecord, password: string, slot: Slot): Promise<string | null> {
+    const current = user.passwordHash
+    if (current === null || !this.#passwords.needsRehash(current)) return current
+    const next = await slot.hash(password)
+    return await this.#call(this.#store.replacePasswordHash(user.id, current, next, new Date())) ? next : current
   }
 
   /** The user an access token belongs to. Raises a TokenError subclass, AuthenticationError or ServiceUnavailableError. */
@@ -197,6 +257,7 @@ export class AuthService {
     const { session } = result
     if (session.revokedAt !== null) throw new TokenRevokedError()
     if (session.expiresAt.getTime() <= now.getTime()) throw new TokenExpiredError('Session has expired')
+    if (!result.userActive && result.usedAt === null) throw new TokenRevokedError('The account is inactive')
     const graceMs = this.config.refreshReuseGraceSeconds * 1000
     if (graceMs > 0 && result.generation === result.latestGeneration - 1 && result.usedAt !== null &&
       now.getTime() - result.usedAt.getTime() <= graceMs) {
@@ -223,13 +284,15 @@ export class AuthService {
         this.#events.emit('user_logout', { userId: found.session.userId, sessionId })
       }
     } catch (err) {
-      this.#log.warn({ err: describe(err) }, 'fastify-drizzle-auth: logout could not complete')
+      this.#log.warn({ err: describeError(err) }, 'fastify-drizzle-auth: logout could not complete')
     }
   }
 
-  /** Revokes every session of the user; returns how many were live. */
+  /** Revokes every session and every device token of the user; returns how many sessions were live. */
   async logoutAll (userId: string): Promise<number> {
-    const count = await this.#call(this.#store.revokeUserSessions(userId, 'logout_all', new Date()))
+    const now = new Date()
+    const count = await this.#call(this.#store.revokeUserSessions(userId, 'logout_all', now))
+    await this.#call(this.#store.revokeDeviceTokens(userId, now))
     this.#events.emit('user_logout', { userId, sessionId: null })
     return count
   }
@@ -242,9 +305,9 @@ export class AuthService {
 
   /**
    * Validates and stores a new password, then revokes every session of the user but `keepSessionId`
-   * (the one the change was made from, when there is one).
+   * (the one the change was made from, when there is one) and every device token.
    */
-  async setPassword (userOrId: string | { id: string }, password: string, { keepSessionId }: { keepSessionId?: string | null } = {}): Promise<void> {
+  async setPassword (userOrId: string | { id: string }, password: string, { keepSessionId }: PasswordChangeOptions = {}): Promise<void> {
     const id = idOf(userOrId)
     const row = await this.#call(this.#store.findUserById(id))
     if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
@@ -253,20 +316,33 @@ export class AuthService {
     const now = new Date()
     await this.#call(this.#store.updateUser(id, { passwordHash }, now))
     await this.#call(this.#store.revokeUserSessions(id, 'password_changed', now, keepSessionId ?? undefined))
+    await this.#call(this.#store.revokeDeviceTokens(id, now))
     this.#events.emit('password_changed', { userId: id })
   }
 
-  /** The bundled `/password` route: the current password must match (InvalidCurrentPasswordError, 403). */
-  async changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: { keepSessionId?: string | null } = {}): Promise<void> {
-    if (!await this.checkPassword(user, currentPassword)) throw new InvalidCurrentPasswordError()
+  /**
+   * The bundled `/password` route: the current password must match (InvalidCurrentPasswordError, 403). Wrong
+   * ones are counted like failed logins of the account (RateLimitError, 429, past the limits).
+   */
+  async changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: PasswordChangeOptions = {}): Promise<void> {
+    const row = await this.#call(this.#store.findUserById(user.id))
+    if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
+    const matched = await this.#passwords.withSlot('other', async (slot) => {
+      const attempt = await this.#limits.password('password_change', row.email, options.ip ?? null)
+      const ok = await slot.verify(String(currentPassword), row.passwordHash)
+      if (ok) await attempt.succeeded()
+      return ok
+    })
+    if (!matched) throw new InvalidCurrentPasswordError()
     await this.setPassword(user, newPassword, options)
   }
 
-  /** Blocks the account and ends its sessions: its tokens fail on the next request. */
+  /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */
   async deactivate (userId: string): Promise<void> {
     const now = new Date()
     await this.#call(this.#store.updateUser(userId, { isActive: false }, now))
     await this.#call(this.#store.revokeUserSessions(userId, 'deactivated', now))
+    await this.#call(this.#store.revokeDeviceTokens(userId, now))
   }
 
   async activate (userId: string): Promise<void> {
@@ -278,10 +354,14 @@ export class AuthService {
     return row === undefined ? undefined : toAuthUser(row)
   }
 
-  /** Deletes expired and revoked sessions, refresh tokens used before the grace window, ended rate-limit windows. */
+  /**
+   * Deletes ended sessions with their refresh tokens, ended device tokens and ended rate-limit windows. The
+   * used refresh tokens of a live session are kept: a replay is recognised as long as the session lives.
+   */
   async purgeExpired (): Promise<number> {
-    const now = new Date()
-    return this.#call(this.#store.purgeExpired(now, new Date(now.getTime() - this.config.refreshReuseGraceSeconds * 1000)))
+    const count = await this.#call(this.#store.purgeExpired(new Date()))
+    this.#events.emit('expired_purged', { count })
+    return count
   }
 
   async close (): Promise<void> {
@@ -294,30 +374,6 @@ export class AuthService {
       return this.#codec.verify(token, { ignoreExpiration: true }).sid
     } catch {
       return undefined
-    }
-  }
-
-  /** Counts the attempt up front (atomically), so parallel guesses cannot slip past the limit. */
-  async #countAttempt (email: string, ip: string | null): Promise<{ succeeded: () => Promise<void> } | undefined> {
-    const limit = this.config.loginRateLimit
-    if (limit === false) return undefined
-    const emailKey = `email:${email}|${ip ?? '-'}`
-    const ipKey = ip === null ? undefined : `ip:${ip}`
-    const keys = ipKey === undefined ? [emailKey] : [emailKey, ipKey]
-    const now = Date.now()
-    const counts = await this.#call(this.#store.hitLoginAttempts(keys, limit.windowSeconds * 1000, new Date(now)))
-    const over = counts.filter((c) => c.count > (c.key === emailKey ? limit.maxAttemptsPerEmail : limit.maxAttemptsPerIp))
-    if (over.length > 0) {
-      const retryAfter = Math.max(1, Math.ceil((Math.max(...over.map((c) => c.resetAt.getTime())) - now) / 1000))
-      this.#log.warn({ ip, retryAfter }, 'fastify-drizzle-auth: login rate limit exceeded')
-      this.#events.emit('rate_limit_exceeded', { email, ip, retryAfter })
-      throw new RateLimitError(retryAfter)
-    }
-    return {
-      succeeded: async () => {
-        await this.#store.clearLoginAttempts(emailKey)
-        if (ipKey !== undefined) await this.#store.releaseLoginAttempt(ipKey)
-      }
     }
   }
 
@@ -336,52 +392,13 @@ export class AuthService {
 
   #unavailable (err: unknown): AuthError {
     if (err instanceof AuthError) return err
-    this.#log.error({ err: describe(err) }, 'fastify-drizzle-auth: the store failed')
-    return new ServiceUnavailableError(err)
+    this.#log.error({ err: describeError(err) }, 'fastify-drizzle-auth: the store failed')
+    return new ServiceUnavailableError(scrubbedCause(err))
   }
-}
-
-function openStore (config: ResolvedConfig): AuthStore {
-  // resolveConfig guarantees a database whenever no store was given.
-  const database = config.database!
-  const migratePg = config.migrate ? (db: PgDatabase) => migrate(db) : undefined
-  if (typeof database === 'string' && isPostgresUrl(database)) {
-    const opened = openPostgres(database, config.postgresPool)
-    return new PgAuthStore(opened.db, config.usersTable as PgUsersTable | undefined, { migrate: migratePg, onClose: opened.close })
-  }
-  if (isPgDatabase(database)) {
-    return new PgAuthStore(database, config.usersTable as PgUsersTable | undefined, { migrate: migratePg })
-  }
-  const usersTable = config.usersTable as SqliteUsersTable | undefined
-  if (typeof database === 'string') {
-    const opened = openSqlite(database)
-    try {
-      if (config.migrate) migrate(opened.db)
-    } catch (err) {
-      void opened.close()
-      throw err
-    }
-    return new SqliteAuthStore(opened.db, usersTable, opened.close)
-  }
-  if (config.migrate) migrate(database as SqliteDatabase)
-  return new SqliteAuthStore(database as SqliteDatabase, usersTable)
 }
 
 function idOf (userOrId: string | { id: string }): string {
   return typeof userOrId === 'string' ? userOrId : userOrId.id
-}
-
-/**
- * The driver's own error, without Drizzle's wrapper: that one quotes the failed query's parameters,
- * which can be hashes or emails, and must never reach a log.
- */
-export function describe (err: unknown): { name: string, code?: unknown, message: string } {
-  let root = err
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause
-  if (!(root instanceof Error)) return { name: typeof root, message: 'a value that is not an Error was thrown' }
-  // A query error with no driver cause still quotes its parameters: keep only that it failed.
-  const message = root.message.startsWith('Failed query') ? 'query failed' : root.message
-  return { name: root.name, code: (root as { code?: unknown }).code, message }
 }
 
 export type { AuthEvents, UserRecord }

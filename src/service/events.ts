@@ -1,6 +1,6 @@
 import type { AuthUser } from './user.ts'
 
-export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password'
+export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password' | 'credentials_changed'
 
 /** Every event the service emits, with its payload. Payloads never hold a password, token or hash. */
 export interface AuthEvents {
@@ -10,7 +10,10 @@ export interface AuthEvents {
   user_logout: { userId: string, sessionId: string | null }
   password_changed: { userId: string }
   refresh_token_reused: { userId: string, sessionId: string }
-  rate_limit_exceeded: { email: string, ip: string | null, retryAfter: number }
+  /** `email` is null for registrations (counted per address only). */
+  rate_limit_exceeded: { action: 'login' | 'password_change' | 'register', email: string | null, ip: string | null, retryAfter: number }
+  /** The periodic (or a called) purge finished; `count` rows went (0 when another instance was purging). */
+  expired_purged: { count: number }
 }
 
 export type AuthEventName = keyof AuthEvents

@@ -1,30 +1,63 @@
 import { randomBytes } from 'node:crypto'
-import { InvalidPasswordError } from '../errors.ts'
+import { BusyError, InvalidPasswordError } from '../errors.ts'
 import { bcryptWorkers } from './bcrypt-workers.ts'
 import { BCRYPT_MAX_BYTES, type PasswordContext, type PasswordValidator } from './validators.ts'
 
-/** At most `limit` jobs at once; the others wait their turn, in order. */
-class Gate {
-  #active = 0
-  readonly #waiting: Array<() => void> = []
-  readonly #limit: number
+export type HashPriority = 'login' | 'other'
 
-  constructor (limit: number) {
+export interface HashQueueState {
+  /** Jobs holding a hashing slot. */
+  running: number
+  /** Logins waiting for a slot (served first). */
+  waitingLogins: number
+  /** Registrations and password changes waiting for a slot. */
+  waitingOthers: number
+}
+
+/**
+ * At most `limit` jobs at once. Waiting logins go before every other waiting job (a priority, not a second
+ * pool); a job that finds `maxWaiting` ahead of it is refused at once with BusyError (a login counts only
+ * the logins ahead of it, so a flood of registrations cannot shut logins out).
+ */
+class Gate {
+  #running = 0
+  readonly #logins: Array<() => void> = []
+  readonly #others: Array<() => void> = []
+  readonly #limit: number
+  readonly #maxWaiting: number
+
+  constructor (limit: number, maxWaiting: number) {
     this.#limit = limit
+    this.#maxWaiting = maxWaiting
   }
 
-  async run<T>(job: () => Promise<T>): Promise<T> {
-    if (this.#active < this.#limit) this.#active++
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve))
+  get state (): HashQueueState {
+    return { running: this.#running, waitingLogins: this.#logins.length, waitingOthers: this.#others.length }
+  }
+
+  async run<T>(job: () => Promise<T>, priority: HashPriority): Promise<T> {
+    if (this.#running < this.#limit) {
+      this.#running++
+    } else {
+      const ahead = priority === 'login' ? this.#logins.length : this.#logins.length + this.#others.length
+      if (ahead >= this.#maxWaiting) throw new BusyError()
+      await new Promise<void>((resolve) => (priority === 'login' ? this.#logins : this.#others).push(resolve))
+    }
     try {
       return await job()
     } finally {
       // A finished job hands its slot straight to the next in line.
-      const next = this.#waiting.shift()
-      if (next === undefined) this.#active--
+      const next = this.#logins.shift() ?? this.#others.shift()
+      if (next === undefined) this.#running--
       else next()
     }
   }
+}
+
+/** What a job holding a slot may do without queueing again. */
+export interface Slot {
+  verify (password: string, hash: string | null | undefined): Promise<boolean>
+  hash (password: string): Promise<string>
 }
 
 /**
@@ -38,11 +71,16 @@ export class PasswordHasher {
   readonly #gate: Gate
   #dummyHash: Promise<string> | undefined
 
-  constructor (rounds: number, validators: readonly PasswordValidator[], concurrency: number) {
+  constructor (rounds: number, validators: readonly PasswordValidator[], concurrency: number, maxWaiting = 64) {
     this.rounds = rounds
     this.#validators = validators
-    this.#gate = new Gate(concurrency)
+    this.#gate = new Gate(concurrency, maxWaiting)
     bcryptWorkers.reserve(concurrency)
+  }
+
+  /** The hashing queue as it stands. */
+  get queue (): HashQueueState {
+    return this.#gate.state
   }
 
   /** Runs every validator and raises one InvalidPasswordError listing every failure. */
@@ -62,7 +100,13 @@ export class PasswordHasher {
   }
 
   hash (password: string): Promise<string> {
-    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds))
+    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds), 'other')
+  }
+
+  /** True when `hash` is a bcrypt hash of another cost than the configured one. */
+  needsRehash (hash: string | null | undefined): boolean {
+    const cost = typeof hash === 'string' ? /^\$2[abxy]?\$(\d{2})\$/.exec(hash)?.[1] : undefined
+    return cost !== undefined && Number(cost) !== this.rounds
   }
 
   /**
@@ -71,12 +115,15 @@ export class PasswordHasher {
    * A password bcrypt would truncate never matches.
    */
   verify (password: string, hash: string | null | undefined): Promise<boolean> {
-    return this.#gate.run(() => this.#verifyNow(password, hash))
+    return this.#gate.run(() => this.#verifyNow(password, hash), 'other')
   }
 
-  /** Runs `job` holding one hashing slot; the `verify` it is given does not queue again. */
-  withSlot<T>(job: (verify: (password: string, hash: string | null | undefined) => Promise<boolean>) => Promise<T>): Promise<T> {
-    return this.#gate.run(() => job((password, hash) => this.#verifyNow(password, hash)))
+  /** Runs `job` holding one hashing slot; what the slot gives it does not queue again. */
+  withSlot<T>(priority: HashPriority, job: (slot: Slot) => Promise<T>): Promise<T> {
+    return this.#gate.run(() => job({
+      verify: (password, hash) => this.#verifyNow(password, hash),
+      hash: (password) => bcryptWorkers.hash(password, this.rounds)
+    }), priority)
   }
 
   async #verifyNow (password: string, hash: string | null | undefined): Promise<boolean> {

@@ -161,6 +161,16 @@ export function hashRefreshToken (token: string): string {
   return issued + createHash('sha256').update(token).digest('base64url')
 }
 
+/** A device token: 256 random bits, base64url (the refresh token's shape). */
+export function newDeviceToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** What the database holds instead of a device token: its SHA-256. */
+export function hashDeviceToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
 /** 128 random bits, base64url. */
 export function newSessionId (): string {
   return randomBytes(16).toString('base64url')

@@ -54,13 +54,31 @@ export const refreshTokens = pgTable('auth_refresh_tokens', {
   index('auth_refresh_tokens_session_idx').on(t.sessionId, t.generation)
 ])
 
-/** Failed-login counters, one row per key (`email|ip` or `ip`), shared by every instance on the database. */
+/** Attempt counters, one row per key (`email:…|ip`, `ip:…`, `account:…`, `register:…`), shared by every instance on the database. */
 export const loginAttempts = pgTable('auth_login_attempts', {
   key: text('key').primaryKey(),
   count: integer('count').notNull(),
   resetAt: timestamptz('reset_at').notNull()
 }, (t) => [
   index('auth_login_attempts_reset_at_idx').on(t.resetAt)
+])
+
+/**
+ * Device tokens (OWASP's device cookie for bearer clients), stored only as SHA-256 hashes: a login that
+ * presents a live one for the same account is exempt from the per-IP and per-account limits and counted
+ * on the token itself (`failures`; at the limit it is revoked).
+ */
+export const deviceTokens = pgTable('auth_device_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  userId: text('user_id').notNull(),
+  createdAt: timestamptz('created_at').notNull(),
+  lastUsedAt: timestamptz('last_used_at').notNull(),
+  expiresAt: timestamptz('expires_at').notNull(),
+  revokedAt: timestamptz('revoked_at'),
+  failures: integer('failures').notNull().default(0)
+}, (t) => [
+  index('auth_device_tokens_user_id_idx').on(t.userId),
+  index('auth_device_tokens_expires_at_idx').on(t.expiresAt)
 ])
 
 export type UserRow = typeof users.$inferSelect

@@ -1,17 +1,21 @@
-import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
+import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AuthStore, NewSession, NewUserRecord, RotationResult, SessionWithUser, UserPatch, UserRecord
+  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, NewDeviceToken, NewSession, NewUserRecord,
+  RotationResult, SessionWithUser, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
-import { type authUserColumns, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 
 export type PgDatabase = NodePgDatabase<Record<string, unknown>>
 
 /** Any PostgreSQL table that carries the columns of `authUserColumns()` (and possibly more). */
 export type PgUsersTable = PgTable & { [K in keyof ReturnType<typeof authUserColumns>]: PgColumn }
+
+// One purge at a time across every instance on the database (a transaction-level advisory lock).
+const PURGE_LOCK = sql`select pg_try_advisory_xact_lock(hashtext('fastify-drizzle-auth:purge')) as locked`
 
 export interface PgStoreOptions {
   /** Applies the plugin's migrations before the first query (retried on the next call if it fails). */
@@ -85,15 +89,35 @@ export class PgAuthStore implements AuthStore {
     return row
   }
 
-  async createSession (session: NewSession, refreshTokenHash: string): Promise<void> {
+  async createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean> {
     await this.ready()
-    await this.#db.transaction(async (tx) => {
+    const users = this.#users
+    return this.#db.transaction(async (tx) => {
+      // FOR SHARE: a password change or deactivation in flight waits for this transaction (and then revokes the
+      // session it made), and one already committed is seen here, so the session is not made at all.
+      const [current] = await tx.select({ id: users.id }).from(users).where(and(
+        eq(users.id, session.userId),
+        sql`${users.passwordHash} is not distinct from ${credentials.passwordHash}`,
+        eq(users.isActive, true)
+      )).for('share')
+      if (current === undefined) return false
       await tx.insert(sessions).values({ ...session, lastUsedAt: session.createdAt })
       await tx.insert(refreshTokens).values({
         tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt
       })
-      await tx.update(this.#users).set({ lastLogin: session.createdAt }).where(eq(this.#users.id, session.userId))
+      await tx.update(users).set({ lastLogin: session.createdAt }).where(eq(users.id, session.userId))
+      if (device !== undefined) {
+        await tx.insert(deviceTokens).values({ ...device, userId: session.userId, createdAt: session.createdAt, lastUsedAt: session.createdAt })
+      }
+      return true
     })
+  }
+
+  async replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean> {
+    await this.ready()
+    const result = await this.#db.update(this.#users).set({ passwordHash: newHash, updatedAt: now })
+      .where(and(eq(this.#users.id, userId), eq(this.#users.passwordHash, oldHash)))
+    return Number(result.rowCount) > 0
   }
 
   async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
@@ -110,8 +134,9 @@ export class PgAuthStore implements AuthStore {
         .where(and(
           eq(refreshTokens.tokenHash, oldHash),
           isNull(refreshTokens.usedAt),
-          sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId}
-            and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${now.toISOString()})`
+          sql`exists (select 1 from ${sessions} join ${this.#users} on ${this.#users.id} = ${sessions.userId}
+            where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null
+            and ${sessions.expiresAt} > ${now.toISOString()} and ${this.#users.isActive})`
         ))
         .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       if (consumed !== undefined) {
@@ -124,15 +149,17 @@ export class PgAuthStore implements AuthStore {
       const [spent] = await tx.select({
         generation: refreshTokens.generation,
         usedAt: refreshTokens.usedAt,
-        session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt }
+        session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
+        userActive: this.#users.isActive
       }).from(refreshTokens)
         .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+        .leftJoin(this.#users, eq(this.#users.id, sessions.userId))
         .where(eq(refreshTokens.tokenHash, oldHash))
       if (spent === undefined) return { outcome: 'unknown' }
       // An aggregate always yields one row, and this session holds at least the spent token.
       const [latest] = await tx.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
         .where(eq(refreshTokens.sessionId, spent.session.id))
-      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
+      return { outcome: 'spent', ...spent, latestGeneration: latest.generation, userActive: spent.userActive === true }
     })
   }
 
@@ -161,11 +188,19 @@ export class PgAuthStore implements AuthStore {
     return Number(result.rowCount)
   }
 
-  async hitLoginAttempts (keys: string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
+  async hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome> {
     await this.ready()
     const resetAt = new Date(now.getTime() + windowMs)
     const stamp = now.toISOString()
-    return this.#db.transaction(async (tx) => {
+    const keys = limits.map((limit) => limit.key)
+    return this.#db.transaction(async (tx): Promise<AttemptOutcome> => {
+      const live = await tx.select().from(loginAttempts)
+        .where(and(inArray(loginAttempts.key, keys), sql`${loginAttempts.resetAt} > ${stamp}`))
+      if (live.some((row) => row.count >= limits.find((limit) => limit.key === row.key)!.max)) {
+        return { counted: false, counts: live }
+      }
+      // Two callers may both pass the read above; each increment below is still atomic and returns the count
+      // after it, so the caller over the limit is refused all the same.
       const counts: AttemptCount[] = []
       for (const key of keys) {
         const [row] = await tx.insert(loginAttempts).values({ key, count: 1, resetAt })
@@ -179,7 +214,7 @@ export class PgAuthStore implements AuthStore {
           .returning({ count: loginAttempts.count, resetAt: loginAttempts.resetAt })
         counts.push({ key, count: row.count, resetAt: row.resetAt })
       }
-      return counts
+      return { counted: true, counts }
     })
   }
 
@@ -194,17 +229,49 @@ export class PgAuthStore implements AuthStore {
       .where(eq(loginAttempts.key, key))
   }
 
-  async purgeExpired (now: Date, usedBefore: Date): Promise<number> {
+  async hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean> {
+    await this.ready()
+    const result = await this.#db.update(deviceTokens).set({ failures: sql`${deviceTokens.failures} + 1` })
+      .where(and(
+        eq(deviceTokens.tokenHash, tokenHash),
+        eq(deviceTokens.userId, userId),
+        isNull(deviceTokens.revokedAt),
+        gt(deviceTokens.expiresAt, now),
+        lt(deviceTokens.failures, max)
+      ))
+    return Number(result.rowCount) > 0
+  }
+
+  async resetDeviceToken (tokenHash: string, now: Date): Promise<void> {
+    await this.ready()
+    await this.#db.update(deviceTokens).set({ failures: 0, lastUsedAt: now }).where(eq(deviceTokens.tokenHash, tokenHash))
+  }
+
+  async revokeDeviceTokenIfSpent (tokenHash: string, max: number, now: Date): Promise<void> {
+    await this.ready()
+    await this.#db.update(deviceTokens).set({ revokedAt: now })
+      .where(and(eq(deviceTokens.tokenHash, tokenHash), isNull(deviceTokens.revokedAt), gte(deviceTokens.failures, max)))
+  }
+
+  async revokeDeviceTokens (userId: string, now: Date): Promise<number> {
+    await this.ready()
+    const result = await this.#db.update(deviceTokens).set({ revokedAt: now })
+      .where(and(eq(deviceTokens.userId, userId), isNull(deviceTokens.revokedAt)))
+    return Number(result.rowCount)
+  }
+
+  async purgeExpired (now: Date): Promise<number> {
     await this.ready()
     return this.#db.transaction(async (tx) => {
+      const { rows: [lock] } = await tx.execute<{ locked: boolean }>(PURGE_LOCK)
+      if (lock?.locked !== true) return 0
       const deadSessions = or(lte(sessions.expiresAt, now), sql`${sessions.revokedAt} is not null`)
-      const tokens = await tx.delete(refreshTokens).where(or(
-        sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`,
-        and(sql`${refreshTokens.usedAt} is not null`, lte(refreshTokens.usedAt, usedBefore))
-      ))
+      const tokens = await tx.delete(refreshTokens)
+        .where(sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`)
       const dead = await tx.delete(sessions).where(deadSessions)
+      const devices = await tx.delete(deviceTokens).where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`))
       const counters = await tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now))
-      return Number(tokens.rowCount) + Number(dead.rowCount) + Number(counters.rowCount)
+      return Number(tokens.rowCount) + Number(dead.rowCount) + Number(devices.rowCount) + Number(counters.rowCount)
     })
   }
 

@@ -54,13 +54,31 @@ export const refreshTokens = sqliteTable('auth_refresh_tokens', {
   index('auth_refresh_tokens_session_idx').on(t.sessionId, t.generation)
 ])
 
-/** Failed-login counters, one row per key (`email|ip` or `ip`), shared by every instance on the database. */
+/** Attempt counters, one row per key (`email:…|ip`, `ip:…`, `account:…`, `register:…`), shared by every instance on the database. */
 export const loginAttempts = sqliteTable('auth_login_attempts', {
   key: text('key').primaryKey(),
   count: integer('count').notNull(),
   resetAt: integer('reset_at', { mode: 'timestamp_ms' }).notNull()
 }, (t) => [
   index('auth_login_attempts_reset_at_idx').on(t.resetAt)
+])
+
+/**
+ * Device tokens (OWASP's device cookie for bearer clients), stored only as SHA-256 hashes: a login that
+ * presents a live one for the same account is exempt from the per-IP and per-account limits and counted
+ * on the token itself (`failures`; at the limit it is revoked).
+ */
+export const deviceTokens = sqliteTable('auth_device_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  userId: text('user_id').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+  failures: integer('failures').notNull().default(0)
+}, (t) => [
+  index('auth_device_tokens_user_id_idx').on(t.userId),
+  index('auth_device_tokens_expires_at_idx').on(t.expiresAt)
 ])
 
 export type UserRow = typeof users.$inferSelect

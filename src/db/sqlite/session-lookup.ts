@@ -16,7 +16,7 @@ const REMEMBERED = 10_000
  * row this connection inserts, updates or deletes. Either moving forgets every answer, so a revoked session, a
  * deactivated user or a deleted row is seen on the very next request; the two reads cost a fraction of the join.
  * The version is read before the join: a commit landing in between makes the next call look again, never
- * keeps a stale answer.
+ * keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction.
  */
 export function compileFindSession (client: Database.Database, usersTable: typeof users): (sessionId: string) => SessionWithUser | undefined {
   const columns = Object.entries(getTableColumns(usersTable))
@@ -52,6 +52,13 @@ export function compileFindSession (client: Database.Database, usersTable: typeo
   let version: unknown
   let changes: unknown
   return (sessionId) => {
+    // Inside an open transaction a rollback moves neither counter, so what is read there may be undone
+    // unseen: answer from the table itself and remember nothing until the transaction ends.
+    if (client.inTransaction) {
+      remembered.clear()
+      version = undefined
+      return lookup(sessionId)
+    }
     const nowVersion = dataVersion.get()
     const nowChanges = totalChanges.get()
     if (nowVersion !== version || nowChanges !== changes) {

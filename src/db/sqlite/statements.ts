@@ -1,5 +1,5 @@
 import { and, eq, isNull, sql } from 'drizzle-orm'
-import { loginAttempts, refreshTokens, sessions, type users } from './schema.ts'
+import { deviceTokens, loginAttempts, refreshTokens, sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 
 const p = sql.placeholder
@@ -14,6 +14,14 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     userByEmail: db.select().from(usersTable).where(eq(usersTable.email, p('email'))).prepare(),
     userById: db.select().from(usersTable).where(eq(usersTable.id, p('id'))).prepare(),
 
+    // The credentials a login checked are still the user's, and the user is active.
+    credentialsCurrent: db.select({ id: usersTable.id }).from(usersTable).where(and(
+      eq(usersTable.id, p('userId')),
+      sql`${usersTable.passwordHash} is ${p('passwordHash')}`,
+      sql`${usersTable.isActive} = 1`
+    )).prepare(),
+    replacePasswordHash: db.update(usersTable).set({ passwordHash: sql`${p('newHash')}`, updatedAt: sql`${p('nowMs')}` })
+      .where(and(eq(usersTable.id, p('userId')), eq(usersTable.passwordHash, p('oldHash')))).prepare(),
     insertSession: db.insert(sessions).values({
       id: p('id'),
       userId: p('userId'),
@@ -28,14 +36,16 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     }).prepare(),
     stampLastLogin: db.update(usersTable).set({ lastLogin: sql`${p('nowMs')}` }).where(eq(usersTable.id, p('userId'))).prepare(),
 
-    // Only an unused token of a live session is consumed: the statement decides, so two callers cannot both win.
+    // Only an unused token of a live session of an active user is consumed: the statement decides, so two
+    // callers cannot both win.
     consumeRefreshToken: db.update(refreshTokens)
       .set({ usedAt: sql`${p('nowMs')}` })
       .where(and(
         eq(refreshTokens.tokenHash, p('tokenHash')),
         isNull(refreshTokens.usedAt),
-        sql`exists (select 1 from ${sessions} where ${sessions.id} = ${refreshTokens.sessionId}
-          and ${sessions.revokedAt} is null and ${sessions.expiresAt} > ${p('nowMs')})`
+        sql`exists (select 1 from ${sessions} join ${usersTable} on ${usersTable.id} = ${sessions.userId}
+          where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null
+          and ${sessions.expiresAt} > ${p('nowMs')} and ${usersTable.isActive} = 1)`
       ))
       .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       .prepare(),
@@ -44,9 +54,11 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     spentRefreshToken: db.select({
       generation: refreshTokens.generation,
       usedAt: refreshTokens.usedAt,
-      session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt }
+      session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
+      userActive: sql<number | null>`${usersTable.isActive}`
     }).from(refreshTokens)
       .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .leftJoin(usersTable, eq(usersTable.id, sessions.userId))
       .where(eq(refreshTokens.tokenHash, p('tokenHash')))
       .prepare(),
     latestGeneration: db.select({ generation: sql<number>`max(${refreshTokens.generation})` }).from(refreshTokens)
@@ -56,6 +68,8 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     revokeSession: db.update(sessions).set({ revokedAt: sql`${p('nowMs')}`, revokeReason: sql`${p('reason')}` })
       .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).prepare(),
 
+    liveAttempts: db.select({ count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
+      .where(and(eq(loginAttempts.key, p('key')), sql`${loginAttempts.resetAt} > ${p('nowMs')}`)).prepare(),
     // A window that has ended starts again at 1; otherwise the count goes up. One statement per key.
     hitLoginAttempt: db.insert(loginAttempts).values({ key: p('key'), count: 1, resetAt: p('resetAt') })
       .onConflictDoUpdate({
@@ -69,7 +83,24 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       .prepare(),
     clearLoginAttempts: db.delete(loginAttempts).where(eq(loginAttempts.key, p('key'))).prepare(),
     releaseLoginAttempt: db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
-      .where(eq(loginAttempts.key, p('key'))).prepare()
+      .where(eq(loginAttempts.key, p('key'))).prepare(),
+
+    insertDeviceToken: db.insert(deviceTokens).values({
+      tokenHash: p('tokenHash'), userId: p('userId'), createdAt: p('createdAt'), lastUsedAt: p('createdAt'), expiresAt: p('expiresAt')
+    }).prepare(),
+    hitDeviceToken: db.update(deviceTokens).set({ failures: sql`${deviceTokens.failures} + 1` })
+      .where(and(
+        eq(deviceTokens.tokenHash, p('tokenHash')),
+        eq(deviceTokens.userId, p('userId')),
+        isNull(deviceTokens.revokedAt),
+        sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
+        sql`${deviceTokens.failures} < ${p('max')}`
+      )).prepare(),
+    resetDeviceToken: db.update(deviceTokens).set({ failures: 0, lastUsedAt: sql`${p('nowMs')}` })
+      .where(eq(deviceTokens.tokenHash, p('tokenHash'))).prepare(),
+    revokeSpentDeviceToken: db.update(deviceTokens).set({ revokedAt: sql`${p('nowMs')}` })
+      .where(and(eq(deviceTokens.tokenHash, p('tokenHash')), isNull(deviceTokens.revokedAt), sql`${deviceTokens.failures} >= ${p('max')}`))
+      .prepare()
   }
 }
 

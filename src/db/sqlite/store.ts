@@ -4,10 +4,11 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AuthStore, NewSession, NewUserRecord, RotationResult, SessionWithUser, UserPatch, UserRecord
+  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, NewDeviceToken, NewSession, NewUserRecord,
+  RotationResult, SessionWithUser, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
-import { type authUserColumns, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 import { compileFindSession } from './session-lookup.ts'
 import { type PreparedStatements, prepareStatements } from './statements.ts'
 
@@ -23,9 +24,9 @@ export class SqliteAuthStore implements AuthStore {
   readonly #onClose: (() => void | Promise<void>) | undefined
   readonly #findSession: (sessionId: string) => SessionWithUser | undefined
   readonly #q: PreparedStatements
-  readonly #createSession: Database.Transaction<(session: NewSession, refreshTokenHash: string) => void>
+  readonly #createSession: Database.Transaction<(session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken) => boolean>
   readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
-  readonly #hit: Database.Transaction<(keys: string[], windowMs: number, now: Date) => AttemptCount[]>
+  readonly #hit: Database.Transaction<(limits: AttemptLimit[], windowMs: number, now: Date) => AttemptOutcome>
 
   constructor (db: SqliteDatabase, usersTable: SqliteUsersTable = users, onClose?: () => void | Promise<void>) {
     this.#db = db
@@ -37,10 +38,15 @@ export class SqliteAuthStore implements AuthStore {
     const q = this.#q = prepareStatements(db, this.#users)
     // Transactions are made once too; each runs as BEGIN IMMEDIATE, so concurrent writers queue on the lock.
 
-    this.#createSession = client.transaction((session: NewSession, refreshTokenHash: string) => {
+    this.#createSession = client.transaction((session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken) => {
+      if (q.credentialsCurrent.get({ userId: session.userId, passwordHash: credentials.passwordHash }) === undefined) return false
       q.insertSession.run({ ...session })
       q.insertRefreshToken.run({ tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt })
       q.stampLastLogin.run({ nowMs: session.createdAt.getTime(), userId: session.userId })
+      if (device !== undefined) {
+        q.insertDeviceToken.run({ ...device, userId: session.userId, createdAt: session.createdAt })
+      }
+      return true
     })
 
     this.#rotate = client.transaction((oldHash: string, newHash: string, now: Date): RotationResult => {
@@ -55,15 +61,29 @@ export class SqliteAuthStore implements AuthStore {
       if (spent === undefined) return { outcome: 'unknown' }
       // An aggregate always yields one row, and this session holds at least the spent token.
       const latest = q.latestGeneration.get({ sessionId: spent.session.id })!
-      return { outcome: 'spent', ...spent, latestGeneration: latest.generation }
+      const { userActive, ...rest } = spent
+      return { outcome: 'spent', ...rest, latestGeneration: latest.generation, userActive: userActive === 1 }
     })
 
-    this.#hit = client.transaction((keys: string[], windowMs: number, now: Date) => {
-      const resetAt = new Date(now.getTime() + windowMs)
-      return keys.map((key): AttemptCount => {
-        const row = q.hitLoginAttempt.get({ key, resetAt, nowMs: now.getTime(), resetAtMs: resetAt.getTime() })!
-        return { key, count: row.count, resetAt: row.resetAt }
-      })
+    this.#hit = client.transaction((limits: AttemptLimit[], windowMs: number, now: Date): AttemptOutcome => {
+      const nowMs = now.getTime()
+      const live: AttemptCount[] = []
+      let full = false
+      for (const { key, max } of limits) {
+        const row = q.liveAttempts.get({ key, nowMs })
+        if (row === undefined) continue
+        live.push({ key, count: row.count, resetAt: row.resetAt })
+        if (row.count >= max) full = true
+      }
+      if (full) return { counted: false, counts: live }
+      const resetAt = new Date(nowMs + windowMs)
+      return {
+        counted: true,
+        counts: limits.map(({ key }): AttemptCount => {
+          const row = q.hitLoginAttempt.get({ key, resetAt, nowMs, resetAtMs: resetAt.getTime() })!
+          return { key, count: row.count, resetAt: row.resetAt }
+        })
+      }
     })
   }
 
@@ -91,8 +111,12 @@ export class SqliteAuthStore implements AuthStore {
       .where(eq(this.#users.id, id)).returning().get()
   }
 
-  async createSession (session: NewSession, refreshTokenHash: string): Promise<void> {
-    this.#createSession.immediate(session, refreshTokenHash)
+  async createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean> {
+    return this.#createSession.immediate(session, refreshTokenHash, credentials, device)
+  }
+
+  async replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean> {
+    return this.#q.replacePasswordHash.run({ userId, oldHash, newHash, nowMs: now.getTime() }).changes > 0
   }
 
   async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
@@ -125,8 +149,8 @@ export class SqliteAuthStore implements AuthStore {
     return result.changes
   }
 
-  async hitLoginAttempts (keys: string[], windowMs: number, now: Date): Promise<AttemptCount[]> {
-    return this.#hit.immediate(keys, windowMs, now)
+  async hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome> {
+    return this.#hit.immediate(limits, windowMs, now)
   }
 
   async clearLoginAttempts (key: string): Promise<void> {
@@ -137,17 +161,34 @@ export class SqliteAuthStore implements AuthStore {
     this.#q.releaseLoginAttempt.run({ key })
   }
 
-  async purgeExpired (now: Date, usedBefore: Date): Promise<number> {
+  async hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean> {
+    return this.#q.hitDeviceToken.run({ tokenHash, userId, max, nowMs: now.getTime() }).changes > 0
+  }
+
+  async resetDeviceToken (tokenHash: string, now: Date): Promise<void> {
+    this.#q.resetDeviceToken.run({ tokenHash, nowMs: now.getTime() })
+  }
+
+  async revokeDeviceTokenIfSpent (tokenHash: string, max: number, now: Date): Promise<void> {
+    this.#q.revokeSpentDeviceToken.run({ tokenHash, max, nowMs: now.getTime() })
+  }
+
+  async revokeDeviceTokens (userId: string, now: Date): Promise<number> {
+    return this.#db.update(deviceTokens).set({ revokedAt: now })
+      .where(and(eq(deviceTokens.userId, userId), isNull(deviceTokens.revokedAt))).run().changes
+  }
+
+  async purgeExpired (now: Date): Promise<number> {
     return this.#db.transaction((tx) => {
       // Tokens first: counting them separately keeps the total honest (the cascade would hide them).
       const deadSessions = or(lte(sessions.expiresAt, now), sql`${sessions.revokedAt} is not null`)
-      const tokens = tx.delete(refreshTokens).where(or(
-        sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`,
-        and(sql`${refreshTokens.usedAt} is not null`, lte(refreshTokens.usedAt, usedBefore))
-      )).run().changes
+      const tokens = tx.delete(refreshTokens)
+        .where(sql`${refreshTokens.sessionId} in (select ${sessions.id} from ${sessions} where ${deadSessions})`).run().changes
       const dead = tx.delete(sessions).where(deadSessions).run().changes
+      const devices = tx.delete(deviceTokens)
+        .where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`)).run().changes
       const counters = tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now)).run().changes
-      return tokens + dead + counters
+      return tokens + dead + devices + counters
     }, { behavior: 'immediate' })
   }
 

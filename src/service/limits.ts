@@ -1,0 +1,120 @@
+import { isIP } from 'node:net'
+import type { ResolvedConfig } from '../config.ts'
+import type { AttemptCount, AttemptLimit, AuthStore } from '../db/store.ts'
+import { RateLimitError } from '../errors.ts'
+
+/**
+ * The address a limit is keyed on: IPv4 as it is (also when written IPv4-mapped), IPv6 by its /64, the block
+ * one subscriber gets, so rotating through it buys no extra attempts. Anything else is used as given.
+ */
+export function ipKey (ip: string): string {
+  const address = ip.split('%')[0]
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)
+  if (mapped !== null) return mapped[1]
+  if (isIP(address) !== 6) return address
+  const [head, tail = ''] = address.toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === '' ? [] : tail.split(':')
+  // An embedded IPv4 tail (::1.2.3.4) holds two groups; only the first four groups matter here anyway.
+  const missing = 8 - left.length - right.length - right.filter((group) => group.includes('.')).length
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right] : left
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
+export interface LimitedEvent {
+  action: 'login' | 'password_change' | 'register'
+  email: string | null
+  ip: string | null
+  retryAfter: number
+}
+
+/** One counted password check: tell how it went, so the counts can be settled. */
+export interface PasswordAttempt {
+  /** True when the attempt was counted on a device token instead of the address and account limits. */
+  readonly onDevice: boolean
+  succeeded (): Promise<void>
+  failed (): Promise<void>
+}
+
+export interface DeviceClaim {
+  tokenHash: string
+  userId: string
+}
+
+type Call = <T>(operation: Promise<T>) => Promise<T>
+
+/**
+ * The attempt limits, counted in the store so every instance on the database shares them. Each attempt is
+ * counted before its bcrypt comparison, in one atomic statement per check, and an attempt that is already
+ * over a limit writes nothing: the counters grow with distinct keys, never with the number of requests.
+ */
+export class AttemptLimiter {
+  readonly #store: AuthStore
+  readonly #config: ResolvedConfig
+  readonly #call: Call
+  readonly #onLimited: (event: LimitedEvent) => void
+
+  constructor (store: AuthStore, config: ResolvedConfig, call: Call, onLimited: (event: LimitedEvent) => void) {
+    this.#store = store
+    this.#config = config
+    this.#call = call
+    this.#onLimited = onLimited
+  }
+
+  /**
+   * A password check for the account behind `email` (a login, or the current password of a change), counted
+   * per email and address, per address, and per account across all addresses. A login presenting a live
+   * device token of that very account is counted on the token alone.
+   */
+  async password (action: 'login' | 'password_change', email: string, ip: string | null, device?: DeviceClaim): Promise<PasswordAttempt> {
+    const limit = this.#config.loginRateLimit
+    if (limit === false) return UNLIMITED
+    const store = this.#store
+    if (device !== undefined && await this.#call(store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date()))) {
+      return {
+        onDevice: true,
+        succeeded: () => this.#call(store.resetDeviceToken(device.tokenHash, new Date())),
+        failed: () => this.#call(store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date()))
+      }
+    }
+    const address = ip === null ? '-' : ipKey(ip)
+    const emailKey = `email:${email}|${address}`
+    const accountKey = `account:${email}`
+    const limits: AttemptLimit[] = [
+      { key: emailKey, max: limit.maxAttemptsPerEmail },
+      { key: accountKey, max: limit.maxAttemptsPerAccount }
+    ]
+    if (ip !== null) limits.push({ key: `ip:${address}`, max: limit.maxAttemptsPerIp })
+    await this.#hit(action, limits, limit.windowSeconds, email, ip, 'Too many failed login attempts, try again later')
+    return {
+      onDevice: false,
+      // A success forgets this address's failures for the email and takes back what it counted elsewhere.
+      succeeded: async () => {
+        await this.#call(store.clearLoginAttempts(emailKey))
+        for (const { key } of limits.slice(1)) await this.#call(store.releaseLoginAttempt(key))
+      },
+      failed: async () => {}
+    }
+  }
+
+  /** One registration from `ip` (none counted for callers that give no address, such as scripts). */
+  async registration (ip: string | null): Promise<void> {
+    const limit = this.#config.registrationRateLimit
+    if (limit === false || ip === null) return
+    await this.#hit('register', [{ key: `register:${ipKey(ip)}`, max: limit.maxPerIp }], limit.windowSeconds, null, ip,
+      'Too many registrations from this address, try again later')
+  }
+
+  async #hit (action: LimitedEvent['action'], limits: AttemptLimit[], windowSeconds: number, email: string | null, ip: string | null, message: string): Promise<void> {
+    const now = Date.now()
+    const { counted, counts } = await this.#call(this.#store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
+    const max = (count: AttemptCount) => limits.find((l) => l.key === count.key)!.max
+    const over = counts.filter((c) => counted ? c.count > max(c) : c.count >= max(c))
+    if (over.length === 0) return
+    const retryAfter = Math.max(1, Math.ceil((Math.max(...over.map((c) => c.resetAt.getTime())) - now) / 1000))
+    this.#onLimited({ action, email, ip, retryAfter })
+    throw new RateLimitError(retryAfter, message)
+  }
+}
+
+const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, succeeded: async () => {}, failed: async () => {} })
