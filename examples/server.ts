@@ -1,18 +1,50 @@
 /**
  * `npm start`: the seed's application with the plugin's bundled routes, on an SQLite file or PostgreSQL.
  * Environment: DATABASE_URL (a postgres:// URL; wins over DATABASE_PATH), DATABASE_PATH (./data/auth.sqlite), PORT (8000), HOST (127.0.0.1), AUTH_SECRET (its UTF-8 bytes;
- * random, with a warning, when unset), TRUST_PROXY=1, AUTH_REFRESH_GRACE_SECONDS (10), BCRYPT_ROUNDS (12).
+ * random, with a warning, when unset), TRUST_PROXY (a hop count such as `1`, or addresses/CIDRs such as
+ * `127.0.0.1,10.0.0.0/8`; unset trusts no proxy), AUTH_REFRESH_GRACE_SECONDS (10), BCRYPT_ROUNDS (12),
+ * AUTH_REGISTRATIONS_PER_IP (registrations per client address per hour, 10).
  */
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyDrizzleAuth from '../src/index.ts'
 
 export type Env = Record<string, string | undefined>
 
+/**
+ * Fastify's `trustProxy` from TRUST_PROXY: a hop count, or a comma-separated list of addresses and CIDRs.
+ * `true` (trust every hop) is refused: any client could then name its own address in X-Forwarded-For and
+ * escape the per-address limits, or lock out someone else's address.
+ */
+export function trustProxyFrom (value: string | undefined): number | string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text)
+  if (/^(true|yes|on|\*)$/i.test(text)) {
+    throw new Error(`TRUST_PROXY=${text} would trust every X-Forwarded-For hop, so any client could pick its own address ` +
+      'and escape the rate limits: set the number of proxies in front of the app (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)')
+  }
+  const entries = text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const bad = entries.find((entry) => !isAddressOrCidr(entry))
+  if (bad !== undefined) {
+    throw new Error(`TRUST_PROXY: '${bad}' is not an IP address or CIDR: set a hop count (e.g. 1) or addresses (e.g. 127.0.0.1,10.0.0.0/8)`)
+  }
+  return entries
+}
+
+function isAddressOrCidr (entry: string): boolean {
+  const [address, bits, extra] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || extra !== undefined) return false
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+}
+
 export async function buildServer (env: Env = process.env): Promise<FastifyInstance> {
+  const trustProxy = trustProxyFrom(env.TRUST_PROXY)
   const app = Fastify({
-    trustProxy: env.TRUST_PROXY === '1',
+    ...(trustProxy === undefined ? {} : { trustProxy }),
     logger: env.LOG_LEVEL === 'silent'
       ? false
       : {
@@ -35,7 +67,8 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     secret,
     routes: true,
     ...(env.AUTH_REFRESH_GRACE_SECONDS === undefined ? {} : { refreshReuseGraceSeconds: Number(env.AUTH_REFRESH_GRACE_SECONDS) }),
-    ...(env.BCRYPT_ROUNDS === undefined ? {} : { bcryptRounds: Number(env.BCRYPT_ROUNDS) })
+    ...(env.BCRYPT_ROUNDS === undefined ? {} : { bcryptRounds: Number(env.BCRYPT_ROUNDS) }),
+    ...(env.AUTH_REGISTRATIONS_PER_IP === undefined ? {} : { registrationRateLimit: { maxPerIp: Number(env.AUTH_REGISTRATIONS_PER_IP) } })
   })
   app.get('/health', async () => ({ status: 'ok' }))
   return app

@@ -8,7 +8,7 @@ if (await requirePostgres()) {
   t.test('two Fastify processes on one PostgreSQL database behave as one', async (t) => {
     const db = await createTestDatabase('postgresql')
     t.teardown(() => db.close())
-    const env = { DATABASE_URL: db.url!, AUTH_SECRET: 'instances-secret-shared-by-both-32b', PORT: '0', LOG_LEVEL: 'info' }
+    const env = { DATABASE_URL: db.url!, AUTH_SECRET: 'instances-secret-shared-by-both-32b', PORT: '0', LOG_LEVEL: 'info', AUTH_REGISTRATIONS_PER_IP: '100' }
     // Both start at once on an empty database: both run the migrations at the same moment.
     const [a, b] = await Promise.all([startServer(env), startServer(env)])
     t.teardown(async () => { await a.stop(); await b.stop() })
