@@ -17,11 +17,18 @@ export type Env = Record<string, string | undefined>
  * Fastify's `trustProxy` from TRUST_PROXY: a hop count, or a comma-separated list of addresses and CIDRs.
  * `true` (trust every hop) is refused: any client could then name its own address in X-Forwarded-For and
  * escape the per-address limits, or lock out someone else's address.
+ *
+ * A hop count N trusts the N nearest hops whoever they are (Fastify itself now treats a bare number as
+ * "trust nothing"), so it is right only when the app cannot be reached except through those proxies;
+ * addresses are the safer setting.
  */
-export function trustProxyFrom (value: string | undefined): number | string[] | undefined {
+export function trustProxyFrom (value: string | undefined): ((address: string, hop: number) => boolean) | string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined
   const text = value.trim()
-  if (/^\d+$/.test(text)) return Number(text)
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text)
+    return (_address, hop) => hop < hops
+  }
   if (/^(true|yes|on|\*)$/i.test(text)) {
     throw new Error(`TRUST_PROXY=${text} would trust every X-Forwarded-For hop, so any client could pick its own address ` +
       'and escape the rate limits: set the number of proxies in front of the app (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)')

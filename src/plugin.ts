@@ -44,7 +44,9 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
     await fastify.register(authRoutes, { ...resolved.routes, service })
   }
 
+  const stopPurging = schedulePurge(fastify, service, config.purgeIntervalSeconds)
   fastify.addHook('onClose', async () => {
+    stopPurging()
     if (resolved.ownsService()) await service().close()
   })
 }
@@ -62,6 +64,26 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
     fastify.log.warn({ code: (err.cause as { code?: unknown }).code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
   }
+}
+
+/**
+ * Runs `purgeExpired()` every `seconds` (0: never) once the server is ready, so ended sessions, tokens and
+ * counters do not pile up; on PostgreSQL the store lets one instance at a time do it. A failure is logged and
+ * the next tick tries again. Returns what stops it.
+ */
+function schedulePurge (fastify: FastifyInstance, service: () => AuthService, seconds: number): () => void {
+  if (seconds === 0) return () => {}
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    service().purgeExpired()
+      .catch((err: unknown) => { fastify.log.warn({ code: (err as { code?: unknown }).code }, 'fastify-drizzle-auth: purging expired rows failed') })
+      .finally(() => { running = false })
+  }, seconds * 1000)
+  // Never the reason the process stays alive.
+  timer.unref()
+  return () => { clearInterval(timer) }
 }
 
 /** The plugin: bearer authentication on every request, guards, and (optionally) the bundled routes. */

@@ -93,19 +93,19 @@ export class PgAuthStore implements AuthStore {
     await this.ready()
     const users = this.#users
     return this.#db.transaction(async (tx) => {
-      // FOR SHARE: a password change or deactivation in flight waits for this transaction (and then revokes the
-      // session it made), and one already committed is seen here, so the session is not made at all.
-      const [current] = await tx.select({ id: users.id }).from(users).where(and(
+      // One conditional statement checks and locks the user row: a password change or deactivation committed
+      // before it is seen (the WHERE is re-checked on the newest row), one in flight waits for this transaction
+      // and then revokes the session it made.
+      const stamped = await tx.update(users).set({ lastLogin: session.createdAt }).where(and(
         eq(users.id, session.userId),
         sql`${users.passwordHash} is not distinct from ${credentials.passwordHash}`,
         eq(users.isActive, true)
-      )).for('share')
-      if (current === undefined) return false
+      ))
+      if (stamped.rowCount !== 1) return false
       await tx.insert(sessions).values({ ...session, lastUsedAt: session.createdAt })
       await tx.insert(refreshTokens).values({
         tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt
       })
-      await tx.update(users).set({ lastLogin: session.createdAt }).where(eq(users.id, session.userId))
       if (device !== undefined) {
         await tx.insert(deviceTokens).values({ ...device, userId: session.userId, createdAt: session.createdAt, lastUsedAt: session.createdAt })
       }

@@ -14,12 +14,6 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     userByEmail: db.select().from(usersTable).where(eq(usersTable.email, p('email'))).prepare(),
     userById: db.select().from(usersTable).where(eq(usersTable.id, p('id'))).prepare(),
 
-    // The credentials a login checked are still the user's, and the user is active.
-    credentialsCurrent: db.select({ id: usersTable.id }).from(usersTable).where(and(
-      eq(usersTable.id, p('userId')),
-      sql`${usersTable.passwordHash} is ${p('passwordHash')}`,
-      sql`${usersTable.isActive} = 1`
-    )).prepare(),
     replacePasswordHash: db.update(usersTable).set({ passwordHash: sql`${p('newHash')}`, updatedAt: sql`${p('nowMs')}` })
       .where(and(eq(usersTable.id, p('userId')), eq(usersTable.passwordHash, p('oldHash')))).prepare(),
     insertSession: db.insert(sessions).values({
@@ -34,7 +28,12 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     insertRefreshToken: db.insert(refreshTokens).values({
       tokenHash: p('tokenHash'), sessionId: p('sessionId'), generation: p('generation'), createdAt: p('createdAt')
     }).prepare(),
-    stampLastLogin: db.update(usersTable).set({ lastLogin: sql`${p('nowMs')}` }).where(eq(usersTable.id, p('userId'))).prepare(),
+    // Stamped only while the credentials a login checked are still the user's and the user is active.
+    stampLastLogin: db.update(usersTable).set({ lastLogin: sql`${p('nowMs')}` }).where(and(
+      eq(usersTable.id, p('userId')),
+      sql`${usersTable.passwordHash} is ${p('passwordHash')}`,
+      sql`${usersTable.isActive} = 1`
+    )).prepare(),
 
     // Only an unused token of a live session of an active user is consumed: the statement decides, so two
     // callers cannot both win.

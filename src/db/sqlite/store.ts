@@ -39,10 +39,10 @@ export class SqliteAuthStore implements AuthStore {
     // Transactions are made once too; each runs as BEGIN IMMEDIATE, so concurrent writers queue on the lock.
 
     this.#createSession = client.transaction((session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken) => {
-      if (q.credentialsCurrent.get({ userId: session.userId, passwordHash: credentials.passwordHash }) === undefined) return false
+      const stamped = q.stampLastLogin.run({ nowMs: session.createdAt.getTime(), userId: session.userId, passwordHash: credentials.passwordHash })
+      if (stamped.changes !== 1) return false
       q.insertSession.run({ ...session })
       q.insertRefreshToken.run({ tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt })
-      q.stampLastLogin.run({ nowMs: session.createdAt.getTime(), userId: session.userId })
       if (device !== undefined) {
         q.insertDeviceToken.run({ ...device, userId: session.userId, createdAt: session.createdAt })
       }
