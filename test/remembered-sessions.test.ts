@@ -160,3 +160,19 @@ t.test('a password change refuses the other, remembered, sessions at once and ke
   t.equal((await me(app, elsewhere.accessToken)).statusCode, 401)
   t.equal((await me(app, kept.accessToken)).statusCode, 200)
 })
+
+t.test('hardening item 13: nothing is remembered inside an open transaction, so a rollback is seen at once', async (t) => {
+  const app = await buildApp({}, {}, 'sqlite')
+  t.teardown(() => app.close())
+  const session = await registerAndLogin(app)
+  const client = (testDatabase(app).database as unknown as { $client: Database.Database }).$client
+  client.exec('update auth_users set is_active = 0')
+  t.equal((await me(app, session.accessToken)).statusCode, 401, 'inactive')
+  client.exec('begin')
+  client.exec('update auth_users set is_active = 1')
+  t.equal((await me(app, session.accessToken)).statusCode, 200, 'inside the transaction the row reads active')
+  t.equal((await me(app, session.accessToken)).statusCode, 200, 'and again')
+  client.exec('rollback')
+  t.equal((await me(app, session.accessToken)).statusCode, 401, 'after the rollback: inactive on the very next request')
+  t.equal((await me(app, session.accessToken)).statusCode, 401, 'and it stays so')
+})
