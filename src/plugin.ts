@@ -73,13 +73,11 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
  */
 function schedulePurge (fastify: FastifyInstance, service: () => AuthService, seconds: number): () => void {
   if (seconds === 0) return () => {}
-  let running = false
+  // Overlapping runs are harmless (SQLite serializes them, PostgreSQL lets one hold the lock), so none is skipped.
   const timer = setInterval(() => {
-    if (running) return
-    running = true
-    service().purgeExpired()
-      .catch((err: unknown) => { fastify.log.warn({ code: (err as { code?: unknown }).code }, 'fastify-drizzle-auth: purging expired rows failed') })
-      .finally(() => { running = false })
+    service().purgeExpired().catch((err: unknown) => {
+      fastify.log.warn({ code: (err as { code?: unknown }).code }, 'fastify-drizzle-auth: purging expired rows failed, will try again')
+    })
   }, seconds * 1000)
   // Never the reason the process stays alive.
   timer.unref()

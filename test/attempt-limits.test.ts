@@ -30,6 +30,17 @@ async function setup (dialect: Dialect, options: Partial<FastifyDrizzleAuthOptio
   return { app, alice, device: first.json().device_token as string, access: first.json().access_token as string }
 }
 
+t.test('changePassword from a script: no address still counts per email and account; an unknown user is refused', async (t) => {
+  const app = await buildApp({ registrationRateLimit: false, loginRateLimit: { maxAttemptsPerEmail: 2 } })
+  t.teardown(() => app.close())
+  const alice = await app.authService.register('alice@example.com', PASSWORD)
+  for (let i = 0; i < 2; i++) {
+    await t.rejects(app.authService.changePassword(alice, `Wrong-${i}`, 'Fresh-Strong-Pass-8'), { code: 'invalid_current_password' })
+  }
+  await t.rejects(app.authService.changePassword(alice, PASSWORD, 'Fresh-Strong-Pass-8'), { code: 'rate_limited', statusCode: 429 })
+  await t.rejects(app.authService.changePassword({ id: 'no-such-user' }, PASSWORD, 'Fresh-Strong-Pass-8'), { code: 'user_not_found', statusCode: 401 })
+})
+
 t.test('ipKey: IPv4 as it is, IPv4-mapped as IPv4, IPv6 by its /64', async (t) => {
   t.equal(ipKey('203.0.113.9'), '203.0.113.9')
   t.equal(ipKey('::ffff:203.0.113.9'), '203.0.113.9')

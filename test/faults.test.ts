@@ -39,6 +39,8 @@ t.test('a closed database: 503 from loginRequired and /login, never 401, and the
   t.equal(refreshRes.statusCode, 503)
   const register = await app.inject({ method: 'POST', url: '/register', payload: { email: 'new@example.com', password: PASSWORD } })
   t.equal(register.statusCode, 503)
+  // Without an address no registration limit is counted: the insert itself meets the closed database.
+  await t.rejects(app.authService.register('script@example.com', PASSWORD), ServiceUnavailableError)
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(accessToken) })).statusCode, 200, 'logout never throws')
   t.equal((await app.inject({ url: '/me' })).statusCode, 401, 'no token: still the plain 401')
   t.same((await app.inject({ url: '/open' })).json(), { ok: true }, 'routes without auth keep working')

@@ -8,7 +8,7 @@ import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
 import * as pgTables from '../src/db/pg/index.ts'
 import { MIGRATIONS_TABLE, migrate, openSqlite } from '../src/index.ts'
-import { loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
+import { deviceTokens, loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
 t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {
   const { db, close } = openSqlite(':memory:')
@@ -55,9 +55,11 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
     auth_sessions_user_id_idx: ['user_id'],
     auth_sessions_expires_at_idx: ['expires_at'],
     auth_refresh_tokens_session_idx: ['session_id', 'generation'],
-    auth_login_attempts_reset_at_idx: ['reset_at']
+    auth_login_attempts_reset_at_idx: ['reset_at'],
+    auth_device_tokens_user_id_idx: ['user_id'],
+    auth_device_tokens_expires_at_idx: ['expires_at']
   }
-  const declared = [sessions, refreshTokens, loginAttempts].flatMap((table) => getTableConfig(table).indexes)
+  const declared = [sessions, refreshTokens, loginAttempts, deviceTokens].flatMap((table) => getTableConfig(table).indexes)
   t.same(Object.fromEntries(declared.map((i) => [i.config.name, i.config.columns.map((c) => (c as { name: string }).name)])), expected)
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
@@ -74,9 +76,12 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
 })
 
 t.test('the PostgreSQL tables declare the same indexes and a cascading foreign key', async (t) => {
-  const declared = [pgTables.sessions, pgTables.refreshTokens, pgTables.loginAttempts].flatMap((table) => getPgTableConfig(table).indexes)
-  t.same(declared.map((i) => i.config.name).sort(),
-    ['auth_login_attempts_reset_at_idx', 'auth_refresh_tokens_session_idx', 'auth_sessions_expires_at_idx', 'auth_sessions_user_id_idx'])
+  const declared = [pgTables.sessions, pgTables.refreshTokens, pgTables.loginAttempts, pgTables.deviceTokens]
+    .flatMap((table) => getPgTableConfig(table).indexes)
+  t.same(declared.map((i) => i.config.name).sort(), [
+    'auth_device_tokens_expires_at_idx', 'auth_device_tokens_user_id_idx', 'auth_login_attempts_reset_at_idx',
+    'auth_refresh_tokens_session_idx', 'auth_sessions_expires_at_idx', 'auth_sessions_user_id_idx'
+  ])
   const [fk] = getPgTableConfig(pgTables.refreshTokens).foreignKeys
   t.equal(getPgTableConfig(fk.reference().foreignTable).name, 'auth_sessions')
   t.equal(fk.onDelete, 'cascade')

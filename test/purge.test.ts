@@ -3,10 +3,11 @@
  * interval by itself (one instance at a time on PostgreSQL) and stops when it closes.
  * Item 8: a token the application signs through fastify.jwt.sign() lives accessTokenTtl seconds.
  */
+import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import pg from 'pg'
 import t from 'tap'
-import fastifyDrizzleAuth from '../src/index.ts'
+import fastifyDrizzleAuth, { openSqlite } from '../src/index.ts'
 import { SECRET, bearer, buildApp, registerAndLogin, testDatabase } from './fixtures/app.ts'
 import { availableDialects, createTestDatabase } from './fixtures/databases.ts'
 
@@ -77,6 +78,35 @@ t.test('item 9: purging stops when the app closes, and 0 turns it off', async (t
   await new Promise((resolve) => setTimeout(resolve, 1200))
   await off.close()
   t.equal(offRuns, 0, 'never with 0')
+})
+
+t.test('item 9: a failing purge is logged as a warning (no secret, no stack) and tried again on the next tick', async (t) => {
+  const lines: Array<{ level: number, msg: string, code?: string }> = []
+  let failures = 0
+  const { db: database, close } = openSqlite(':memory:')
+  t.teardown(close)
+  const logged = new Promise<void>((resolve) => {
+    const stream = new Writable({
+      write (chunk, _encoding, callback) {
+        const line = JSON.parse(chunk.toString())
+        lines.push(line)
+        if (/purging expired rows failed/.test(line.msg) && ++failures === 2) resolve()
+        callback()
+      }
+    })
+    void buildApp({ database, purgeIntervalSeconds: 1 }, { logger: { level: 'warn', stream } }).then((app) => {
+      t.teardown(() => app.close())
+      // The database goes away under the plugin: every purge from now on fails.
+      close()
+    })
+  })
+  const keepAlive = setTimeout(() => {}, 10_000)
+  await logged
+  clearTimeout(keepAlive)
+  const failure = lines.find((line) => /purging expired rows failed/.test(line.msg))!
+  t.equal(failure.level, 40, 'a warning')
+  t.same(Object.keys(failure).filter((key) => !['level', 'time', 'pid', 'hostname', 'msg'].includes(key)), ['code'], 'only a code beside the message')
+  t.equal(failures, 2, 'tried again')
 })
 
 t.test('item 9: on PostgreSQL one instance purges at a time (advisory lock)', async (t) => {

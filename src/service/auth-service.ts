@@ -160,7 +160,8 @@ export class AuthService {
         throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
       }
       await attempt.succeeded()
-      const passwordHash = await this.#rehash(found, String(password), slot)
+      // A match implies a stored hash.
+      const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
       return { user: found, passwordHash, onDevice: attempt.onDevice }
     })
 
@@ -195,11 +196,10 @@ export class AuthService {
    * one), so existing accounts answer in the same time as unknown emails after `bcryptRounds` changes.
    * Returns the hash the user now has.
    */
-  async #rehash (user: UserRecord, password: string, slot: Slot): Promise<string | null> {
-    const current = user.passwordHash
-    if (current === null || !this.#passwords.needsRehash(current)) return current
+  async #rehash (userId: string, current: string, password: string, slot: Slot): Promise<string> {
+    if (!this.#passwords.needsRehash(current)) return current
     const next = await slot.hash(password)
-    return await this.#call(this.#store.replacePasswordHash(user.id, current, next, new Date())) ? next : current
+    return await this.#call(this.#store.replacePasswordHash(userId, current, next, new Date())) ? next : current
   }
 
   /** The user an access token belongs to. Raises a TokenError subclass, AuthenticationError or ServiceUnavailableError. */

@@ -104,8 +104,8 @@ export class PasswordHasher {
   }
 
   /** True when `hash` is a bcrypt hash of another cost than the configured one. */
-  needsRehash (hash: string | null | undefined): boolean {
-    const cost = typeof hash === 'string' ? /^\$2[abxy]?\$(\d{2})\$/.exec(hash)?.[1] : undefined
+  needsRehash (hash: string): boolean {
+    const cost = /^\$2[abxy]?\$(\d{2})\$/.exec(hash)?.[1]
     return cost !== undefined && Number(cost) !== this.rounds
   }
 

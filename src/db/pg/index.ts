@@ -1,2 +1,2 @@
-export { authUserColumns, users, sessions, refreshTokens, loginAttempts } from './schema.ts'
+export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
