@@ -32,6 +32,24 @@ for (const dialect of await availableDialects()) {
       t.same(calls, [{ op: 'compare', cost: 5 }], 'an unknown email is compared at the configured cost too')
     })
 
+    t.test('a rehash never overwrites a password changed meanwhile, and that login then fails', async (t) => {
+      const app = await buildApp({ bcryptRounds: 5 }, {}, dialect)
+      t.teardown(() => app.close())
+      const user = await app.authService.register('carol@example.com', PASSWORD)
+      await app.authService.store.updateUser(user.id, { passwordHash: bcrypt.hashSync(PASSWORD, 4) }, new Date())
+      const bcryptHold = holdBcrypt(t)
+      bcryptHold.hold('hash')
+      const pending = app.inject({ method: 'POST', url: '/login', payload: { email: 'carol@example.com', password: PASSWORD } })
+      await bcryptHold.held(1)
+      const changed = bcrypt.hashSync('Changed-Meanwhile-42', 5)
+      await app.authService.store.updateUser(user.id, { passwordHash: changed }, new Date())
+      bcryptHold.release()
+      const res = await pending
+      t.equal(res.statusCode, 401, 'the credentials it checked are gone')
+      const [row] = await testDatabase(app).query(`select password_hash from auth_users where id = '${user.id}'`)
+      t.equal(row.password_hash, changed, 'the change stands')
+    })
+
     t.test('a failed login never rehashes', async (t) => {
       const app = await buildApp({ bcryptRounds: 5 }, {}, dialect)
       t.teardown(() => app.close())
