@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { AuthService, migrate, openSqlite } from '../src/index.ts'
+import { AuthService } from '../src/index.ts'
+import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
 interface Profile { nodes: ProfileNode[] }

@@ -5,7 +5,7 @@
  * until the table holds `target`, then prints the row count.
  */
 import { readFileSync } from 'node:fs'
-import { SqliteAuthStore, openSqlite } from '../src/index.ts'
+import { SqliteAuthStore, openSqlite } from '../src/db/sqlite/index.ts'
 import { hashRefreshToken, newRefreshToken, newSessionId } from '../src/service/tokens.ts'
 
 const [databasePath, userId, target] = process.argv.slice(2)

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ANONYMOUS_USER } from './anonymous.ts'
 import { AuthError, ServiceUnavailableError } from './errors.ts'
-import type { AuthService, VerifiedAccess } from './service/auth-service.ts'
+import type { AuthService } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
 import type { AuthInfo } from './types.ts'
@@ -40,22 +40,12 @@ function sentTwice (request: FastifyRequest): boolean {
 /**
  * The onRequest hook: sets `request.user` and `request.auth` on every request and never answers.
  * Only a token the service accepted makes a user; any failure, including the store's, leaves the
- * request anonymous (with `tokenStatus` telling the guards why). Callback-style, because on SQLite the
- * whole check is synchronous and then no promise is made at all.
+ * request anonymous (with `tokenStatus` telling the guards why). On a synchronous store the service calls
+ * back before `verifyAccessToken` returns, so no promise is made at all. A `scopes` function that throws is
+ * a programming error, handed to Fastify as one (500).
  */
 export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor) {
-  function accept (request: FastifyRequest, { user, sessionId }: VerifiedAccess): void {
-    try {
-      const scopes = scopesFor(user)
-      request.user = user
-      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
-    } catch (err) {
-      refuse(request, err)
-    }
-  }
-
   function refuse (request: FastifyRequest, err: unknown): void {
-    request.user = ANONYMOUS_USER
     if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) {
       request.auth = REJECTED
       return
@@ -78,18 +68,29 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
       request.auth = REJECTED
       return done()
     }
-    let result: VerifiedAccess | Promise<VerifiedAccess>
+    let service: AuthService
     try {
-      result = getService().checkAccessToken(token)
+      service = getService()
     } catch (err) {
       refuse(request, err)
       return done()
     }
-    if (result instanceof Promise) {
-      result.then((verified) => { accept(request, verified); done() }, (err: unknown) => { refuse(request, err); done() })
-      return
-    }
-    accept(request, result)
-    done()
+    service.verifyAccessToken(token, (err, verified) => {
+      if (err !== null) {
+        refuse(request, err)
+        return done()
+      }
+      const { user, sessionId } = verified!
+      let scopes: readonly string[]
+      try {
+        scopes = scopesFor(user)
+      } catch (scopesFailed) {
+        request.auth = REJECTED
+        return done(scopesFailed as Error)
+      }
+      request.user = user
+      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
+      done()
+    })
   }
 }

@@ -1,8 +1,6 @@
 import { availableParallelism } from 'node:os'
-import type { AuthStore } from './db/store.ts'
-import type { PostgresPoolOptions } from './db/open.ts'
-import type { PgDatabase, PgUsersTable } from './db/pg/store.ts'
-import type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'
+import type { Table } from 'drizzle-orm'
+import type { AnyAuthStore } from './db/store.ts'
 import { ConfigurationError } from './errors.ts'
 import type { AuthLogger } from './service/events.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
@@ -28,17 +26,31 @@ export interface RegistrationRateLimitConfig {
   windowSeconds?: number
 }
 
+/**
+ * A Drizzle database of either dialect (better-sqlite3 or node-postgres), typed by shape so that neither
+ * driver's types are needed to name it.
+ */
+export interface DrizzleDatabase {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly select: Function
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly transaction: Function
+}
+
 /** The keys accepted by `configure()`, `new AuthService()` and the plugin. */
 export interface AuthConfig {
   /**
    * An SQLite file path or ':memory:', a `postgres://` URL (a pool is opened), or a Drizzle better-sqlite3 or
    * node-postgres database (left open: it is the application's).
    */
-  database?: SqliteDatabase | PgDatabase | string
+  database?: DrizzleDatabase | string
   /** node-postgres pool settings for a `postgres://` database (max, idleTimeoutMillis, ssl, ...). */
-  postgresPool?: PostgresPoolOptions
-  /** A ready store; replaces `database`. */
-  store?: AuthStore
+  postgresPool?: Readonly<Record<string, unknown>>
+  /**
+   * A ready store, replacing `database`: `sqliteStore(...)` from `fastify-drizzle-auth/sqlite`, `pgStore(...)`
+   * from `fastify-drizzle-auth/pg`, or any implementation of `AuthStore`.
+   */
+  store?: AnyAuthStore
   /** HMAC key for access tokens, at least 32 bytes (a string is used as its UTF-8 bytes). */
   secret?: string | Buffer
   algorithm?: JwtAlgorithm
@@ -69,7 +81,7 @@ export interface AuthConfig {
   /** How often the plugin deletes ended sessions, tokens and counters, in seconds (default 3600; 0 turns it off). */
   purgeIntervalSeconds?: number
   /** An application's own users table built with `authUserColumns()` of the same dialect. */
-  usersTable?: SqliteUsersTable | PgUsersTable
+  usersTable?: Table
   /** Run the plugin's migrations when the database is opened (default true). */
   migrate?: boolean
   /** Where the service logs (the plugin passes Fastify's logger). */
@@ -77,9 +89,9 @@ export interface AuthConfig {
 }
 
 export interface ResolvedConfig {
-  database: SqliteDatabase | PgDatabase | string | undefined
-  postgresPool: PostgresPoolOptions
-  store: AuthStore | undefined
+  database: DrizzleDatabase | string | undefined
+  postgresPool: Readonly<Record<string, unknown>>
+  store: AnyAuthStore | undefined
   secret: Buffer
   algorithm: JwtAlgorithm
   issuer: string | undefined
@@ -96,7 +108,7 @@ export interface ResolvedConfig {
   registrationRateLimit: Required<RegistrationRateLimitConfig> | false
   deviceTokenTtl: number
   purgeIntervalSeconds: number
-  usersTable: SqliteUsersTable | PgUsersTable | undefined
+  usersTable: Table | undefined
   migrate: boolean
   logger: AuthLogger | undefined
 }
@@ -197,7 +209,7 @@ function resolveSecret (secret: unknown): Buffer {
   return bytes
 }
 
-function isDrizzleDatabase (value: unknown): value is SqliteDatabase | PgDatabase {
+function isDrizzleDatabase (value: unknown): value is DrizzleDatabase {
   return value !== null && typeof value === 'object' && '$client' in value && 'select' in value
 }
 

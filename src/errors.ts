@@ -1,6 +1,7 @@
 /**
- * Every error the plugin raises. Each carries an HTTP `statusCode` and a stable snake_case `code`,
- * so an unhandled throw becomes the right response and clients can branch on `code`.
+ * Every error the plugin raises. Each carries an HTTP `statusCode`, a stable snake_case `code`, the `headers`
+ * its response needs and the `body()` it answers with, so one formatter can answer for all of them and an
+ * application's error handler can restyle any of them.
  */
 export class AuthError extends Error {
   readonly statusCode: number = 400
@@ -10,15 +11,70 @@ export class AuthError extends Error {
     super(message, options)
     this.name = new.target.name
   }
+
+  /** Response headers that go with this error (Fastify's own error handler applies them too). */
+  get headers (): Record<string, string> {
+    return {}
+  }
+
+  /** The JSON body of the response: `{ detail, code }`. */
+  body (): Record<string, unknown> {
+    return { detail: this.message, code: this.code }
+  }
 }
 
 export class AuthenticationError extends AuthError {
-  override readonly statusCode = 401
+  override readonly statusCode: number = 401
   override readonly code: string
 
   constructor (message = 'Authentication required', code = 'authentication_required') {
     super(message)
     this.code = code
+  }
+}
+
+/**
+ * What the guards and `requireAuth` raise for a request without a valid token: the seed's exact body
+ * `{"detail":"Authentication required"}` and a `WWW-Authenticate` challenge (RFC 6750).
+ */
+export class LoginRequiredError extends AuthenticationError {
+  override readonly statusCode: number
+  /** True when a token came but was refused (the challenge then says `invalid_token`). */
+  readonly tokenRejected: boolean
+
+  constructor (tokenRejected = false, statusCode = 401) {
+    super()
+    this.tokenRejected = tokenRejected
+    this.statusCode = statusCode
+  }
+
+  override get headers (): Record<string, string> {
+    return { 'www-authenticate': this.tokenRejected ? 'Bearer error="invalid_token"' : 'Bearer' }
+  }
+
+  override body (): Record<string, unknown> {
+    return { detail: this.message }
+  }
+}
+
+/** `requires(...)` for an authenticated request lacking a scope: 403 `{"detail":"Insufficient scope"}`. */
+export class InsufficientScopeError extends AuthError {
+  override readonly statusCode = 403
+  override readonly code = 'insufficient_scope'
+  /** The scopes the route requires. */
+  readonly required: readonly string[]
+
+  constructor (required: readonly string[]) {
+    super('Insufficient scope')
+    this.required = required
+  }
+
+  override get headers (): Record<string, string> {
+    return { 'www-authenticate': 'Bearer error="insufficient_scope"' }
+  }
+
+  override body (): Record<string, unknown> {
+    return { detail: this.message }
   }
 }
 
@@ -51,6 +107,10 @@ export class InvalidPasswordError extends AuthError {
     super(errors.length === 1 ? errors[0] : 'Password does not meet the requirements')
     this.errors = errors
     this.code = code
+  }
+
+  override body (): Record<string, unknown> {
+    return { ...super.body(), errors: this.errors }
   }
 }
 
@@ -92,6 +152,10 @@ export class RateLimitError extends AuthError {
     super(message)
     this.retryAfter = retryAfter
   }
+
+  override get headers (): Record<string, string> {
+    return { 'retry-after': String(this.retryAfter) }
+  }
 }
 
 /** The password-hashing queue is full: the request is refused at once instead of waiting for seconds. */
@@ -105,16 +169,34 @@ export class BusyError extends AuthError {
     super('The server is busy, try again shortly')
     this.retryAfter = retryAfter
   }
+
+  override get headers (): Record<string, string> {
+    return { 'retry-after': String(this.retryAfter) }
+  }
 }
 
 /** The store could not answer (database closed, locked, unreachable): never a reason to call a client anonymous. */
 export class ServiceUnavailableError extends AuthError {
   override readonly statusCode = 503
   override readonly code = 'service_unavailable'
+  /** True when the database could not be reached at all (it may come back by itself). */
+  readonly unreachable: boolean
 
-  constructor (cause?: unknown) {
+  constructor (cause?: unknown, unreachable = false) {
     super('Authentication service unavailable', { cause })
+    this.unreachable = unreachable
   }
+
+  /** The token may well be fine: a client should keep it and retry. */
+  override get headers (): Record<string, string> {
+    return { 'retry-after': '5' }
+  }
+}
+
+/** An argument of the wrong type or shape was passed to the framework-free API (a programming error, as a 400). */
+export class InvalidArgumentError extends AuthError {
+  override readonly statusCode = 400
+  override readonly code = 'invalid_argument'
 }
 
 /**

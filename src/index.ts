@@ -4,9 +4,12 @@ export default fastifyDrizzleAuth
 export { fastifyDrizzleAuth }
 export type { FastifyDrizzleAuthOptions, RoutesOptions } from './options.ts'
 export { configure, getConfig, resetConfig, MIN_SECRET_BYTES } from './config.ts'
-export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig } from './config.ts'
+export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig, RegistrationRateLimitConfig, DrizzleDatabase } from './config.ts'
 export { AuthService } from './service/auth-service.ts'
-export type { LoginOptions, LoginResult, TokenPair, VerifiedAccess } from './service/auth-service.ts'
+export type {
+  LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
+} from './service/results.ts'
+export type { HashQueueState } from './service/passwords.ts'
 export type { AuthUser, AuthUserFields } from './service/user.ts'
 export type { AuthEvents, AuthEventName, AuthEventListener, AuthLogger, LoginFailureReason } from './service/events.ts'
 export type { AccessClaims, JwtAlgorithm } from './service/tokens.ts'
@@ -22,13 +25,10 @@ export type { AuthInfo, TokenStatus } from './types.ts'
 export {
   AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
-  RateLimitError, ServiceUnavailableError
+  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError
 } from './errors.ts'
-export { migrate, MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrate.ts'
-export { openDatabase, openPostgres, openSqlite } from './db/open.ts'
-export type { OpenedPostgres, OpenedSqlite, PostgresPoolOptions } from './db/open.ts'
-export type { AuthStore, UserRecord } from './db/store.ts'
-export { SqliteAuthStore } from './db/sqlite/store.ts'
-export { PgAuthStore } from './db/pg/store.ts'
-export type { PgDatabase, PgUsersTable, PgStoreOptions } from './db/pg/store.ts'
-export type { SqliteDatabase, SqliteUsersTable } from './db/sqlite/store.ts'
+export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
+export type {
+  AnyAuthStore, AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, ModeResult,
+  NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionState, StoreMode, UserPatch, UserRecord
+} from './db/store.ts'

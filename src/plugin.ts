@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
-import { isConnectionError } from './db/connection-error.ts'
+import { installErrorPath } from './error-handler.ts'
 import { ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
@@ -39,6 +39,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   fastify.decorate('authService', { getter: service })
 
   fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor))
+  installErrorPath(fastify)
 
   if (resolved.routes !== false) {
     await fastify.register(authRoutes, { ...resolved.routes, service })
@@ -60,7 +61,7 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
   try {
     await service?.ready()
   } catch (err) {
-    if (!(err instanceof ServiceUnavailableError) || !isConnectionError(err.cause)) throw err
+    if (!(err instanceof ServiceUnavailableError) || !err.unreachable) throw err
     fastify.log.warn({ code: (err.cause as { code?: unknown }).code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
   }

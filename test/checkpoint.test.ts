@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { migrate, openSqlite } from '../src/index.ts'
+import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { startCheckpointer } from '../src/db/sqlite/checkpointer.ts'
 import { buildApp, registerAndLogin } from './fixtures/app.ts'
 

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, ServiceUnavailableError, migrate, openSqlite, requireAuth } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService, ServiceUnavailableError, requireAuth } from '../src/index.ts'
+import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer, login, registerAndLogin } from './fixtures/app.ts'
 
 const unhandled: unknown[] = []

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm'
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { openSqlite } from '../src/index.ts'
+import fastifyDrizzleAuth from '../src/index.ts'
+import { openSqlite } from '../src/db/sqlite/index.ts'
 import { SECRET, bearer } from './fixtures/app.ts'
 
 t.test('logs never hold a password, a token, a bcrypt hash or the secret', async (t) => {

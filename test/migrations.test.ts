@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
 import * as pgTables from '../src/db/pg/index.ts'
-import { MIGRATIONS_TABLE, migrate, openSqlite } from '../src/index.ts'
+import { MIGRATIONS_TABLE } from '../src/index.ts'
+import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { deviceTokens, loginAttempts, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
 t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {

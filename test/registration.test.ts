@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, {
-  AuthService, ConfigurationError, configure, getConfig, openSqlite, resetConfig
-} from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService, ConfigurationError, configure, getConfig, resetConfig } from '../src/index.ts'
+import { openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer, registerAndLogin } from './fixtures/app.ts'
 
 t.afterEach(() => { resetConfig() })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { SqliteAuthStore, migrate, openSqlite } from '../src/index.ts'
+import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 
 // The SQLite store remembers session lookups while the database is unchanged. These guard that a change made
@@ -124,12 +124,12 @@ t.test('remembered answers are frozen, so a caller of the store cannot change th
   const { store, user } = await storeWithUser(t)
   const now = new Date()
   await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1', { passwordHash: null })
-  const found = store.findSessionSync('s1')!
+  const found = store.findSession('s1')!
   t.ok(Object.isFrozen(found) && Object.isFrozen(found.session) && Object.isFrozen(found.user))
   t.throws(() => { (found.session as { revokedAt: Date | null }).revokedAt = null })
-  t.equal(store.findSessionSync('s1'), found, 'the same answer while nothing changed')
+  t.equal(store.findSession('s1'), found, 'the same answer while nothing changed')
   await store.revokeSession('s1', 'test', new Date())
-  t.not(store.findSessionSync('s1')!.session.revokedAt, null)
+  t.not(store.findSession('s1')!.session.revokedAt, null)
 })
 
 t.test('more sessions than are remembered: the oldest are forgotten and still answered correctly', async (t) => {
@@ -137,10 +137,11 @@ t.test('more sessions than are remembered: the oldest are forgotten and still an
   const expires = Date.now() + 60_000
   const insert = db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
   db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
-  for (let i = 0; i <= 10_000; i++) store.findSessionSync(`s${i}`)
-  t.equal(store.findSessionSync('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
-  t.equal(store.findSessionSync('s10000')?.session.userId, user.id)
-  t.equal(store.findSessionSync('missing'), undefined)
+  for (let i = 0; i <= 10_000; i++) store.findSession(`s${i}`)
+  t.equal(store.rememberedSessions, 10_000, 'after 10,001 distinct sessions, 10,000 are remembered')
+  t.equal(store.findSession('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
+  t.equal(store.findSession('s10000')?.session.userId, user.id)
+  t.equal(store.findSession('missing'), undefined)
 })
 
 t.test('a password change refuses the other, remembered, sessions at once and keeps the one that made it', async (t) => {

@@ -3,9 +3,10 @@
  * PostgreSQL (the latter skipped locally with one line when no server answers; required under CI).
  */
 import t, { type Test } from 'tap'
-import {
-  type AuthStore, ConflictError, PgAuthStore, SqliteAuthStore, migrate, openDatabase, openPostgres
-} from '../src/index.ts'
+import { type AuthStore, ConflictError } from '../src/index.ts'
+import { sqliteStore } from '../src/db/sqlite/index.ts'
+import { pgStore } from '../src/db/pg/index.ts'
+import { openStore as openShortcut } from '../src/db/index.ts'
 import { createTestDatabase, type Dialect, requirePostgres, type TestDatabase } from './fixtures/databases.ts'
 
 const dialects: Dialect[] = ['sqlite']
@@ -23,12 +24,8 @@ async function openStore (t: Test, dialect: Dialect): Promise<AuthStore> {
 }
 
 async function storeFor (t: Test, db: TestDatabase): Promise<AuthStore> {
-  if (typeof db.database !== 'string') {
-    migrate(db.database)
-    return new SqliteAuthStore(db.database)
-  }
-  const opened = openPostgres(db.database)
-  const store = new PgAuthStore(opened.db, undefined, { migrate, onClose: opened.close })
+  if (typeof db.database !== 'string') return sqliteStore(db.database)
+  const store = pgStore(db.database)
   t.teardown(() => store.close())
   return store
 }
@@ -97,8 +94,8 @@ for (const dialect of dialects) {
       t.same(await store.rotateRefreshToken('unknown', 'hy', now), { outcome: 'unknown' })
       t.same(await store.rotateRefreshToken('hx', 'hz', now), { outcome: 'unknown' }, 'the failed rotation stored nothing')
 
-      t.equal(await store.revokeSession('sid', 'test', now), true)
-      t.equal(await store.revokeSession('sid', 'test', now), false, 'already revoked')
+      t.equal(await store.revokeSession('sid', 'test', now), user.id, 'the user whose session it was')
+      t.equal(await store.revokeSession('sid', 'test', now), undefined, 'already revoked')
       const revoked = await store.rotateRefreshToken('h2', 'h3', now)
       t.match(revoked, { outcome: 'spent', usedAt: null, session: { revokedAt: Date } }, 'an unused token of a revoked session is not consumed')
 
@@ -184,13 +181,15 @@ for (const dialect of dialects) {
   })
 }
 
-t.test('openDatabase picks the dialect from its argument', async (t) => {
-  const sqlite = openDatabase(':memory:')
-  t.equal(sqlite.dialect, 'sqlite')
-  sqlite.close()
-  const pg = openDatabase('postgres://postgres@127.0.0.1:1/none')
-  t.equal(pg.dialect, 'postgresql')
+t.test('the database shortcut opens the dialect its value names; closing twice is harmless', async (t) => {
+  const common = { usersTable: undefined, migrate: true, postgresPool: {} }
+  const sqlite = await openShortcut({ ...common, database: ':memory:' })
+  t.same([sqlite.dialect, sqlite.mode], ['sqlite', 'sync'])
+  t.equal(sqlite.findSession('none'), undefined, 'answered without a promise, migrated')
+  await sqlite.close()
+  await t.resolves(sqlite.close())
+  const pg = await openShortcut({ ...common, database: 'postgres://postgres@127.0.0.1:1/none', migrate: false })
+  t.same([pg.dialect, pg.mode], ['postgresql', 'async'])
   await pg.close()
-  await pg.close()
-  t.pass('closing twice is harmless')
+  await t.resolves(pg.close())
 })

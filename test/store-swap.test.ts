@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, SqliteAuthStore, openSqlite, migrate } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService } from '../src/index.ts'
+import { SqliteAuthStore, openSqlite, migrate } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 
 t.test('a store passed as `store` replaces the database; one that fails is 503, logged without its payload', async (t) => {
@@ -10,9 +11,9 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   // A store of the application's own: the real one, with a switch that makes the hot lookup reject.
   class FlakyStore extends SqliteAuthStore {
     failing = false
-    override findSessionSync (id: string) {
+    override findSession (id: string) {
       if (this.failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
-      return super.findSessionSync(id)
+      return super.findSession(id)
     }
 
     override async findUserByEmail (email: string) {

@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import { sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import t from 'tap'
-import fastifyDrizzleAuth, { AuthService, openSqlite, migrate } from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService } from '../src/index.ts'
+import { openSqlite, migrate } from '../src/db/sqlite/index.ts'
 import { authUserColumns, users } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 

@@ -1,33 +1,41 @@
-import type { ResolvedConfig } from '../config.ts'
-import { isPgDatabase, migrate } from './migrate.ts'
-import { isPostgresUrl, openPostgres, openSqlite } from './open.ts'
-import { PgAuthStore, type PgDatabase, type PgUsersTable } from './pg/store.ts'
-import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from './sqlite/store.ts'
-import type { AuthStore } from './store.ts'
+import { is } from 'drizzle-orm'
+import { PgDatabase } from 'drizzle-orm/pg-core'
+import { ConfigurationError } from '../errors.ts'
+import type { AnyAuthStore } from './store.ts'
 
-/** Turns the `database` option (a path, a postgres:// URL or a Drizzle database) into a store of its dialect. */
-export function openStore (config: ResolvedConfig): AuthStore {
-  // resolveConfig guarantees a database whenever no store was given.
-  const database = config.database!
-  const migratePg = config.migrate ? (db: PgDatabase) => migrate(db) : undefined
-  if (typeof database === 'string' && isPostgresUrl(database)) {
-    const opened = openPostgres(database, config.postgresPool)
-    return new PgAuthStore(opened.db, config.usersTable as PgUsersTable | undefined, { migrate: migratePg, onClose: opened.close })
+/** What the `database` shortcut needs to become a store. */
+export interface DatabaseShortcut {
+  /** A file path or ':memory:', a postgres:// URL, or a Drizzle better-sqlite3 or node-postgres database. */
+  database: string | object
+  usersTable: object | undefined
+  migrate: boolean
+  postgresPool: Readonly<Record<string, unknown>>
+}
+
+export function isPostgresUrl (value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value)
+}
+
+/**
+ * Resolves the `database` shortcut into a store of its dialect, loading that dialect (and its driver) only
+ * now: an application on SQLite never loads `pg`, one on PostgreSQL never loads `better-sqlite3`.
+ */
+export async function openStore ({ database, usersTable, migrate, postgresPool }: DatabaseShortcut): Promise<AnyAuthStore> {
+  if ((typeof database === 'string' && isPostgresUrl(database)) || is(database, PgDatabase)) {
+    const { pgStore } = await loadDialect('pg', () => import('./pg/index.ts'))
+    return pgStore(database as never, { usersTable: usersTable as never, migrate, pool: postgresPool })
   }
-  if (isPgDatabase(database)) {
-    return new PgAuthStore(database, config.usersTable as PgUsersTable | undefined, { migrate: migratePg })
-  }
-  const usersTable = config.usersTable as SqliteUsersTable | undefined
-  if (typeof database === 'string') {
-    const opened = openSqlite(database)
-    try {
-      if (config.migrate) migrate(opened.db)
-    } catch (err) {
-      void opened.close()
-      throw err
+  const { sqliteStore } = await loadDialect('better-sqlite3', () => import('./sqlite/index.ts'))
+  return sqliteStore(database as never, { usersTable: usersTable as never, migrate })
+}
+
+async function loadDialect<T> (driver: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load()
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`'${driver}'`)) {
+      throw new ConfigurationError(`fastify-drizzle-auth: this database needs the '${driver}' package: npm install ${driver}`)
     }
-    return new SqliteAuthStore(opened.db, usersTable, opened.close)
+    throw err
   }
-  if (config.migrate) migrate(database as SqliteDatabase)
-  return new SqliteAuthStore(database as SqliteDatabase, usersTable)
 }

@@ -2,6 +2,7 @@
  * The storage contract the service is written against. One implementation per dialect; every SQL
  * statement of the project lives behind it. Each method is a single atomic unit: a check that must hold
  * for a write to happen is part of the write's own statement or transaction, never a separate read.
+ * This file imports nothing: an application can implement the contract from these types alone.
  */
 
 /** A user row as the service sees it; application tables may carry more columns. */
@@ -43,10 +44,20 @@ export interface SessionState {
   revokedAt: Date | null
 }
 
-export interface SessionWithUser {
-  session: SessionState
-  user: UserRecord
+/** A user row without its password hash, as the hot path hands it on (application columns included). */
+export type PublicUserRecord = Omit<UserRecord, 'passwordHash'>
+
+/** The hot path's answer: finished (mapped, hash-free) and immutable, so one answer may serve many requests. */
+export interface FoundSession {
+  readonly session: Readonly<SessionState>
+  readonly user: Readonly<PublicUserRecord>
 }
+
+/** Whether the store answers the hot-path lookup synchronously (an embedded database) or with a promise. */
+export type StoreMode = 'sync' | 'async'
+
+/** `T` itself for a synchronous store, a promise of it for an asynchronous one (Drizzle's own convention). */
+export type ModeResult<M extends StoreMode, T> = M extends 'sync' ? T : Promise<T>
 
 /** The credentials a login checked: its session is created only while they are still the user's. */
 export interface CheckedCredentials {
@@ -94,8 +105,11 @@ export interface AttemptOutcome {
   counts: AttemptCount[]
 }
 
-export interface AuthStore {
-  readonly dialect: 'sqlite' | 'postgresql'
+export interface AuthStore<M extends StoreMode = StoreMode> {
+  /** A name for logs and errors, e.g. 'sqlite' or 'postgresql'. */
+  readonly dialect: string
+  /** How `findSession` answers. */
+  readonly mode: M
 
   /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
   ready (): Promise<void>
@@ -115,10 +129,8 @@ export interface AuthStore {
   createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean>
   /** Replaces the user's password hash only while it is still `oldHash` (rehash at a new cost); true when replaced. */
   replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean>
-  /** The hot path: one indexed lookup of the session joined with its user. */
-  findSession (sessionId: string): Promise<SessionWithUser | undefined>
-  /** Optional: the same lookup answered synchronously (an embedded database), so the bearer hook needs no promise. */
-  findSessionSync? (sessionId: string): SessionWithUser | undefined
+  /** The hot path, run for every request with a token: one indexed lookup of the session joined with its user. */
+  findSession (sessionId: string): ModeResult<M, FoundSession | undefined>
   /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction. Only an unused token
    * of a live session of an active user is consumed; the statement decides, so concurrent callers cannot both succeed.
@@ -126,7 +138,8 @@ export interface AuthStore {
   rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
   /** The session a refresh token belongs to, used or not. */
   findRefreshTokenSession (tokenHash: string): Promise<string | undefined>
-  revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean>
+  /** Revokes a live session; returns its user's id, or undefined when there was no live session. */
+  revokeSession (sessionId: string, reason: string, now: Date): Promise<string | undefined>
   revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number>
 
   /**
@@ -159,3 +172,6 @@ export interface AuthStore {
   purgeExpired (now: Date): Promise<number>
   close (): Promise<void>
 }
+
+/** A store of either mode, narrowed by `mode`. */
+export type AnyAuthStore = AuthStore<'sync'> | AuthStore<'async'>

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Ajv } from 'ajv'
-import { AuthError, BusyError, RateLimitError, InvalidPasswordError } from '../errors.ts'
+import { markOwnHandler } from '../error-handler.ts'
 import type { AuthService } from '../service/auth-service.ts'
 import { loginRoute } from './login.ts'
 import { logoutRoute } from './logout.ts'
@@ -29,16 +29,11 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request'
 }
 
-/** Every error of the bundled routes as `{ detail, code }`; nothing internal (SQL, stack, path) in a 5xx. */
+/**
+ * The bundled routes' other errors (validation, body parsing, anything unexpected) as `{ detail, code }`, with
+ * nothing internal (SQL, stack, path) in a 5xx. AuthErrors never come here: the plugin's error path answers them.
+ */
 function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof AuthError) {
-    if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
-    if (error instanceof RateLimitError || error instanceof BusyError) reply.header('retry-after', String(error.retryAfter))
-    else if (error.statusCode === 503) reply.header('retry-after', '5')
-    const body: { detail: string, code: string, errors?: string[] } = { detail: error.message, code: error.code }
-    if (error instanceof InvalidPasswordError) body.errors = error.errors
-    return reply.code(error.statusCode).send(body)
-  }
   if (error.validation !== undefined) {
     const [first] = error.validation
     const extra = first.keyword === 'additionalProperties'
@@ -60,6 +55,7 @@ function errorHandler (error: FastifyError, request: FastifyRequest, reply: Fast
 export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
   fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
   fastify.setErrorHandler(errorHandler)
+  markOwnHandler(fastify)
   const context: RouteContext = { service: options.service, bodyLimit: options.bodyLimit }
   registerRoute(fastify, context)
   loginRoute(fastify, context)

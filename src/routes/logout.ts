@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { bearerToken } from '../bearer.ts'
-import { loginRequired } from '../guards.ts'
+import { LoginRequiredError } from '../errors.ts'
 import type { RouteContext } from './index.ts'
 import { detailResponse, errorResponses } from './schemas.ts'
 
@@ -8,10 +8,10 @@ export function logoutRoute (fastify: FastifyInstance, { service, bodyLimit }: R
   fastify.post('/logout', {
     bodyLimit,
     schema: { response: { 200: detailResponse, ...errorResponses } }
-  }, async (request, reply) => {
+  }, async (request) => {
     const token = bearerToken(request)
     // Idempotent: any bearer token, also an expired or revoked one, is a successful logout.
-    if (typeof token !== 'string') return loginRequired(request, reply)
+    if (typeof token !== 'string') throw new LoginRequiredError(token === null)
     await service().logout(token)
     return { detail: 'Logged out' }
   })

@@ -17,6 +17,11 @@ export interface AuthEvents {
 }
 
 export type AuthEventName = keyof AuthEvents
+
+export const AUTH_EVENT_NAMES: readonly AuthEventName[] = [
+  'user_registered', 'user_login', 'user_login_failed', 'user_logout', 'password_changed', 'refresh_token_reused',
+  'rate_limit_exceeded', 'expired_purged'
+]
 export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
 
 export interface AuthLogger {

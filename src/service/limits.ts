@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import type { ResolvedConfig } from '../config.ts'
-import type { AttemptCount, AttemptLimit, AuthStore } from '../db/store.ts'
+import type { AnyAuthStore, AttemptCount, AttemptLimit } from '../db/store.ts'
 import { RateLimitError } from '../errors.ts'
 
 /**
@@ -41,7 +41,8 @@ export interface DeviceClaim {
   userId: string
 }
 
-type Call = <T>(operation: Promise<T>) => Promise<T>
+/** Runs an operation on the store, turning its failures into ServiceUnavailableError. */
+type Call = <T>(operation: (store: AnyAuthStore) => Promise<T>) => Promise<T>
 
 /**
  * The attempt limits, counted in the store so every instance on the database shares them. Each attempt is
@@ -49,13 +50,11 @@ type Call = <T>(operation: Promise<T>) => Promise<T>
  * over a limit writes nothing: the counters grow with distinct keys, never with the number of requests.
  */
 export class AttemptLimiter {
-  readonly #store: AuthStore
   readonly #config: ResolvedConfig
   readonly #call: Call
   readonly #onLimited: (event: LimitedEvent) => void
 
-  constructor (store: AuthStore, config: ResolvedConfig, call: Call, onLimited: (event: LimitedEvent) => void) {
-    this.#store = store
+  constructor (config: ResolvedConfig, call: Call, onLimited: (event: LimitedEvent) => void) {
     this.#config = config
     this.#call = call
     this.#onLimited = onLimited
@@ -69,12 +68,12 @@ export class AttemptLimiter {
   async password (action: 'login' | 'password_change', email: string, ip: string | null, device?: DeviceClaim): Promise<PasswordAttempt> {
     const limit = this.#config.loginRateLimit
     if (limit === false) return UNLIMITED
-    const store = this.#store
-    if (device !== undefined && await this.#call(store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date()))) {
+    const call = this.#call
+    if (device !== undefined && await call((store) => store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date()))) {
       return {
         onDevice: true,
-        succeeded: () => this.#call(store.resetDeviceToken(device.tokenHash, new Date())),
-        failed: () => this.#call(store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date()))
+        succeeded: () => call((store) => store.resetDeviceToken(device.tokenHash, new Date())),
+        failed: () => call((store) => store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date()))
       }
     }
     const address = ip === null ? '-' : ipKey(ip)
@@ -90,8 +89,8 @@ export class AttemptLimiter {
       onDevice: false,
       // A success forgets this address's failures for the email and takes back what it counted elsewhere.
       succeeded: async () => {
-        await this.#call(store.clearLoginAttempts(emailKey))
-        for (const { key } of limits.slice(1)) await this.#call(store.releaseLoginAttempt(key))
+        await call((store) => store.clearLoginAttempts(emailKey))
+        for (const { key } of limits.slice(1)) await call((store) => store.releaseLoginAttempt(key))
       },
       failed: async () => {}
     }
@@ -107,7 +106,7 @@ export class AttemptLimiter {
 
   async #hit (action: LimitedEvent['action'], limits: AttemptLimit[], windowSeconds: number, email: string | null, ip: string | null, message: string): Promise<void> {
     const now = Date.now()
-    const { counted, counts } = await this.#call(this.#store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
+    const { counted, counts } = await this.#call((store) => store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
     const max = (count: AttemptCount) => limits.find((l) => l.key === count.key)!.max
     const over = counts.filter((c) => counted ? c.count > max(c) : c.count >= max(c))
     if (over.length === 0) return

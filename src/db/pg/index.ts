@@ -1,2 +1,38 @@
+/** `fastify-drizzle-auth/pg`: the PostgreSQL dialect (node-postgres), loaded only by applications that use it. */
+import { ConfigurationError } from '../../errors.ts'
+import { migrate } from './migrate.ts'
+import { openPostgres, type PostgresPoolOptions } from './open.ts'
+import { type PgDatabase, PgAuthStore, type PgUsersTable } from './store.ts'
+
+export interface PgStoreOptions {
+  /** An application table built with `authUserColumns()` (default: the plugin's `auth_users`). */
+  usersTable?: PgUsersTable
+  /** Apply the plugin's migrations before the first query (default true; retried while the server is down). */
+  migrate?: boolean
+  /** node-postgres pool settings for a URL (max, idleTimeoutMillis, ssl, ...). */
+  pool?: PostgresPoolOptions
+}
+
+/**
+ * The PostgreSQL store, from a `postgres://` URL (a pool is opened, and ended with the store) or a Drizzle
+ * node-postgres database (left open: it is the application's).
+ */
+export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions = {}): PgAuthStore {
+  const migrateDb = (options.migrate ?? true) ? migrate : undefined
+  if (typeof urlOrDb === 'string') {
+    const opened = openPostgres(urlOrDb, options.pool)
+    return new PgAuthStore(opened.db, options.usersTable, { migrate: migrateDb, onClose: opened.close })
+  }
+  if (typeof (urlOrDb as { $client?: { query?: unknown } } | null)?.$client?.query !== 'function') {
+    throw new ConfigurationError('fastify-drizzle-auth: pgStore() takes a postgres:// URL or a Drizzle node-postgres database')
+  }
+  return new PgAuthStore(urlOrDb, options.usersTable, { migrate: migrateDb })
+}
+
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
+export { migrate } from './migrate.ts'
+export { openPostgres } from './open.ts'
+export type { OpenedPostgres, PostgresPoolOptions } from './open.ts'
+export { PgAuthStore } from './store.ts'
+export type { PgDatabase, PgUsersTable, PgAuthStoreOptions } from './store.ts'

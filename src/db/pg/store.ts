@@ -1,10 +1,10 @@
-import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
+import { and, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, NewDeviceToken, NewSession, NewUserRecord,
-  RotationResult, SessionWithUser, UserPatch, UserRecord
+  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
+  NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
@@ -17,7 +17,7 @@ export type PgUsersTable = PgTable & { [K in keyof ReturnType<typeof authUserCol
 // One purge at a time across every instance on the database (a transaction-level advisory lock).
 const PURGE_LOCK = sql`select pg_try_advisory_xact_lock(hashtext('fastify-drizzle-auth:purge')) as locked`
 
-export interface PgStoreOptions {
+export interface PgAuthStoreOptions {
   /** Applies the plugin's migrations before the first query (retried on the next call if it fails). */
   migrate?: (db: PgDatabase) => Promise<void>
   /** Ends the pool the store was given, when the store owns it. */
@@ -29,22 +29,24 @@ export interface PgStoreOptions {
  * conditional statement, and rotation runs in one transaction, so READ COMMITTED's re-check of the WHERE
  * clause after a concurrent update decides which caller wins.
  */
-export class PgAuthStore implements AuthStore {
+export class PgAuthStore implements AuthStore<'async'> {
   readonly dialect = 'postgresql'
+  readonly mode = 'async'
   readonly #db: PgDatabase
   readonly #users: typeof users
-  readonly #options: PgStoreOptions
+  readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
   readonly #findSession
 
-  constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgStoreOptions = {}) {
+  constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgAuthStoreOptions = {}) {
     this.#db = db
     this.#users = usersTable as unknown as typeof users
     this.#options = options
+    const { passwordHash: _hash, ...userColumns } = getTableColumns(this.#users)
     this.#findSession = db
       .select({
         session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
-        user: this.#users
+        user: userColumns
       })
       .from(sessions)
       .innerJoin(this.#users, eq(this.#users.id, sessions.userId))
@@ -120,10 +122,10 @@ export class PgAuthStore implements AuthStore {
     return Number(result.rowCount) > 0
   }
 
-  async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
+  async findSession (sessionId: string): Promise<FoundSession | undefined> {
     await this.ready()
     const [row] = await this.#findSession.execute({ sid: sessionId })
-    return row
+    return row === undefined ? undefined : Object.freeze({ session: Object.freeze(row.session), user: Object.freeze(row.user) })
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
@@ -170,11 +172,11 @@ export class PgAuthStore implements AuthStore {
     return row?.sessionId
   }
 
-  async revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean> {
+  async revokeSession (sessionId: string, reason: string, now: Date): Promise<string | undefined> {
     await this.ready()
-    const result = await this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
-    return Number(result.rowCount) > 0
+    const [row] = await this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))).returning({ userId: sessions.userId })
+    return row?.userId
   }
 
   async revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number> {

@@ -1,2 +1,48 @@
+/** `fastify-drizzle-auth/sqlite`: the SQLite dialect (better-sqlite3), loaded only by applications that use it. */
+import { ConfigurationError } from '../../errors.ts'
+import { migrate } from './migrate.ts'
+import { openSqlite } from './open.ts'
+import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from './store.ts'
+
+export interface SqliteStoreOptions {
+  /** An application table built with `authUserColumns()` (default: the plugin's `auth_users`). */
+  usersTable?: SqliteUsersTable
+  /** Apply the plugin's migrations now (default true). */
+  migrate?: boolean
+}
+
+/**
+ * The SQLite store, from a file path (opened with WAL, a busy timeout and a background checkpointer, closed
+ * with the store), ':memory:', or a Drizzle better-sqlite3 database (left open: it is the application's).
+ */
+export function sqliteStore (pathOrDb: string | SqliteDatabase, options: SqliteStoreOptions = {}): SqliteAuthStore {
+  if (typeof pathOrDb !== 'string' && !isSqliteDatabase(pathOrDb)) {
+    throw new ConfigurationError('fastify-drizzle-auth: sqliteStore() takes a file path, \':memory:\' or a Drizzle better-sqlite3 database')
+  }
+  const shouldMigrate = options.migrate ?? true
+  if (typeof pathOrDb !== 'string') {
+    if (shouldMigrate) migrate(pathOrDb)
+    return new SqliteAuthStore(pathOrDb, options.usersTable)
+  }
+  const opened = openSqlite(pathOrDb)
+  try {
+    if (shouldMigrate) migrate(opened.db)
+  } catch (err) {
+    void opened.close()
+    throw err
+  }
+  return new SqliteAuthStore(opened.db, options.usersTable, opened.close)
+}
+
+function isSqliteDatabase (value: unknown): value is SqliteDatabase {
+  const client = (value as { $client?: { prepare?: unknown, pragma?: unknown } } | null)?.$client
+  return typeof client?.prepare === 'function' && typeof client.pragma === 'function'
+}
+
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
+export { migrate } from './migrate.ts'
+export { openSqlite } from './open.ts'
+export type { OpenedSqlite } from './open.ts'
+export { SqliteAuthStore } from './store.ts'
+export type { SqliteDatabase, SqliteUsersTable } from './store.ts'

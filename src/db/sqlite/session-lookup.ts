@@ -1,34 +1,50 @@
 import type Database from 'better-sqlite3'
-import { getTableColumns, getTableName } from 'drizzle-orm'
-import type { SessionWithUser, UserRecord } from '../store.ts'
-import type { users } from './schema.ts'
+import { eq, getTableColumns, sql } from 'drizzle-orm'
+import type { FoundSession, PublicUserRecord } from '../store.ts'
+import { sessions, type users } from './schema.ts'
+import type { SqliteDatabase } from './store.ts'
 
 const REMEMBERED = 10_000
 
+/** A remembered-answer cache whose size a test can read. */
+export interface SessionLookup {
+  (sessionId: string): FoundSession | undefined
+  /** How many answers are remembered now (at most 10,000). */
+  readonly size: number
+}
+
 /**
- * The bearer hook's lookup (session joined to its user), answered synchronously.
+ * The bearer hook's lookup (session joined to its user, without the password hash), answered synchronously.
  *
- * The join is one raw better-sqlite3 statement returning an array, mapped by a row function built once from
- * the users table's own columns (an application's extra columns included).
+ * The SQL is built by Drizzle from the table objects (so a renamed column cannot leave it stale), then run as
+ * one raw better-sqlite3 statement returning an array, mapped by each column's own driver mapping.
  *
  * Answers are remembered only while the database is provably unchanged: `PRAGMA data_version` moves when any
  * other connection (another process, another handle in this one) commits, and `total_changes()` moves on any
  * row this connection inserts, updates or deletes. Either moving forgets every answer, so a revoked session, a
  * deactivated user or a deleted row is seen on the very next request; the two reads cost a fraction of the join.
  * The version is read before the join: a commit landing in between makes the next call look again, never
- * keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction.
+ * keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction (a
+ * rollback moves neither counter). Answers are frozen: one may serve many requests.
  */
-export function compileFindSession (client: Database.Database, usersTable: typeof users): (sessionId: string) => SessionWithUser | undefined {
-  const columns = Object.entries(getTableColumns(usersTable))
-  const list = columns.map(([, column]) => `u."${column.name}"`).join(', ')
-  const join = client.prepare(
-    `select s.user_id, s.expires_at, s.revoked_at, ${list} from auth_sessions s ` +
-    `join "${getTableName(usersTable)}" u on u.id = s.user_id where s.id = ?`
-  ).raw(true)
+export function compileSessionLookup (db: SqliteDatabase, client: Database.Database, usersTable: typeof users): SessionLookup {
+  const { passwordHash: _hash, ...userColumns } = getTableColumns(usersTable)
+  const columns = Object.entries(userColumns)
+  const query = db.select({
+    userId: sessions.userId,
+    expiresAt: sessions.expiresAt,
+    revokedAt: sessions.revokedAt,
+    ...userColumns
+  }).from(sessions)
+    .innerJoin(usersTable, eq(usersTable.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder('id')))
+    .toSQL()
+  const join = client.prepare(query.sql).raw(true)
   const dataVersion = client.prepare('pragma data_version').pluck(true)
   const totalChanges = client.prepare('select total_changes()').pluck(true)
+  const { expiresAt, revokedAt } = sessions
 
-  function lookup (sessionId: string): SessionWithUser | undefined {
+  function lookup (sessionId: string): FoundSession | undefined {
     const row = join.get(sessionId) as unknown[] | undefined
     if (row === undefined) return undefined
     const user: Record<string, unknown> = {}
@@ -36,24 +52,21 @@ export function compileFindSession (client: Database.Database, usersTable: typeo
       const value = row[i + 3]
       user[columns[i][0]] = value === null ? null : columns[i][1].mapFromDriverValue(value)
     }
-    // Frozen: one answer may serve many requests, so no caller can change it for the next.
     return Object.freeze({
       session: Object.freeze({
         id: sessionId,
         userId: row[0] as string,
-        expiresAt: new Date(row[1] as number),
-        revokedAt: row[2] === null ? null : new Date(row[2] as number)
+        expiresAt: expiresAt.mapFromDriverValue(row[1] as number) as Date,
+        revokedAt: row[2] === null ? null : revokedAt.mapFromDriverValue(row[2] as number) as Date
       }),
-      user: Object.freeze(user) as unknown as UserRecord
+      user: Object.freeze(user) as unknown as PublicUserRecord
     })
   }
 
-  const remembered = new Map<string, SessionWithUser>()
+  const remembered = new Map<string, FoundSession>()
   let version: unknown
   let changes: unknown
-  return (sessionId) => {
-    // Inside an open transaction a rollback moves neither counter, so what is read there may be undone
-    // unseen: answer from the table itself and remember nothing until the transaction ends.
+  const find = (sessionId: string): FoundSession | undefined => {
     if (client.inTransaction) {
       remembered.clear()
       version = undefined
@@ -76,4 +89,5 @@ export function compileFindSession (client: Database.Database, usersTable: typeo
     }
     return found
   }
+  return Object.defineProperty(find, 'size', { get: () => remembered.size }) as SessionLookup
 }

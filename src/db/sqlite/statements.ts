@@ -65,7 +65,7 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     refreshTokenSession: db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, p('tokenHash'))).prepare(),
     revokeSession: db.update(sessions).set({ revokedAt: sql`${p('nowMs')}`, revokeReason: sql`${p('reason')}` })
-      .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).prepare(),
+      .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).returning({ userId: sessions.userId }).prepare(),
 
     liveAttempts: db.select({ count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
       .where(and(eq(loginAttempts.key, p('key')), sql`${loginAttempts.resetAt} > ${p('nowMs')}`)).prepare(),

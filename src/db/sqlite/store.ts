@@ -4,12 +4,12 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, NewDeviceToken, NewSession, NewUserRecord,
-  RotationResult, SessionWithUser, UserPatch, UserRecord
+  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
+  NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
-import { compileFindSession } from './session-lookup.ts'
+import { compileSessionLookup, type SessionLookup } from './session-lookup.ts'
 import { type PreparedStatements, prepareStatements } from './statements.ts'
 
 export type SqliteDatabase = BetterSQLite3Database<Record<string, unknown>>
@@ -17,12 +17,18 @@ export type SqliteDatabase = BetterSQLite3Database<Record<string, unknown>>
 /** Any SQLite table that carries the columns of `authUserColumns()` (and possibly more). */
 export type SqliteUsersTable = SQLiteTable & { [K in keyof ReturnType<typeof authUserColumns>]: SQLiteColumn }
 
-export class SqliteAuthStore implements AuthStore {
+/**
+ * The store on better-sqlite3. Synchronous underneath: every method's work is done before it returns (the
+ * hot-path lookup answers without a promise), and atomicity comes from single statements or synchronous
+ * BEGIN IMMEDIATE transactions, never from a transaction held across an await.
+ */
+export class SqliteAuthStore implements AuthStore<'sync'> {
   readonly dialect = 'sqlite'
+  readonly mode = 'sync'
   readonly #db: SqliteDatabase
   readonly #users: typeof users
   readonly #onClose: (() => void | Promise<void>) | undefined
-  readonly #findSession: (sessionId: string) => SessionWithUser | undefined
+  readonly #findSession: SessionLookup
   readonly #q: PreparedStatements
   readonly #createSession: Database.Transaction<(session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken) => boolean>
   readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
@@ -34,7 +40,7 @@ export class SqliteAuthStore implements AuthStore {
     this.#users = usersTable as unknown as typeof users
     this.#onClose = onClose
     const client = (db as unknown as { $client: Database.Database }).$client
-    this.#findSession = compileFindSession(client, this.#users)
+    this.#findSession = compileSessionLookup(db, client, this.#users)
     const q = this.#q = prepareStatements(db, this.#users)
     // Transactions are made once too; each runs as BEGIN IMMEDIATE, so concurrent writers queue on the lock.
 
@@ -119,12 +125,13 @@ export class SqliteAuthStore implements AuthStore {
     return this.#q.replacePasswordHash.run({ userId, oldHash, newHash, nowMs: now.getTime() }).changes > 0
   }
 
-  async findSession (sessionId: string): Promise<SessionWithUser | undefined> {
+  findSession (sessionId: string): FoundSession | undefined {
     return this.#findSession(sessionId)
   }
 
-  findSessionSync (sessionId: string): SessionWithUser | undefined {
-    return this.#findSession(sessionId)
+  /** How many session lookups are remembered now. */
+  get rememberedSessions (): number {
+    return this.#findSession.size
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
@@ -135,8 +142,8 @@ export class SqliteAuthStore implements AuthStore {
     return this.#q.refreshTokenSession.get({ tokenHash })?.sessionId
   }
 
-  async revokeSession (sessionId: string, reason: string, now: Date): Promise<boolean> {
-    return this.#q.revokeSession.run({ sessionId, reason, nowMs: now.getTime() }).changes > 0
+  async revokeSession (sessionId: string, reason: string, now: Date): Promise<string | undefined> {
+    return this.#q.revokeSession.get({ sessionId, reason, nowMs: now.getTime() })?.userId
   }
 
   async revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number> {

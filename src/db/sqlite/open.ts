@@ -1,12 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3'
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
-import pg from 'pg'
-import type { PgDatabase } from './pg/store.ts'
-import { startCheckpointer } from './sqlite/checkpointer.ts'
-import type { SqliteDatabase } from './sqlite/store.ts'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
+import { startCheckpointer } from './checkpointer.ts'
+import type { SqliteDatabase } from './store.ts'
 
 export interface OpenedSqlite {
   dialect: 'sqlite'
@@ -15,20 +12,8 @@ export interface OpenedSqlite {
   close: () => Promise<void>
 }
 
-export interface OpenedPostgres {
-  dialect: 'postgresql'
-  db: PgDatabase & { $client: pg.Pool }
-  close: () => Promise<void>
-}
-
 // The connection checkpoints by itself only if the background checkpointer stopped or fell this far behind.
-const CHECKPOINT_FALLBACK_PAGES = 10_000
-
-export type PostgresPoolOptions = Omit<pg.PoolConfig, 'connectionString'>
-
-export function isPostgresUrl (value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value)
-}
+export const CHECKPOINT_FALLBACK_PAGES = 10_000
 
 /**
  * Opens an SQLite file (its directory created if missing) or ':memory:' with the settings the token model
@@ -47,34 +32,16 @@ export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
   client.pragma('mmap_size = 268435456')
   client.pragma('cache_size = -32768')
   if (memory) {
-    return { dialect: 'sqlite', db: drizzleSqlite(client), close: async () => { if (client.open) client.close() } }
+    return { dialect: 'sqlite', db: drizzle(client), close: async () => { if (client.open) client.close() } }
   }
   client.pragma(`wal_autocheckpoint = ${CHECKPOINT_FALLBACK_PAGES}`)
   const checkpointer = startCheckpointer(path)
   return {
     dialect: 'sqlite',
-    db: drizzleSqlite(client),
+    db: drizzle(client),
     close: async () => {
       if (client.open) client.close()
       await checkpointer.stop()
     }
   }
-}
-
-/** A node-postgres pool on `url`; connections are made on demand, so a server that is down now may be up later. */
-export function openPostgres (url: string, options: PostgresPoolOptions = {}): OpenedPostgres {
-  const pool = new pg.Pool({ connectionTimeoutMillis: 5000, ...options, connectionString: url })
-  // An idle client that loses its server emits 'error' on the pool; without a listener that would crash the process.
-  pool.on('error', () => {})
-  let ended = false
-  return {
-    dialect: 'postgresql',
-    db: drizzlePg(pool),
-    close: async () => { if (!ended) { ended = true; await pool.end() } }
-  }
-}
-
-/** Opens a `postgres://` URL as a pool, anything else as an SQLite path. */
-export function openDatabase (pathOrUrl: string): OpenedSqlite | OpenedPostgres {
-  return isPostgresUrl(pathOrUrl) ? openPostgres(pathOrUrl) : openSqlite(pathOrUrl)
 }

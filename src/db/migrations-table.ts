@@ -1,0 +1,6 @@
+/** The plugin's own bookkeeping table, so its migrations never collide with the application's. */
+export const MIGRATIONS_TABLE = '__fastify_drizzle_auth_migrations'
+/** Where that table lives on PostgreSQL (the same in drizzle.config.ts). */
+export const MIGRATIONS_SCHEMA = 'public'
+/** How often a migration that lost a race with another process is tried again. */
+export const MIGRATION_ATTEMPTS = 5

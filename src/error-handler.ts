@@ -1,0 +1,67 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import { AuthError } from './errors.ts'
+
+type ErrorHandler = (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
+
+/** The one formatter: every AuthError, wherever it was raised, answers with its status, headers and body. */
+export function sendAuthError (error: AuthError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.statusCode >= 500) request.log.error({ code: error.code }, `fastify-drizzle-auth: ${error.message}`)
+  return reply.code(error.statusCode).headers(error.headers)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(error.body()))
+}
+
+/** Error handlers the plugin itself set (the bundled routes' own): they are not the application's. */
+const ownHandlers = new WeakSet<object>()
+
+export function markOwnHandler (instance: FastifyInstance): void {
+  ownHandlers.add(instance.errorHandler)
+}
+
+/**
+ * The application's error handler for a request, if it has one: the route's own, else the one of the route's
+ * context (set at the root or in a child plugin, before or after this plugin). For the bundled routes, whose
+ * context has the plugin's handler, it is the one of the context the plugin was registered in.
+ */
+function applicationHandler (request: FastifyRequest, own: ErrorHandler | undefined, pluginScope: FastifyInstance): ErrorHandler | undefined {
+  if (own !== undefined) return own
+  let handler = request.server.errorHandler
+  if (ownHandlers.has(handler)) handler = pluginScope.errorHandler
+  // Fastify's default answers with its own shape: without an application handler, the formatter applies.
+  return handler.name === 'defaultErrorHandler' ? undefined : handler as ErrorHandler
+}
+
+/**
+ * A route-level error handler for every route declared after the plugin. Errors that are not AuthErrors go on
+ * to the application's handlers exactly as before. An AuthError is offered to the application's handler first,
+ * so it can restyle any denial; if it answers, that is the response; if it throws an AuthError (the same one
+ * or another) or does not answer, the formatter answers.
+ */
+function routeErrorHandler (own: ErrorHandler | undefined, pluginScope: FastifyInstance): ErrorHandler {
+  return async function fastifyDrizzleAuthErrors (error, request, reply) {
+    if (!(error instanceof AuthError)) {
+      if (own !== undefined) return own.call(request.server, error, request, reply)
+      throw error
+    }
+    let denial: AuthError = error
+    const handler = applicationHandler(request, own, pluginScope)
+    if (handler !== undefined) {
+      try {
+        const result = await handler.call(request.server, error, request, reply)
+        if (reply.sent) return undefined
+        if (result !== undefined) return result
+      } catch (thrown) {
+        if (!(thrown instanceof AuthError)) throw thrown
+        denial = thrown
+      }
+    }
+    return sendAuthError(denial, request, reply)
+  }
+}
+
+/** Installs the error path on every route declared from now on, in this context and its children. */
+export function installErrorPath (fastify: FastifyInstance): void {
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    route.errorHandler = routeErrorHandler(route.errorHandler as ErrorHandler | undefined, fastify)
+  })
+}

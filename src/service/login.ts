@@ -1,0 +1,98 @@
+import type { ResolvedConfig } from '../config.ts'
+import { AuthenticationError } from '../errors.ts'
+import { objectArgument, optionalString } from './arguments.ts'
+import { normalizeEmail } from './email.ts'
+import type { AuthEventEmitter, LoginFailureReason } from './events.ts'
+import type { AttemptLimiter } from './limits.ts'
+import type { PasswordHasher, Slot } from './passwords.ts'
+import type { LoginOptions, LoginResult } from './results.ts'
+import type { StoreAccess } from './store-access.ts'
+import {
+  type AccessTokenCodec, hashDeviceToken, hashRefreshToken, isRefreshTokenShape, newDeviceToken, newRefreshToken, newSessionId
+} from './tokens.ts'
+import { toAuthUser, withoutHash } from './user.ts'
+
+const INVALID_CREDENTIALS = 'Invalid credentials'
+
+export interface LoginDependencies {
+  config: ResolvedConfig
+  db: StoreAccess
+  passwords: PasswordHasher
+  limits: AttemptLimiter
+  events: AuthEventEmitter
+  codec: AccessTokenCodec
+}
+
+/**
+ * A login: the attempt limits, one bcrypt comparison, a rehash at the configured cost when needed, and a
+ * session created only if the credentials it checked are still the user's.
+ */
+export class LoginFlow {
+  readonly #d: LoginDependencies
+
+  constructor (dependencies: LoginDependencies) {
+    this.#d = dependencies
+  }
+
+  async run (email: string, password: string, options: LoginOptions): Promise<LoginResult> {
+    const { config, db, passwords, limits, events, codec } = this.#d
+    const { ip: givenIp, userAgent: givenAgent, claims, deviceToken: givenDevice } = objectArgument(options, 'options')
+    const ip = optionalString(givenIp, 'options.ip')
+    const userAgent = optionalString(givenAgent, 'options.userAgent')
+    // Not a string is simply not these credentials: the same work and the same answer as a wrong password.
+    const normalized = normalizeEmail(String(email))
+    const presented = isRefreshTokenShape(givenDevice) ? givenDevice : undefined
+    // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
+    // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
+    const checked = await passwords.withSlot('login', async (slot) => {
+      const found = await db.call((store) => store.findUserByEmail(normalized))
+      const device = presented === undefined || found === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found.id }
+      const attempt = await limits.password('login', normalized, ip, device)
+      const matched = await slot.verify(String(password), found?.passwordHash)
+      if (found === undefined || !found.isActive || !matched) {
+        await attempt.failed()
+        const reason: LoginFailureReason = found === undefined ? 'not_found' : !found.isActive ? 'inactive' : 'bad_password'
+        events.emit('user_login_failed', { email: normalized, reason, ip })
+        throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
+      }
+      await attempt.succeeded()
+      // A match implies a stored hash.
+      const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
+      return { user: found, passwordHash, onDevice: attempt.onDevice }
+    })
+
+    const { user } = checked
+    const now = new Date()
+    const sessionId = newSessionId()
+    const refreshToken = newRefreshToken()
+    const deviceToken = checked.onDevice ? presented! : newDeviceToken()
+    const session = {
+      id: sessionId, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000), userAgent, ip
+    }
+    const device = checked.onDevice
+      ? undefined
+      : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
+    const created = await db.call((store) =>
+      store.createSession(session, hashRefreshToken(refreshToken), { passwordHash: checked.passwordHash }, device))
+    if (!created) {
+      // A password change or deactivation committed while the password was being compared: it wins.
+      events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
+      throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
+    }
+    const authUser = toAuthUser(withoutHash({ ...user, lastLogin: now }))
+    const tokens = { accessToken: codec.sign(user.id, sessionId, claims), refreshToken, tokenType: 'bearer' as const, expiresIn: codec.ttl }
+    events.emit('user_login', { user: authUser, sessionId, ip, userAgent })
+    return { ...tokens, user: authUser, sessionId, tokens, deviceToken }
+  }
+
+  /**
+   * A hash made at another cost is replaced by one at the configured cost (only if it is still the stored
+   * one), so existing accounts answer in the same time as unknown emails after `bcryptRounds` changes.
+   * Returns the hash the user now has.
+   */
+  async #rehash (userId: string, current: string, password: string, slot: Slot): Promise<string> {
+    if (!this.#d.passwords.needsRehash(current)) return current
+    const next = await slot.hash(password)
+    return await this.#d.db.call((store) => store.replacePasswordHash(userId, current, next, new Date())) ? next : current
+  }
+}
