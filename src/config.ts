@@ -131,6 +131,11 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
       "fastify-drizzle-auth: `database` is missing: set it to a file path, ':memory:', a postgres:// URL or a Drizzle database"
     )
   }
+  if (config.store !== undefined && !isStore(config.store)) {
+    throw new ConfigurationError(
+      "fastify-drizzle-auth: `store` must be an AuthStore: sqliteStore(...) from 'fastify-drizzle-auth/sqlite', pgStore(...) from 'fastify-drizzle-auth/pg', or your own implementation"
+    )
+  }
   if (config.database !== undefined && typeof config.database !== 'string' && !isDrizzleDatabase(config.database)) {
     throw new ConfigurationError(
       "fastify-drizzle-auth: `database` must be a file path, ':memory:', a postgres:// URL, or a Drizzle better-sqlite3 or node-postgres database"
@@ -207,6 +212,12 @@ function resolveSecret (secret: unknown): Buffer {
     )
   }
   return bytes
+}
+
+function isStore (value: unknown): value is AnyAuthStore {
+  const store = value as Partial<AnyAuthStore> | null
+  return typeof store === 'object' && store !== null && (store.mode === 'sync' || store.mode === 'async') &&
+    typeof store.findSession === 'function' && typeof store.createSession === 'function'
 }
 
 function isDrizzleDatabase (value: unknown): value is DrizzleDatabase {

@@ -59,9 +59,22 @@ function routeErrorHandler (own: ErrorHandler | undefined, pluginScope: FastifyI
   }
 }
 
+/** Marks, in a route's config, that its errors go through the error path. */
+const ERROR_PATH = Symbol('fastify-drizzle-auth.errorPath')
+
 /** Installs the error path on every route declared from now on, in this context and its children. */
 export function installErrorPath (fastify: FastifyInstance): void {
   fastify.addHook('onRoute', (route: RouteOptions) => {
     route.errorHandler = routeErrorHandler(route.errorHandler as ErrorHandler | undefined, fastify)
+    route.config = Object.assign({ ...route.config }, { [ERROR_PATH]: true })
   })
+}
+
+/**
+ * Hands a guard's denial to Fastify, or, on a route declared before the plugin (which the error path does not
+ * cover), answers it with the formatter at once, so its body is the same either way.
+ */
+export function deny (error: AuthError, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+  if ((request.routeOptions.config as unknown as Record<symbol, unknown>)[ERROR_PATH] === true) return done(error)
+  void sendAuthError(error, request, reply)
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import {
   type AuthError, ConfigurationError, InsufficientScopeError, LoginRequiredError, ServiceUnavailableError
 } from './errors.ts'
+import { deny } from './error-handler.ts'
 import type { AuthUser } from './service/user.ts'
 
 export interface LoginRequiredOptions {
@@ -52,7 +53,7 @@ function guardWith (options: LoginRequiredOptions | undefined): AuthGuard {
       void reply.redirect(redirectUrl, 302)
       return
     }
-    done(denial(request, statusCode))
+    deny(denial(request, statusCode), request, reply, done)
   }
 }
 
@@ -91,9 +92,10 @@ export function requires (...scopes: string[]): AuthGuard {
   if (scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
     throw new ConfigurationError("requires: name at least one scope, e.g. requires('admin')")
   }
-  return function requiresGuard (request, _reply, done) {
-    if (!isAuthenticated(request)) return done(denial(request))
+  return function requiresGuard (request, reply, done) {
+    if (!isAuthenticated(request)) return deny(denial(request), request, reply, done)
     const granted = request.auth.scopes
-    done(scopes.every((scope) => granted.includes(scope)) ? undefined : new InsufficientScopeError(scopes))
+    if (scopes.every((scope) => granted.includes(scope))) return done()
+    deny(new InsufficientScopeError(scopes), request, reply, done)
   }
 }

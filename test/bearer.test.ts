@@ -1,9 +1,10 @@
+import type { FastifyServerOptions } from 'fastify'
 import t from 'tap'
 import { AnonymousUser } from '../src/index.ts'
 import { PASSWORD, bearer, buildApp, registerAndLogin } from './fixtures/app.ts'
 
-async function appWithProbe (options = {}) {
-  const app = await buildApp(options)
+async function appWithProbe (options = {}, fastifyOptions: FastifyServerOptions = {}) {
+  const app = await buildApp(options, fastifyOptions)
   app.get('/probe', async (request) => ({
     authenticated: request.user.isAuthenticated,
     anonymous: request.user instanceof AnonymousUser,
@@ -94,13 +95,17 @@ t.test('custom scopes: a fixed list, or a function of the user', async (t) => {
   t.same((await perUser.inject({ url: '/probe', headers: bearer(plain.accessToken) })).json().scopes, ['authenticated'])
 })
 
-t.test('a scopes function that throws fails closed: anonymous, logged, no 5xx from the hook', async (t) => {
-  const app = await appWithProbe({ scopes: () => { throw new Error('boom') } })
+t.test('a scopes function that throws is a programming error: 500, logged as such, never authenticated nor a 503', async (t) => {
+  const logged: Array<{ level: number, err?: { message: string } }> = []
+  const app = await appWithProbe({ scopes: () => { throw new Error('boom in scopes') } }, {
+    logger: { level: 'error', stream: { write: (line: string) => { logged.push(JSON.parse(line)) } } }
+  })
   t.teardown(() => app.close())
   const { accessToken } = await registerAndLogin(app)
   const res = await app.inject({ url: '/probe', headers: bearer(accessToken) })
-  t.equal(res.statusCode, 200)
-  t.match(res.json(), { authenticated: false, status: 'unavailable' })
+  t.equal(res.statusCode, 500)
+  t.notMatch(res.body, /authenticated/, 'the handler did not run')
+  t.ok(logged.some((line) => line.level === 50 && line.err?.message === 'boom in scopes'), 'logged as an error with its message')
 })
 
 t.test('routes without a token pay nothing: the hook assigns the shared anonymous user', async (t) => {

@@ -72,7 +72,7 @@ t.test('authenticated requests reach the handler through every form', async (t) 
   }
 })
 
-t.test('requireAuth returns the user, or throws AuthenticationError that becomes a 401 (never a 500)', async (t) => {
+t.test('requireAuth returns the user, or throws an AuthenticationError answered exactly as the guard\'s 401 (never a 500)', async (t) => {
   const app = await guardedApp()
   t.teardown(() => app.close())
   const { accessToken } = await registerAndLogin(app)
@@ -80,7 +80,10 @@ t.test('requireAuth returns the user, or throws AuthenticationError that becomes
   t.same(ok.json(), { email: 'alice@example.com' })
   const denied = await app.inject({ url: '/require' })
   t.equal(denied.statusCode, 401)
-  t.match(denied.json(), { code: 'authentication_required', message: 'Authentication required' })
+  t.equal(denied.body, AUTH_REQUIRED)
+  t.equal(denied.headers['www-authenticate'], 'Bearer')
+  const forged = await app.inject({ url: '/require', headers: bearer('not.a.token') })
+  t.equal(forged.headers['www-authenticate'], 'Bearer error="invalid_token"')
 
   const error = new AuthenticationError()
   t.equal(error.statusCode, 401)
