@@ -38,10 +38,13 @@ export const passwordChangeBody = {
   properties: { current_password: password, new_password: password }
 } as const
 
+/**
+ * Error bodies: `{ detail, code }` (plus `errors` for a refused password) by default. Open to other properties
+ * and with nothing required, because an application's error handler may restyle any denial of these routes.
+ */
 export const errorResponse = {
   type: 'object',
-  required: ['detail'],
-  additionalProperties: false,
+  additionalProperties: true,
   properties: {
     detail: { type: 'string' },
     code: { type: 'string' },
