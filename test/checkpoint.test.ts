@@ -1,19 +1,13 @@
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { startCheckpointer } from '../src/db/sqlite/checkpointer.ts'
 import { buildApp, registerAndLogin } from './fixtures/app.ts'
 
 // WAL checkpoints of a file the plugin opens run on a thread of their own, not inside a request's commit.
-
-function tempDir (t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-checkpoint-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** The users in the main database file alone: what a checkpoint has copied there, ignoring the WAL. */
 function usersInMainFile (dir: string, path: string): number {
@@ -38,7 +32,7 @@ async function waitFor (check: () => boolean, ms = 3000): Promise<boolean> {
 }
 
 t.test('committed rows reach the database file by the background checkpoint, not by a request\'s commit', async (t) => {
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'fda-checkpoint-')
   const path = join(dir, 'auth.sqlite')
   const { db, close } = openSqlite(path)
   t.teardown(close)
@@ -53,7 +47,7 @@ t.test('committed rows reach the database file by the background checkpoint, not
 })
 
 t.test('closing the app ends the checkpoint thread: the last connection closes and the WAL file is removed', async (t) => {
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'fda-checkpoint-')
   const path = join(dir, 'auth.sqlite')
   const app = await buildApp({ database: path })
   await registerAndLogin(app)
@@ -63,8 +57,37 @@ t.test('closing the app ends the checkpoint thread: the last connection closes a
   t.equal(usersInMainFile(dir, path), 1)
 })
 
+t.test('the safety net: without the background checkpointer, the connection itself checkpoints once the WAL holds 10,000 pages', async (t) => {
+  const dir = tempDir(t, 'fda-checkpoint-')
+  const path = join(dir, 'auth.sqlite')
+  const { db, close } = openSqlite(path, { backgroundCheckpoints: false })
+  t.teardown(close)
+  const client = db.$client
+  client.exec('create table app_blobs (body blob not null)')
+  const insert = client.prepare('insert into app_blobs (body) values (?)')
+  const page = Buffer.alloc(3000, 7)
+  const inMainFile = () => {
+    const copy = join(dir, `main-only-${Date.now()}.sqlite`)
+    copyFileSync(path, copy)
+    const reader = new Database(copy, { readonly: true })
+    try {
+      return reader.prepare("select count(*) from sqlite_master where name = 'app_blobs'").pluck().get() === 0
+        ? 0
+        : reader.prepare('select count(*) from app_blobs').pluck().get() as number
+    } finally {
+      reader.close()
+    }
+  }
+  // Well under 10,000 pages: everything is still in the WAL only.
+  client.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(page) })()
+  t.equal(inMainFile(), 0, 'no checkpoint yet')
+  // Past 10,000 pages: the commit that crosses the line checkpoints.
+  for (let batch = 0; batch < 11; batch++) client.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(page) })()
+  t.ok(inMainFile() >= 10_000, 'the rows reached the main file without any checkpointer thread')
+})
+
 t.test('a checkpointer that cannot open its file leaves the safety net in charge and stops cleanly', async (t) => {
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'fda-checkpoint-')
   const checkpointer = startCheckpointer(join(dir, 'missing.sqlite'))
   await checkpointer.stop()
   await checkpointer.stop()

@@ -107,20 +107,15 @@ t.test('bad bodies: 400/413/415 fast, with no hashing and no row written', async
     ['email with LF', { email: 'v@example.com\nX-Injected: 1', password: PASSWORD }],
     ['email with NUL', { email: 'v\u0000@example.com', password: PASSWORD }]
   ]
-  const durations: number[] = []
   for (const [name, payload, headers] of cases) {
     for (const url of ['/register', '/login']) {
-      const started = process.hrtime.bigint()
       const res = await post(app, url, payload, headers)
-      durations.push(Number(process.hrtime.bigint() - started) / 1e6)
       t.ok([400, 413, 415].includes(res.statusCode), `${url} ${name}: ${res.statusCode}`)
       t.type(res.json().code, 'string', `${url} ${name}: a code`)
     }
   }
   t.same(calls, { compare: [], hash: 0 }, 'no hashing')
   t.equal(await app.authService.store.findUserByEmail('v@example.com'), undefined, 'no row written')
-  durations.sort((a, b) => a - b)
-  t.ok(durations[Math.floor(durations.length / 2)] < 50, `median ${durations[Math.floor(durations.length / 2)].toFixed(1)} ms < 50 ms`)
 })
 
 t.test('duplicate registration race: 20 parallel registrations of one email, one 201, nineteen 409, one row', async (t) => {

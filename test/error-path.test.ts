@@ -80,9 +80,9 @@ t.test('a handler in a child context restyles its routes only; one that passes a
   }
 })
 
-t.test('other errors go through the application\'s handlers untouched; a 503 and a 429 keep Retry-After', async (t) => {
+t.test('other errors go through the application\'s handlers untouched; a 429 keeps Retry-After', async (t) => {
   const a = await app((a) => {
-    a.setErrorHandler((error, _request, reply) => reply.code(418).send({ mine: error.message }))
+    a.setErrorHandler((error: Error, _request, reply) => reply.code(418).send({ mine: error.message }))
     a.get('/boom', async () => { throw new Error('not ours') })
   })
   t.teardown(() => a.close())

@@ -1,19 +1,21 @@
-import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { resetConfig } from '../src/index.ts'
 import { buildApp } from '../examples/complete.ts'
 import { buildServer } from '../examples/server.ts'
+import { startServer } from './fixtures/server-process.ts'
 
 const CREDENTIALS = { email: 'alice@example.com', password: 'SecurePass123!' }
 
 t.test('examples/complete.ts: the seed page, ported (register, login, me, logout, me again)', async (t) => {
   t.teardown(resetConfig)
-  const dir = mkdtempSync(join(tmpdir(), 'fda-complete-'))
+  const dir = tempDir(t, 'fda-complete-')
   const app = await buildApp(join(dir, 'db.sqlite3'), 'complete-example-secret-32-bytes-long')
   t.teardown(() => app.close())
+  const incomplete = await app.inject({ method: 'POST', url: '/register', payload: { email: CREDENTIALS.email } })
+  t.equal(incomplete.statusCode, 400, 'a body without a password is refused by its schema, not a 500')
+  t.match(incomplete.json().message, /password/)
   const registered = await app.inject({ method: 'POST', url: '/register', payload: CREDENTIALS })
   t.equal(registered.statusCode, 201)
   t.same(registered.json(), { email: 'alice@example.com' })
@@ -35,7 +37,7 @@ t.test('examples/complete.ts: the seed page, ported (register, login, me, logout
 })
 
 t.test('examples/server.ts: the curl session of the README against the bundled routes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-server-'))
+  const dir = tempDir(t, 'fda-server-')
   const app = await buildServer({ DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'server-example-secret-of-32-bytes!', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4' })
   t.teardown(() => app.close())
   t.equal((await app.inject({ method: 'POST', url: '/register', payload: CREDENTIALS })).statusCode, 201)
@@ -51,33 +53,16 @@ t.test('examples/server.ts: the curl session of the README against the bundled r
 })
 
 t.test('npm start: two instances start at once on their own ports and files, with no build step', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-start-'))
-  const start = (port: number) => new Promise<{ output: string, stop: () => Promise<void> }>((resolve, reject) => {
-    const child = spawn('npm', ['start'], {
-      env: { ...process.env, PORT: String(port), DATABASE_PATH: join(dir, `db-${port}`, 'auth.sqlite'), AUTH_SECRET: '', BCRYPT_ROUNDS: '4' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true
-    })
-    let output = ''
-    const stop = () => new Promise<void>((done) => {
-      child.once('exit', () => done())
-      try { process.kill(-child.pid!, 'SIGTERM') } catch { done() }
-    })
-    const timer = setTimeout(() => { stop().then(() => reject(new Error(`no start in time: ${output}`)), reject) }, 60000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes('Server listening')) { clearTimeout(timer); resolve({ output, stop }) }
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-  })
-  const [a, b] = await Promise.all([start(18601), start(18602)])
+  const dir = tempDir(t, 'fda-start-')
+  const env = (name: string) => ({ PORT: '0', DATABASE_PATH: join(dir, name, 'auth.sqlite'), AUTH_SECRET: '', LOG_LEVEL: 'info' })
+  const [a, b] = await Promise.all([startServer(env('a')), startServer(env('b'))])
   t.teardown(async () => { await a.stop(); await b.stop() })
-  t.match(a.output, /AUTH_SECRET is not set/, 'a loud warning when AUTH_SECRET is unset')
-  for (const port of [18601, 18602]) {
-    const register = await fetch(`http://127.0.0.1:${port}/register`, {
+  t.not(a.url, b.url, 'two ports')
+  t.match(a.output(), /AUTH_SECRET is not set/, 'a loud warning when AUTH_SECRET is unset')
+  for (const server of [a, b]) {
+    const register = await fetch(`${server.url}/register`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(CREDENTIALS)
     })
-    t.equal(register.status, 201, `instance on ${port}`)
+    t.equal(register.status, 201, `instance at ${server.url}`)
   }
 })

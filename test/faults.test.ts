@@ -1,10 +1,9 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { drizzle } from 'drizzle-orm/better-sqlite3'
 import Fastify from 'fastify'
 import t from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import fastifyDrizzleAuth, { AuthService, ServiceUnavailableError, requireAuth } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer, login, registerAndLogin } from './fixtures/app.ts'
@@ -53,7 +52,7 @@ t.test('a closed database: 503 from loginRequired and /login, never 401, and the
 })
 
 t.test('a locked database file: 503 while locked, success again once the lock is gone, no restart', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-lock-'))
+  const dir = tempDir(t, 'fda-lock-')
   const file = join(dir, 'auth.sqlite')
   const client = new Database(file)
   client.pragma('busy_timeout = 100')

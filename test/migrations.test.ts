@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { readFileSync } from 'node:fs'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
@@ -28,7 +28,7 @@ t.test('migrate(db) creates the tables in its own migrations table, and a second
 })
 
 t.test('a database opened by the plugin uses WAL, busy_timeout and foreign keys', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-mig-'))
+  const dir = tempDir(t, 'fda-mig-')
   const { db, close } = openSqlite(join(dir, 'a.sqlite'))
   t.teardown(close)
   t.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal')

@@ -1,13 +1,12 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { startServer } from './fixtures/server-process.ts'
 
 const PASSWORD = 'Shared-File-Pass-42'
 
 t.test('two Fastify processes share one SQLite file: concurrent logins and refreshes, no SQLITE_BUSY', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-multi-'))
+  const dir = tempDir(t, 'fda-multi-')
   const env = { DATABASE_PATH: join(dir, 'shared.sqlite'), AUTH_SECRET: 'shared-secret-for-both-processes-32b', PORT: '0', LOG_LEVEL: 'info' }
   // Both start at once on a new file, so both run the migrations at the same moment too.
   const [a, b] = await Promise.all([startServer(env), startServer(env)])

@@ -1,9 +1,9 @@
-import { mkdtempSync, existsSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import fastifyDrizzleAuth, { AuthService, ConfigurationError, configure, getConfig, resetConfig } from '../src/index.ts'
 import { openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer, registerAndLogin } from './fixtures/app.ts'
@@ -20,7 +20,7 @@ t.test('registers with { database: ":memory:", secret } and serves the bundled r
 })
 
 t.test('a file path is opened (directory created), migrated, and closed on app.close()', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-'))
+  const dir = tempDir(t, 'fda-')
   const file = join(dir, 'nested', 'auth.sqlite')
   const app = Fastify()
   await app.register(fastifyDrizzleAuth, { database: file, secret: SECRET, bcryptRounds: 4, routes: true })
@@ -133,10 +133,13 @@ t.test('ready() fails with a ConfigurationError that says what to set', async (t
 
 t.test('a 32-byte Buffer secret is accepted', async (t) => {
   const app = Fastify()
-  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: Buffer.alloc(32, 7) })
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: Buffer.alloc(32, 7), bcryptRounds: 4 })
   t.teardown(() => app.close())
   await app.ready()
-  t.pass('ready')
+  await app.authService.register('buffer@example.com', PASSWORD)
+  const { accessToken } = await app.authService.login('buffer@example.com', PASSWORD)
+  t.equal((await app.authService.authenticate(accessToken)).email, 'buffer@example.com', 'tokens signed and verified with it')
+  t.equal(app.jwt.verify<{ sid: string }>(accessToken).sid.length > 0, true, 'and @fastify/jwt shares it')
 })
 
 t.test('the plugin shares its key with @fastify/jwt, or leaves an application registration alone', async (t) => {
@@ -151,10 +154,15 @@ t.test('the plugin shares its key with @fastify/jwt, or leaves an application re
   const own = Fastify()
   const { default: fastifyJwt } = await import('@fastify/jwt')
   await own.register(fastifyJwt, { secret: 'another-application-secret-of-32-bytes!!' })
-  await own.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET })
+  await own.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
   t.teardown(() => own.close())
   await own.ready()
-  t.pass('no duplicate decorator')
+  const ownToken = own.jwt.sign({ sub: 'app' })
+  t.equal(own.jwt.verify<{ sub: string }>(ownToken).sub, 'app', "the application's @fastify/jwt keeps its own key")
+  await own.authService.register('own@example.com', PASSWORD)
+  const login = await own.authService.login('own@example.com', PASSWORD)
+  t.throws(() => own.jwt.verify(login.accessToken), 'our tokens are not signed with its key')
+  t.equal((await own.authService.authenticate(login.accessToken)).email, 'own@example.com', 'the plugin still verifies its own')
 })
 
 t.test('configure() refuses a non-object with a ConfigurationError', async (t) => {
@@ -163,7 +171,7 @@ t.test('configure() refuses a non-object with a ConfigurationError', async (t) =
 })
 
 t.test('the global pattern really is lazy: the database is opened by the first request', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-lazy-'))
+  const dir = tempDir(t, 'fda-lazy-')
   const file = join(dir, 'lazy.sqlite')
   configure({ database: file, secret: SECRET, bcryptRounds: 4 })
   const app = Fastify()
@@ -176,7 +184,7 @@ t.test('the global pattern really is lazy: the database is opened by the first r
 })
 
 t.test('explicit options open the database at registration: a broken one fails ready()', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-broken-'))
+  const dir = tempDir(t, 'fda-broken-')
   const file = join(dir, 'broken.sqlite')
   const foreign = new Database(file)
   foreign.exec('create table auth_users (unrelated text)') // a table in the way, with no migration record

@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 
@@ -10,8 +9,7 @@ import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } fro
 // anywhere (this connection, another handle, another process's commit) is seen on the very next request.
 
 function tempFile (t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-remembered-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'fda-remembered-')
   return join(dir, 'auth.sqlite')
 }
 

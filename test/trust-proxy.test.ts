@@ -1,16 +1,16 @@
 /** Hardening item 4: TRUST_PROXY takes a hop count or addresses, never "trust every hop". */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { tempDir } from './fixtures/temp.ts'
 import { buildServer, trustProxyFrom } from '../examples/server.ts'
 
 async function server (t: Test, trustProxy: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'fda-proxy-'))
+  const dir = tempDir(t, 'fda-proxy-')
   const app = await buildServer({
     DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'proxy-example-secret-of-32-bytes!!', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', TRUST_PROXY: trustProxy
   })
-  t.teardown(async () => { await app.close(); rmSync(dir, { recursive: true, force: true }) })
+  t.teardown(() => app.close())
   const limited: Array<string | null> = []
   app.authService.on('rate_limit_exceeded', (event) => { limited.push(event.ip) })
   return { app, limited }

@@ -79,6 +79,11 @@ export class AccessTokenCodec {
     return this.#settings.accessTokenTtl
   }
 
+  /** How many verified tokens are remembered now (at most 10,000). */
+  get rememberedTokens (): number {
+    return this.#verified.size
+  }
+
   sign (sub: string, sid: string, extraClaims: Record<string, unknown> = {}): string {
     const claims: Record<string, unknown> = {}
     for (const [name, value] of Object.entries(extraClaims)) {

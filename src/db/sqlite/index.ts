@@ -43,6 +43,6 @@ export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceT
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
 export { migrate } from './migrate.ts'
 export { openSqlite } from './open.ts'
-export type { OpenedSqlite } from './open.ts'
+export type { OpenedSqlite, OpenSqliteOptions } from './open.ts'
 export { SqliteAuthStore } from './store.ts'
 export type { SqliteDatabase, SqliteUsersTable } from './store.ts'

@@ -15,12 +15,22 @@ export interface OpenedSqlite {
 // The connection checkpoints by itself only if the background checkpointer stopped or fell this far behind.
 export const CHECKPOINT_FALLBACK_PAGES = 10_000
 
+export interface OpenSqliteOptions {
+  /** How long a writer waits for another's lock before SQLITE_BUSY (default 5000 ms). */
+  busyTimeoutMs?: number
+  /**
+   * WAL checkpoints on a thread of their own (default true). Off, the connection checkpoints by itself once the
+   * WAL holds 10,000 pages: for applications that run their own checkpoints.
+   */
+  backgroundCheckpoints?: boolean
+}
+
 /**
  * Opens an SQLite file (its directory created if missing) or ':memory:' with the settings the token model
  * relies on: WAL so readers never wait for the writer, a busy timeout so concurrent writers queue instead of
  * failing with SQLITE_BUSY, and enforced foreign keys. A file gets a background checkpointer (checkpointer.ts).
  */
-export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
+export function openSqlite (path: string, { busyTimeoutMs = 5000, backgroundCheckpoints = true }: OpenSqliteOptions = {}): OpenedSqlite {
   const memory = path === ':memory:' || path === ''
   if (!memory) mkdirSync(dirname(path), { recursive: true })
   const client = new Database(path)
@@ -31,16 +41,16 @@ export function openSqlite (path: string, busyTimeoutMs = 5000): OpenedSqlite {
   // Large tables stay fast: reads through a memory map instead of read() calls, and a 32 MiB page cache.
   client.pragma('mmap_size = 268435456')
   client.pragma('cache_size = -32768')
-  if (memory) {
-    return { dialect: 'sqlite', db: drizzle(client), close: async () => { if (client.open) client.close() } }
-  }
+  const closeClient = async () => { if (client.open) client.close() }
+  if (memory) return { dialect: 'sqlite', db: drizzle(client), close: closeClient }
   client.pragma(`wal_autocheckpoint = ${CHECKPOINT_FALLBACK_PAGES}`)
+  if (!backgroundCheckpoints) return { dialect: 'sqlite', db: drizzle(client), close: closeClient }
   const checkpointer = startCheckpointer(path)
   return {
     dialect: 'sqlite',
     db: drizzle(client),
     close: async () => {
-      if (client.open) client.close()
+      await closeClient()
       await checkpointer.stop()
     }
   }
