@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ANONYMOUS_USER } from './anonymous.ts'
-import { AuthError, ServiceUnavailableError } from './errors.ts'
+import { ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
@@ -45,15 +45,9 @@ function sentTwice (request: FastifyRequest): boolean {
  * a programming error, handed to Fastify as one (500).
  */
 export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor) {
-  function refuse (request: FastifyRequest, err: unknown): void {
-    if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) {
-      request.auth = REJECTED
-      return
-    }
-    if (!(err instanceof ServiceUnavailableError)) {
-      request.log.error({ err }, 'fastify-drizzle-auth: token check failed')
-    }
-    request.auth = UNAVAILABLE
+  // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine), any other refusal 'rejected'.
+  function refuse (request: FastifyRequest, err: Error): void {
+    request.auth = err instanceof ServiceUnavailableError ? UNAVAILABLE : REJECTED
   }
 
   return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -68,14 +62,7 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
       request.auth = REJECTED
       return done()
     }
-    let service: AuthService
-    try {
-      service = getService()
-    } catch (err) {
-      refuse(request, err)
-      return done()
-    }
-    service.verifyAccessToken(token, (err, verified) => {
+    getService().verifyAccessToken(token, (err, verified) => {
       if (err !== null) {
         refuse(request, err)
         return done()

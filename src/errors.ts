@@ -142,13 +142,12 @@ export class ConfigurationError extends AuthError {
   override readonly code = 'configuration_error'
 }
 
-export class RateLimitError extends AuthError {
-  override readonly statusCode = 429
-  override readonly code = 'rate_limited'
-  /** Seconds until another attempt may succeed (the `Retry-After` header). */
+/** An error that tells the client when to try again (the `Retry-After` header). */
+export abstract class RetryLaterError extends AuthError {
+  /** Seconds until another attempt may succeed. */
   readonly retryAfter: number
 
-  constructor (retryAfter: number, message = 'Too many failed login attempts, try again later') {
+  constructor (message: string, retryAfter: number) {
     super(message)
     this.retryAfter = retryAfter
   }
@@ -158,20 +157,22 @@ export class RateLimitError extends AuthError {
   }
 }
 
+export class RateLimitError extends RetryLaterError {
+  override readonly statusCode = 429
+  override readonly code = 'rate_limited'
+
+  constructor (retryAfter: number, message = 'Too many failed login attempts, try again later') {
+    super(message, retryAfter)
+  }
+}
+
 /** The password-hashing queue is full: the request is refused at once instead of waiting for seconds. */
-export class BusyError extends AuthError {
+export class BusyError extends RetryLaterError {
   override readonly statusCode = 503
   override readonly code = 'busy'
-  /** Seconds after which a retry is likely to be admitted (the `Retry-After` header). */
-  readonly retryAfter: number
 
   constructor (retryAfter = 1) {
-    super('The server is busy, try again shortly')
-    this.retryAfter = retryAfter
-  }
-
-  override get headers (): Record<string, string> {
-    return { 'retry-after': String(this.retryAfter) }
+    super('The server is busy, try again shortly', retryAfter)
   }
 }
 

@@ -85,3 +85,15 @@ t.test('the errors say what to pass', async (t) => {
   await t.resolves(auth.logout(undefined as unknown as string), 'logout never throws')
   await t.resolves(auth.logout({} as unknown as string))
 })
+
+t.test('the store is read once open; verifyAccessToken refuses a callback that is not a function', async (t) => {
+  const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => auth.close())
+  t.throws(() => auth.store, { code: 'configuration_error', message: /await authService.ready\(\) first/ }, 'still opening')
+  await auth.ready()
+  t.equal(auth.store.dialect, 'sqlite')
+  t.throws(() => auth.verifyAccessToken('a.b.c', 'callback' as unknown as () => void), InvalidArgumentError)
+  await t.rejects(auth.login('a@example.com', PASSWORD, { ip: 42 as unknown as string }), { code: 'invalid_argument', message: '`options.ip` must be a string when given' })
+  await t.rejects(auth.register('a@example.com', PASSWORD, {}, 'options' as unknown as object), { message: '`options` must be an object' })
+  t.equal((await auth.register('a@example.com', PASSWORD, {}, { ip: null })).email, 'a@example.com', 'a null address is no address')
+})

@@ -103,3 +103,36 @@ t.test('a route declared before the plugin still gets the guard\'s body', async 
   const res = await a.inject({ url: '/early' })
   t.same([res.statusCode, res.body, res.headers['www-authenticate']], [401, AUTH_REQUIRED, 'Bearer'])
 })
+
+t.test('an application handler may answer by returning a value; one that neither answers nor returns leaves it to the formatter', async (t) => {
+  const a = await app(async (a) => {
+    await a.register(async (child) => {
+      child.setErrorHandler(async (error: Error) => ({ returned: error.message }))
+      child.get('/returns', { preHandler: loginRequired }, async () => 'ran')
+    })
+    await a.register(async (child) => {
+      child.setErrorHandler(async () => undefined)
+      child.get('/silent', { preHandler: loginRequired }, async () => 'ran')
+    })
+  })
+  t.teardown(() => a.close())
+  const returned = await a.inject({ url: '/returns' })
+  t.same(returned.json(), { returned: 'Authentication required' })
+  const silent = await a.inject({ url: '/silent' })
+  t.same([silent.statusCode, silent.body], [401, AUTH_REQUIRED])
+})
+
+t.test('a route\'s own errorHandler option is offered AuthErrors first, and still gets every other error', async (t) => {
+  const a = await app((a) => {
+    a.get('/own', {
+      preHandler: loginRequired,
+      errorHandler: (error, _request, reply) => { void reply.code(499).send({ own: error instanceof AuthError }) }
+    }, async () => 'ran')
+    a.get('/own-other', {
+      errorHandler: (error, _request, reply) => { void reply.code(418).send({ own: error.message }) }
+    }, async () => { throw new Error('not an auth error') })
+  })
+  t.teardown(() => a.close())
+  t.same([(await a.inject({ url: '/own' })).statusCode, (await a.inject({ url: '/own' })).json()], [499, { own: true }])
+  t.same((await a.inject({ url: '/own-other' })).json(), { own: 'not an auth error' })
+})

@@ -179,7 +179,10 @@ t.test('the global pattern really is lazy: the database is opened by the first r
   await app.ready()
   t.teardown(() => app.close())
   t.notOk(existsSync(file), 'nothing opened at ready()')
-  await app.inject({ url: '/', headers: bearer('x.y.z') })
+  // A token with the right key and claims: checking it needs the store, so the request waits for it to open.
+  const token = app.jwt.sign({ sub: 'someone', sid: 'some-session', typ: 'access', jti: 'some-id' })
+  const res = await app.inject({ url: '/', headers: bearer(token) })
+  t.equal(res.statusCode, 404)
   t.ok(existsSync(file), 'opened on the first request that needed it')
 })
 

@@ -3,10 +3,10 @@
  * PostgreSQL (the latter skipped locally with one line when no server answers; required under CI).
  */
 import t, { type Test } from 'tap'
-import { type AuthStore, ConflictError } from '../src/index.ts'
+import { AuthService, type AuthStore, ConflictError } from '../src/index.ts'
 import { sqliteStore } from '../src/db/sqlite/index.ts'
 import { pgStore } from '../src/db/pg/index.ts'
-import { openStore as openShortcut } from '../src/db/index.ts'
+import { loadDialect, openStore as openShortcut } from '../src/db/index.ts'
 import { createTestDatabase, type Dialect, requirePostgres, type TestDatabase } from './fixtures/databases.ts'
 
 const dialects: Dialect[] = ['sqlite']
@@ -192,4 +192,18 @@ t.test('the database shortcut opens the dialect its value names; closing twice i
   t.same([pg.dialect, pg.mode], ['postgresql', 'async'])
   await pg.close()
   await t.resolves(pg.close())
+})
+
+t.test('a missing driver is a ConfigurationError naming the package to install; other load failures pass through', async (t) => {
+  const missing = Object.assign(new Error("Cannot find package 'pg' imported from /app/node_modules/fastify-drizzle-auth/dist/db/pg/open.js"), { code: 'ERR_MODULE_NOT_FOUND' })
+  await t.rejects(loadDialect('pg', () => Promise.reject(missing)), { code: 'configuration_error', message: /needs the 'pg' package: npm install pg/ })
+  const other = Object.assign(new Error("Cannot find module './gone.js'"), { code: 'ERR_MODULE_NOT_FOUND' })
+  await t.rejects(loadDialect('pg', () => Promise.reject(other)), other)
+  t.equal(await loadDialect('pg', async () => 'loaded'), 'loaded')
+})
+
+t.test('the dialect factories and the store option refuse what they cannot use, saying what to pass', async (t) => {
+  t.throws(() => sqliteStore({} as never), { code: 'configuration_error', message: /sqliteStore\(\) takes a file path/ })
+  t.throws(() => pgStore({} as never), { code: 'configuration_error', message: /pgStore\(\) takes a postgres:\/\/ URL/ })
+  t.throws(() => new AuthService({ store: {} as never, secret: 'x'.repeat(32) }), { code: 'configuration_error', message: /`store` must be an AuthStore/ })
 })

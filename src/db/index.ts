@@ -29,7 +29,8 @@ export async function openStore ({ database, usersTable, migrate, postgresPool }
   return sqliteStore(database as never, { usersTable: usersTable as never, migrate })
 }
 
-async function loadDialect<T> (driver: string, load: () => Promise<T>): Promise<T> {
+/** Loads a dialect; a driver that is not installed is a ConfigurationError saying which package to install. */
+export async function loadDialect<T> (driver: string, load: () => Promise<T>): Promise<T> {
   try {
     return await load()
   } catch (err) {
