@@ -136,3 +136,16 @@ t.test('a route\'s own errorHandler option is offered AuthErrors first, and stil
   t.same([(await a.inject({ url: '/own' })).statusCode, (await a.inject({ url: '/own' })).json()], [499, { own: true }])
   t.same((await a.inject({ url: '/own-other' })).json(), { own: 'not an auth error' })
 })
+
+t.test('an application handler that turns a denial into an error of its own hands that one on to Fastify', async (t) => {
+  const a = await app(async (a) => {
+    await a.register(async (child) => {
+      child.setErrorHandler(() => { throw Object.assign(new Error('teapot'), { statusCode: 418 }) })
+      child.get('/converted', { preHandler: loginRequired }, async () => 'ran')
+    })
+  })
+  t.teardown(() => a.close())
+  const res = await a.inject({ url: '/converted' })
+  t.equal(res.statusCode, 418)
+  t.match(res.json(), { message: 'teapot' })
+})

@@ -21,9 +21,8 @@ export function passwordArgument (password: unknown, name = 'password'): string 
   return password
 }
 
-/** An options or fields object: absent is `{}`, anything but a plain object is refused. */
-export function objectArgument<T extends object> (value: T | undefined, name: string): T {
-  if (value === undefined) return {} as T
+/** An options or fields object (callers default an absent one to `{}`): anything but a plain object is refused. */
+export function objectArgument<T extends object> (value: T, name: string): T {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidArgumentError(`\`${name}\` must be an object`)
   }

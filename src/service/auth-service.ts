@@ -1,29 +1,24 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
-import type { AnyAuthStore, FoundSession, UserRecord } from '../db/store.ts'
+import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import {
   AuthenticationError, describeError, InvalidArgumentError, InvalidCurrentPasswordError, TokenInvalidError, TokenRevokedError
 } from '../errors.ts'
 import { AccessVerifier, refusal } from './access.ts'
 import { LoginFlow } from './login.ts'
 import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
-import { normalizeAndCheckEmail, normalizeEmail } from './email.ts'
+import { normalizeAndCheckEmail } from './email.ts'
 import {
-  AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger,
-  type LoginFailureReason
+  AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
 } from './events.ts'
 import { AttemptLimiter } from './limits.ts'
-import { type HashQueueState, PasswordHasher, type Slot } from './passwords.ts'
+import { type HashQueueState, PasswordHasher } from './passwords.ts'
 import type {
   LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
 } from './results.ts'
 import { StoreAccess } from './store-access.ts'
-import {
-  type AccessClaims, AccessTokenCodec, hashDeviceToken, hashRefreshToken, isRefreshTokenShape, newDeviceToken,
-  newRefreshToken, newSessionId
-} from './tokens.ts'
+import { AccessTokenCodec, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './tokens.ts'
 import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
 
-const INVALID_CREDENTIALS = 'Invalid credentials'
 const PROTECTED_USER_FIELDS = ['id', 'email', 'passwordHash', 'createdAt', 'updatedAt']
 
 const consoleLogger: AuthLogger = {
