@@ -136,6 +136,12 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
       "fastify-drizzle-auth: `store` must be an AuthStore: sqliteStore(...) from 'fastify-drizzle-auth/sqlite', pgStore(...) from 'fastify-drizzle-auth/pg', or your own implementation"
     )
   }
+  const scheme = typeof config.database === 'string' ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(config.database)?.[1] : undefined
+  if (scheme !== undefined && !/^postgres(ql)?$/i.test(scheme)) {
+    throw new ConfigurationError(
+      `fastify-drizzle-auth: \`database\` is a ${scheme}:// URL, which is not supported: use a postgres:// (or postgresql://) URL, or an SQLite file path`
+    )
+  }
   if (config.database !== undefined && typeof config.database !== 'string' && !isDrizzleDatabase(config.database)) {
     throw new ConfigurationError(
       "fastify-drizzle-auth: `database` must be a file path, ':memory:', a postgres:// URL, or a Drizzle better-sqlite3 or node-postgres database"

@@ -18,6 +18,8 @@ export interface FastifyDrizzleAuthOptions extends AuthConfig {
   scopes?: readonly string[] | ((user: AuthUser) => readonly string[])
   /** Mount the bundled routes: `true`, or `{ prefix }` (default false). */
   routes?: boolean | RoutesOptions
+  /** Fastify's own registration prefix: applied to the bundled routes (before `routes.prefix`). */
+  prefix?: string
 }
 
 export interface ResolvedPluginOptions {
@@ -31,6 +33,8 @@ export interface ResolvedPluginOptions {
   ownsService: () => boolean
   scopesFor: (user: AuthUser) => readonly string[]
   routes: Required<RoutesOptions> | false
+  /** The registration's own prefix ('' when none). */
+  prefix: string
 }
 
 const CONFIG_KEYS = [
@@ -73,7 +77,8 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
     eager: created,
     ownsService: () => created !== undefined,
     scopesFor: resolveScopes(options.scopes),
-    routes: resolveRoutes(options.routes)
+    routes: resolveRoutes(options.routes),
+    prefix: resolvePrefix(options.prefix)
   }
 }
 
@@ -102,6 +107,14 @@ function resolveScopes (scopes: FastifyDrizzleAuthOptions['scopes']): (user: Aut
   }
   const frozen = Object.freeze([...scopes])
   return () => frozen
+}
+
+function resolvePrefix (prefix: unknown): string {
+  if (prefix === undefined) return ''
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
+    throw new ConfigurationError("fastify-drizzle-auth: `prefix` must be a path starting with '/', e.g. '/api'")
+  }
+  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
 }
 
 function resolveRoutes (routes: FastifyDrizzleAuthOptions['routes']): Required<RoutesOptions> | false {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
-import { ServiceUnavailableError } from './errors.ts'
+import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
 import { authRoutes } from './routes/index.ts'
@@ -13,7 +13,7 @@ import type { AuthInfo } from './types.ts'
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
   const resolved = resolvePluginOptions(options, fastify.log)
   const { config, service } = resolved
-  await awaitStore(fastify, resolved.eager)
+  await awaitStore(fastify, resolved.eager, config.database)
 
   // @fastify/jwt shares the pinned key and algorithm, for applications that sign or verify their own JWTs.
   if (!fastify.hasDecorator('jwt')) {
@@ -42,7 +42,8 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   installErrorPath(fastify)
 
   if (resolved.routes !== false) {
-    await fastify.register(authRoutes, { ...resolved.routes, service })
+    // Fastify's own `prefix` of this registration composes with `routes.prefix`, as nested prefixes do.
+    await fastify.register(authRoutes, { ...resolved.routes, prefix: `${resolved.prefix}${resolved.routes.prefix}`, service })
   }
 
   const stopPurging = schedulePurge(fastify, service, config.purgeIntervalSeconds)
@@ -54,17 +55,30 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
 
 /**
  * Waits for the store (PostgreSQL: migrations). A database that cannot be reached does not stop the
- * application: requests that need it get 503 until it answers. Any other failure (a migration that cannot
- * apply) fails ready().
+ * application: requests that need it get 503 until it answers. A refusal that will not fix itself (unknown
+ * database, authentication failed, permission denied, a migration that cannot apply) fails ready() with the
+ * database's own reason, never with the URL's password.
  */
-async function awaitStore (fastify: FastifyInstance, service: AuthService | undefined): Promise<void> {
+async function awaitStore (fastify: FastifyInstance, service: AuthService | undefined, database: unknown): Promise<void> {
   try {
     await service?.ready()
   } catch (err) {
-    if (!(err instanceof ServiceUnavailableError) || !err.unreachable) throw err
-    fastify.log.warn({ code: (err.cause as { code?: unknown }).code },
+    if (!(err instanceof ServiceUnavailableError)) throw err
+    // The service's errors carry the driver's code and message as their cause.
+    const cause = err.cause as Error & { code?: unknown }
+    if (!err.unreachable) {
+      const code = cause.code === undefined ? '' : ` (${String(cause.code)})`
+      throw new ConfigurationError(`fastify-drizzle-auth: the database refused at start: ${withoutPassword(cause.message, database)}${code}`)
+    }
+    fastify.log.warn({ code: cause.code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
   }
+}
+
+function withoutPassword (message: string, database: unknown): string {
+  if (typeof database !== 'string') return message
+  const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(database)?.[1]
+  return password === undefined || password === '' ? message : message.split(password).join('***').split(decodeURIComponent(password)).join('***')
 }
 
 /**
