@@ -8,6 +8,7 @@ import fastifyDrizzleAuth, { ConfigurationError } from '../src/index.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
 import { PG_URL, requirePostgres } from './fixtures/databases.ts'
 import { tempDir } from './fixtures/temp.ts'
+import { sqliteStore } from '../src/db/sqlite/index.ts'
 
 t.test('a database URL of any scheme but postgres:// fails ready() naming the scheme; no file is created', async (t) => {
   const dir = tempDir(t, 'fda-scheme-')
@@ -55,4 +56,19 @@ t.test('PostgreSQL refusing at start for good (unknown database, unknown role) f
     t.notMatch((err as Error).message, /secret-pw-123/)
     await app.close().catch(() => {})
   }
+  const bare = PG_URL.replace(/\/\/([^:@/]+)(:[^@]*)?@/, '//$1:@').replace(/\/[^/]*$/, '/fda_no_such_database_either')
+  const app = Fastify()
+  await t.rejects(async () => { await app.register(fastifyDrizzleAuth, { database: bare, secret: SECRET }); await app.ready() },
+    { message: /database "fda_no_such_database_either" does not exist/ }, 'an empty password in the URL')
+  await app.close().catch(() => {})
+})
+
+t.test('a store of the application\'s own that refuses at start fails ready() with its reason', async (t) => {
+  const store = sqliteStore(':memory:')
+  store.ready = async () => { throw new Error('the schema is two versions ahead') }
+  const app = Fastify()
+  await t.rejects(async () => { await app.register(fastifyDrizzleAuth, { store, secret: SECRET }); await app.ready() },
+    { name: 'ConfigurationError', message: 'fastify-drizzle-auth: the database refused at start: the schema is two versions ahead' })
+  await app.close().catch(() => {})
+  await store.close()
 })
