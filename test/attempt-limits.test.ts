@@ -117,6 +117,22 @@ for (const dialect of await availableDialects()) {
       t.equal(await rows(app, 'auth_device_tokens'), 2, 'no new device token for a login that presented one')
     })
 
+    t.test('item 5: a presented device token costs the same store work whether or not the email has an account', async (t) => {
+      const { app } = await setup(dialect)
+      t.teardown(() => app.close())
+      const store = app.authService.store as unknown as Record<string, (...args: unknown[]) => unknown>
+      const calls: string[] = []
+      for (const name of ['findUserByEmail', 'hitDeviceToken', 'hitLoginAttempts', 'revokeDeviceTokenIfSpent']) {
+        const original = store[name].bind(store)
+        store[name] = (...args: unknown[]) => { calls.push(name); return original(...args) }
+      }
+      await loginFrom(app, '10.0.0.7', 'alice@example.com', 'Wrong-Pass-1', 'B'.repeat(43))
+      const known = calls.splice(0)
+      await loginFrom(app, '10.0.0.7', 'nobody@example.com', 'Wrong-Pass-1', 'B'.repeat(43))
+      t.same(calls, known, 'the same calls, in the same order')
+      t.same(known, ['findUserByEmail', 'hitDeviceToken', 'hitLoginAttempts'])
+    })
+
     t.test('item 5: ten failures with one device token revoke it', async (t) => {
       const { app, device } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 3 } })
       t.teardown(() => app.close())

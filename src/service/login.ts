@@ -46,7 +46,8 @@ export class LoginFlow {
     // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
     const checked = await passwords.withSlot('login', async (slot) => {
       const found = await db.call((store) => store.findUserByEmail(normalized))
-      const device = presented === undefined || found === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found.id }
+      // Checked for an unknown email too (it matches nothing): the same queries whether or not the account exists.
+      const device = presented === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found?.id ?? '' }
       const attempt = await limits.password('login', normalized, ip, device)
       const matched = await slot.verify(String(password), found?.passwordHash)
       if (found === undefined || !found.isActive || !matched) {
