@@ -198,12 +198,15 @@ export class AuthService {
     const id = userIdOf(userOrId, 'userOrId')
     passwordArgument(password)
     const keep = optionalString(objectArgument(options, 'options').keepSessionId, 'options.keepSessionId')
-    const row = await this.#findUser(id)
+    await this.#storePassword(await this.#findUser(id), password, keep)
+  }
+
+  async #storePassword (row: UserRecord, password: string, keepSessionId: string | null): Promise<void> {
     this.#passwords.validate(password, { email: row.email })
     const passwordHash = await this.#passwords.hash(password)
-    await this.#db.call((store) => store.updateUser(id, { passwordHash }, new Date()))
-    await this.#revokeAll(id, 'password_changed', keep ?? undefined)
-    this.#events.emit('password_changed', { userId: id })
+    await this.#db.call((store) => store.updateUser(row.id, { passwordHash }, new Date()))
+    await this.#revokeAll(row.id, 'password_changed', keepSessionId ?? undefined)
+    this.#events.emit('password_changed', { userId: row.id })
   }
 
   /**
@@ -214,7 +217,9 @@ export class AuthService {
     const id = userIdOf(user, 'user')
     passwordArgument(currentPassword, 'currentPassword')
     passwordArgument(newPassword, 'newPassword')
-    const ip = optionalString(objectArgument(options, 'options').ip, 'options.ip')
+    const { ip: givenIp, keepSessionId } = objectArgument(options, 'options')
+    const ip = optionalString(givenIp, 'options.ip')
+    const keep = optionalString(keepSessionId, 'options.keepSessionId')
     const row = await this.#findUser(id)
     const matched = await this.#passwords.withSlot('other', async (slot) => {
       const attempt = await this.#limits.password('password_change', row.email, ip)
@@ -223,7 +228,8 @@ export class AuthService {
       return ok
     })
     if (!matched) throw new InvalidCurrentPasswordError()
-    await this.setPassword(id, newPassword, options)
+    // The row just read: no second lookup of the user.
+    await this.#storePassword(row, newPassword, keep)
   }
 
   /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */
