@@ -78,7 +78,17 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
 function withoutPassword (message: string, database: unknown): string {
   if (typeof database !== 'string') return message
   const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(database)?.[1]
-  return password === undefined || password === '' ? message : message.split(password).join('***').split(decodeURIComponent(password)).join('***')
+  if (password === undefined || password === '') return message
+  // Both spellings: as written in the URL, and percent-decoded (when it decodes at all).
+  return [password, percentDecoded(password)].reduce((text, spelling) => text.split(spelling).join('***'), message)
+}
+
+function percentDecoded (text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /**

@@ -7,11 +7,9 @@ import t from 'tap'
 import fastifyDrizzleAuth, { ConfigurationError } from '../src/index.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
 import { PG_URL, requirePostgres } from './fixtures/databases.ts'
-import { tempDir } from './fixtures/temp.ts'
 import { sqliteStore } from '../src/db/sqlite/index.ts'
 
 t.test('a database URL of any scheme but postgres:// fails ready() naming the scheme; no file is created', async (t) => {
-  const dir = tempDir(t, 'fda-scheme-')
   for (const url of ['mysql://user:secret-pw@localhost/app', 'postgress://postgres@127.0.0.1/test', 'sqlite://data.db', 'redis://127.0.0.1:6379']) {
     const app = Fastify()
     const scheme = url.split(':')[0]
@@ -20,7 +18,6 @@ t.test('a database URL of any scheme but postgres:// fails ready() naming the sc
     }, scheme)
     await app.close().catch(() => {})
   }
-  t.same((await import('node:fs')).readdirSync(dir), [])
   t.same((await import('node:fs')).readdirSync('.').filter((name) => name.includes('://') || name.startsWith('mysql:')), [], 'no file named after a URL')
 })
 
@@ -61,6 +58,15 @@ t.test('PostgreSQL refusing at start for good (unknown database, unknown role) f
   await t.rejects(async () => { await app.register(fastifyDrizzleAuth, { database: bare, secret: SECRET }); await app.ready() },
     { message: /database "fda_no_such_database_either" does not exist/ }, 'an empty password in the URL')
   await app.close().catch(() => {})
+  // Passwords that need percent-encoding, one that does not even decode: still ready() fails with the reason.
+  for (const password of ['%zz-secret-pw', 'a%40b-secret-pw']) {
+    const odd = PG_URL.replace(/\/\/([^:@/]+)(:[^@]*)?@/, `//$1:${password}@`).replace(/\/[^/]*$/, '/fda_no_such_database_either')
+    const other = Fastify()
+    const err = await (async () => { await other.register(fastifyDrizzleAuth, { database: odd, secret: SECRET }); await other.ready() })().then(() => null, (e: unknown) => e)
+    t.match(err, { name: 'ConfigurationError', message: /does not exist/ }, password)
+    t.notMatch((err as Error).message, /secret-pw/)
+    await other.close().catch(() => {})
+  }
 })
 
 t.test('a store of the application\'s own that refuses at start fails ready() with its reason', async (t) => {
