@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { ANONYMOUS_USER } from './anonymous.ts'
+import { ANONYMOUS_USER, type AnonymousUser } from './anonymous.ts'
 import { ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
@@ -7,6 +7,8 @@ import type { AuthUser } from './service/user.ts'
 import type { AuthInfo } from './types.ts'
 
 export type ScopesFor = (user: AuthUser) => readonly string[]
+/** How the hook sets `request.user` (see jwt-coexistence.ts). */
+export type SetUser = (request: FastifyRequest, user: AuthUser | AnonymousUser) => void
 
 const ABSENT: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'absent' })
 const REJECTED: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'rejected' })
@@ -44,14 +46,14 @@ function sentTwice (request: FastifyRequest): boolean {
  * back before `verifyAccessToken` returns, so no promise is made at all. A `scopes` function that throws is
  * a programming error, handed to Fastify as one (500).
  */
-export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor) {
+export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor, setUser: SetUser) {
   // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine), any other refusal 'rejected'.
   function refuse (request: FastifyRequest, err: Error): void {
     request.auth = err instanceof ServiceUnavailableError ? UNAVAILABLE : REJECTED
   }
 
   return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    request.user = ANONYMOUS_USER
+    setUser(request, ANONYMOUS_USER)
     const token = bearerToken(request)
     // A route declared with `config: { authenticate: false }` never looks at the token (checked only when one came).
     if (token === undefined || request.routeOptions.config.authenticate === false) {
@@ -75,7 +77,7 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
         request.auth = REJECTED
         return done(scopesFailed as Error)
       }
-      request.user = user
+      setUser(request, user)
       request.auth = { scopes, sessionId, tokenStatus: 'valid' }
       done()
     })

@@ -1,13 +1,13 @@
-import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
+import { jwtCoexistence } from './jwt-coexistence.ts'
 import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
 import { authRoutes } from './routes/index.ts'
-import type { AnonymousUser } from './anonymous.ts'
+import { withoutPassword } from './db/url-password.ts'
 import type { AuthInfo } from './types.ts'
 
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
@@ -15,30 +15,15 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   const { config, service } = resolved
   await awaitStore(fastify, resolved.eager, config.database)
 
-  // @fastify/jwt shares the pinned key and algorithm, for applications that sign or verify their own JWTs.
-  if (!fastify.hasDecorator('jwt')) {
-    await fastify.register(fastifyJwt, {
-      secret: config.secret,
-      sign: {
-        algorithm: config.algorithm,
-        // @fastify/jwt reads a number as seconds.
-        expiresIn: config.accessTokenTtl,
-        ...(config.issuer === undefined ? {} : { iss: config.issuer }),
-        ...(config.audience === undefined ? {} : { aud: config.audience })
-      },
-      verify: {
-        algorithms: [config.algorithm],
-        ...(config.issuer === undefined ? {} : { allowedIss: config.issuer }),
-        ...(config.audience === undefined ? {} : { allowedAud: config.audience })
-      }
-    })
-  }
-  // Decorated with null so every request shares one shape; the hook assigns both before any handler runs.
-  if (!fastify.hasRequestDecorator('user')) fastify.decorateRequest('user', null as unknown as AnonymousUser)
+  // No @fastify/jwt of the plugin's own: `fastify.jwt` and `request.jwtVerify()` stay the application's.
+  // `request.user` is not decorated either, so @fastify/jwt can decorate it when registered after the plugin.
+  const coexistence = jwtCoexistence(config)
+  fastify.addHook('onRoute', function checkJwtOfRouteContext () { coexistence.check(this) })
+  fastify.addHook('onReady', async function checkJwtOfRoot () { coexistence.check(fastify) })
   fastify.decorateRequest('auth', null as unknown as AuthInfo)
   fastify.decorate('authService', { getter: service })
 
-  fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor))
+  fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor, coexistence.setUser))
   installErrorPath(fastify)
 
   if (resolved.routes !== false) {
@@ -72,22 +57,6 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
     }
     fastify.log.warn({ code: cause.code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')
-  }
-}
-
-function withoutPassword (message: string, database: unknown): string {
-  if (typeof database !== 'string') return message
-  const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(database)?.[1]
-  if (password === undefined || password === '') return message
-  // Both spellings: as written in the URL, and percent-decoded (when it decodes at all).
-  return [password, percentDecoded(password)].reduce((text, spelling) => text.split(spelling).join('***'), message)
-}
-
-function percentDecoded (text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
   }
 }
 

@@ -18,7 +18,8 @@ export interface PgStoreOptions {
  * node-postgres database (left open: it is the application's).
  */
 export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions = {}): PgAuthStore {
-  const migrateDb = (options.migrate ?? true) ? migrate : undefined
+  const ownUsersTable = options.usersTable !== undefined
+  const migrateDb = (options.migrate ?? true) ? (db: PgDatabase) => migrate(db, { ownUsersTable }) : undefined
   if (typeof urlOrDb === 'string') {
     const opened = openPostgres(urlOrDb, options.pool)
     return new PgAuthStore(opened.db, options.usersTable, { migrate: migrateDb, onClose: opened.close })
@@ -32,6 +33,7 @@ export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions =
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
 export { migrate } from './migrate.ts'
+export type { MigrateOptions } from './migrate.ts'
 export { openPostgres } from './open.ts'
 export type { OpenedPostgres, PostgresPoolOptions } from './open.ts'
 export { PgAuthStore } from './store.ts'

@@ -7,7 +7,7 @@ import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from './s
 export interface SqliteStoreOptions {
   /** An application table built with `authUserColumns()` (default: the plugin's `auth_users`). */
   usersTable?: SqliteUsersTable
-  /** Apply the plugin's migrations now (default true). */
+  /** Apply the plugin's migrations now (default true; without `auth_users` when `usersTable` is given). */
   migrate?: boolean
 }
 
@@ -20,13 +20,14 @@ export function sqliteStore (pathOrDb: string | SqliteDatabase, options: SqliteS
     throw new ConfigurationError('fastify-drizzle-auth: sqliteStore() takes a file path, \':memory:\' or a Drizzle better-sqlite3 database')
   }
   const shouldMigrate = options.migrate ?? true
+  const migrateOptions = { ownUsersTable: options.usersTable !== undefined }
   if (typeof pathOrDb !== 'string') {
-    if (shouldMigrate) migrate(pathOrDb)
+    if (shouldMigrate) migrate(pathOrDb, migrateOptions)
     return new SqliteAuthStore(pathOrDb, options.usersTable)
   }
   const opened = openSqlite(pathOrDb)
   try {
-    if (shouldMigrate) migrate(opened.db)
+    if (shouldMigrate) migrate(opened.db, migrateOptions)
   } catch (err) {
     void opened.close()
     throw err
@@ -42,6 +43,7 @@ function isSqliteDatabase (value: unknown): value is SqliteDatabase {
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
 export { migrate } from './migrate.ts'
+export type { MigrateOptions } from './migrate.ts'
 export { openSqlite } from './open.ts'
 export type { OpenedSqlite, OpenSqliteOptions } from './open.ts'
 export { SqliteAuthStore } from './store.ts'
