@@ -3,6 +3,7 @@ import {
   type AuthError, ConfigurationError, InsufficientScopeError, LoginRequiredError, ServiceUnavailableError
 } from './errors.ts'
 import { deny } from './error-handler.ts'
+import { markGuard } from './openapi.ts'
 import type { AuthUser } from './service/user.ts'
 
 export interface LoginRequiredOptions {
@@ -46,7 +47,7 @@ function resolveGuardOptions (options: unknown): Required<Pick<LoginRequiredOpti
 
 function guardWith (options: LoginRequiredOptions | undefined): AuthGuard {
   const { statusCode, redirectUrl } = resolveGuardOptions(options)
-  return function loginRequiredGuard (request, reply, done) {
+  return markGuard(function loginRequiredGuard (request, reply, done) {
     if (isAuthenticated(request)) return done()
     if (redirectUrl !== undefined && request.auth?.tokenStatus !== 'unavailable') {
       // A page, not an API: the redirect is the answer, and the handler must not run.
@@ -54,7 +55,7 @@ function guardWith (options: LoginRequiredOptions | undefined): AuthGuard {
       return
     }
     deny(denial(request, statusCode), request, reply, done)
-  }
+  })
 }
 
 const bareGuard = guardWith(undefined)
@@ -77,6 +78,8 @@ export function loginRequired (
   return undefined
 }
 
+markGuard(loginRequired)
+
 /** The authenticated user, or the guard's LoginRequiredError (401); ServiceUnavailableError (503) when the store failed. */
 export function requireAuth (request: FastifyRequest): AuthUser {
   const user = request.user
@@ -92,10 +95,10 @@ export function requires (...scopes: string[]): AuthGuard {
   if (scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
     throw new ConfigurationError("requires: name at least one scope, e.g. requires('admin')")
   }
-  return function requiresGuard (request, reply, done) {
+  return markGuard(function requiresGuard (request, reply, done) {
     if (!isAuthenticated(request)) return deny(denial(request), request, reply, done)
     const granted = request.auth.scopes
     if (scopes.every((scope) => granted.includes(scope))) return done()
     deny(new InsufficientScopeError(scopes), request, reply, done)
-  }
+  })
 }

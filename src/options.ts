@@ -1,14 +1,8 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
 import { ConfigurationError } from './errors.ts'
+import { type ResolvedRoutes, resolveRoutes, type RoutesOptions } from './routes/options.ts'
 import { AuthService } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'
-
-export interface RoutesOptions {
-  /** Where the bundled routes are mounted (default: no prefix). */
-  prefix?: string
-  /** Largest accepted request body in bytes (default 16 KiB). */
-  bodyLimit?: number
-}
 
 /** The plugin's options: every `configure()` key, plus the Fastify-side ones. */
 export interface FastifyDrizzleAuthOptions extends AuthConfig {
@@ -16,7 +10,7 @@ export interface FastifyDrizzleAuthOptions extends AuthConfig {
   authService?: AuthService
   /** Scopes granted to authenticated users, or a function of the user (default ['authenticated']). */
   scopes?: readonly string[] | ((user: AuthUser) => readonly string[])
-  /** Mount the bundled routes: `true`, or `{ prefix }` (default false). */
+  /** Mount the bundled routes: `true`, or `{ prefix, bodyLimit, tags, registerFields, meFields }` (default false). */
   routes?: boolean | RoutesOptions
   /** Fastify's own registration prefix: applied to the bundled routes (before `routes.prefix`). */
   prefix?: string
@@ -32,7 +26,7 @@ export interface ResolvedPluginOptions {
   /** True when the plugin created the service and so must close it. */
   ownsService: () => boolean
   scopesFor: (user: AuthUser) => readonly string[]
-  routes: Required<RoutesOptions> | false
+  routes: ResolvedRoutes | false
   /** The registration's own prefix ('' when none). */
   prefix: string
 }
@@ -77,7 +71,7 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
     eager: created,
     ownsService: () => created !== undefined,
     scopesFor: resolveScopes(options.scopes),
-    routes: resolveRoutes(options.routes),
+    routes: resolveRoutes(options.routes, config.usersTable),
     prefix: resolvePrefix(options.prefix)
   }
 }
@@ -115,20 +109,4 @@ function resolvePrefix (prefix: unknown): string {
     throw new ConfigurationError("fastify-drizzle-auth: `prefix` must be a path starting with '/', e.g. '/api'")
   }
   return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
-}
-
-function resolveRoutes (routes: FastifyDrizzleAuthOptions['routes']): Required<RoutesOptions> | false {
-  if (routes === undefined || routes === false) return false
-  const options = routes === true ? {} : routes
-  if (options === null || typeof options !== 'object') {
-    throw new ConfigurationError('fastify-drizzle-auth: `routes` must be true, false or { prefix }')
-  }
-  const { prefix = '', bodyLimit = 16 * 1024 } = options
-  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
-    throw new ConfigurationError("fastify-drizzle-auth: `routes.prefix` must be a path starting with '/', e.g. '/auth'")
-  }
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) {
-    throw new ConfigurationError('fastify-drizzle-auth: `routes.bodyLimit` must be an integer of at least 1024 bytes')
-  }
-  return { prefix, bodyLimit }
 }

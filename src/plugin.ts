@@ -3,11 +3,12 @@ import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
 import { jwtCoexistence } from './jwt-coexistence.ts'
+import { addErrorSchema, checkSwaggerOrder, documentGuardedRoute } from './openapi.ts'
 import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
 import { authRoutes } from './routes/index.ts'
-import { withoutPassword } from './db/url-password.ts'
+import { withoutPassword } from './service/url-password.ts'
 import type { AuthInfo } from './types.ts'
 
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
@@ -19,7 +20,14 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   // `request.user` is not decorated either, so @fastify/jwt can decorate it when registered after the plugin.
   const coexistence = jwtCoexistence(config)
   fastify.addHook('onRoute', function checkJwtOfRouteContext () { coexistence.check(this) })
-  fastify.addHook('onReady', async function checkJwtOfRoot () { coexistence.check(fastify) })
+  const swaggerBefore = fastify.hasDecorator('swagger')
+  fastify.addHook('onReady', async function checkNeighbours () {
+    coexistence.check(fastify)
+    checkSwaggerOrder(fastify, swaggerBefore, resolved.routes !== false)
+  })
+  // OpenAPI: one error schema for every error response, and `security` on the application's guarded routes.
+  addErrorSchema(fastify)
+  fastify.addHook('onRoute', documentGuardedRoute)
   fastify.decorateRequest('auth', null as unknown as AuthInfo)
   fastify.decorate('authService', { getter: service })
 

@@ -47,11 +47,12 @@ t.test('an application users table with extra columns, built from authUserColumn
   app.get('/nick', async (request) => ({ nickname: (request.user as { nickname?: string | null }).nickname ?? null }))
   t.teardown(() => app.close())
 
-  const user = await app.authService.register('nick@example.com', PASSWORD, { nickname: 'Nicky' })
+  const typed = app.authService as unknown as AuthService<typeof appUsers>
+  const user = await typed.register('nick@example.com', PASSWORD, { nickname: 'Nicky' })
   const rows = db.select().from(appUsers).all()
   t.equal(rows.length, 1)
   t.equal(rows[0].nickname, 'Nicky')
-  t.equal(db.select().from(users).all().length, 0, 'the default table is not used')
+  t.equal(db.$client.prepare("select count(*) from sqlite_master where name = 'auth_users'").pluck().get(), 0, 'the default table is not even created')
 
   const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'nick@example.com', password: PASSWORD } })
   t.equal(login.statusCode, 200)

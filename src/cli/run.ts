@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { isPostgresUrl, loadDialect } from '../db/index.ts'
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../db/migrations-table.ts'
-import { withoutPassword } from '../db/url-password.ts'
+import { withoutPassword } from '../service/url-password.ts'
 import { ConfigurationError } from '../errors.ts'
 
 export interface CliOutput {

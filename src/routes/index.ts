@@ -1,25 +1,32 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Ajv } from 'ajv'
+import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { markOwnHandler } from '../error-handler.ts'
+import { addSecurityScheme, type RouteDocs, routeDocs } from '../openapi.ts'
 import type { AuthService } from '../service/auth-service.ts'
 import { loginRoute } from './login.ts'
 import { logoutRoute } from './logout.ts'
 import { meRoute } from './me.ts'
 import { passwordRoute } from './password.ts'
 import { refreshRoute } from './refresh.ts'
+import type { JsonSchema, MeField } from './options.ts'
 import { registerRoute } from './register.ts'
+import { routesAjv } from './validator.ts'
 
 export interface AuthRoutesOptions {
   prefix: string
   bodyLimit: number
+  tags: readonly string[]
+  registerFields: Readonly<Record<string, JsonSchema>>
+  meFields: readonly MeField[]
   service: () => AuthService
 }
 
-export type RouteContext = Pick<AuthRoutesOptions, 'service' | 'bodyLimit'>
+export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields'> {
+  /** The document part of a route's schema (tags, summary, operationId, security). */
+  docs: (operationId: string, summary: string, bearer: boolean) => RouteDocs
+  /** Every bundled route's config: @fastify/swagger adds the security scheme through it. */
+  config: () => FastifyContextConfig
+}
 
-// No coercion (a numeric password is a 400, not "123"), no silent removal of unknown properties (they are a 400).
-const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: true })
-ajv.addFormat('date-time', true)
 
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -53,13 +60,21 @@ function errorHandler (error: FastifyError, request: FastifyRequest, reply: Fast
 
 /** The bundled routes, in their own encapsulated context: prefix, validator, error handler. */
 export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesOptions): Promise<void> {
-  fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  fastify.setValidatorCompiler(({ schema }) => routesAjv.compile(schema))
   fastify.setErrorHandler(errorHandler)
   markOwnHandler(fastify)
-  const context: RouteContext = { service: options.service, bodyLimit: options.bodyLimit }
+  const context: RouteContext = {
+    service: options.service,
+    bodyLimit: options.bodyLimit,
+    registerFields: options.registerFields,
+    meFields: options.meFields,
+    docs: (operationId, summary, bearer) => routeDocs(options.tags, operationId, summary, bearer),
+    // Typed loosely on purpose: @fastify/swagger declares `swaggerTransform` itself, when an application loads it.
+    config: () => ({ swaggerTransform: addSecurityScheme }) as FastifyContextConfig
+  }
   registerRoute(fastify, context)
   loginRoute(fastify, context)
-  meRoute(fastify)
+  meRoute(fastify, context)
   logoutRoute(fastify, context)
   refreshRoute(fastify, context)
   passwordRoute(fastify, context)

@@ -15,10 +15,13 @@ export function tokenBody (pair: TokenPair) {
   }
 }
 
-export function loginRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+export function loginRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
   fastify.post<{ Body: Body }>('/login', {
     bodyLimit,
-    schema: { body: loginBody, response: { 200: loginResponse, ...errorResponses } }
+    config: config(),
+    schema: {
+      ...docs('authLogin', 'Log in with email and password: access, refresh and device tokens', false),
+      body: loginBody, response: { 200: loginResponse, ...errorResponses } }
   }, async (request, reply) => {
     const result = await service().login(request.body.email, request.body.password, {
       ip: request.ip,

@@ -4,10 +4,11 @@ import { LoginRequiredError } from '../errors.ts'
 import type { RouteContext } from './index.ts'
 import { detailResponse, errorResponses } from './schemas.ts'
 
-export function logoutRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+export function logoutRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
   fastify.post('/logout', {
     bodyLimit,
-    schema: { response: { 200: detailResponse, ...errorResponses } }
+    config: config(),
+    schema: { ...docs('authLogout', 'End the session of the bearer token', true), response: { 200: detailResponse, ...errorResponses } }
   }, async (request) => {
     const token = bearerToken(request)
     // Idempotent: any bearer token, also an expired or revoked one, is a successful logout.

@@ -1,20 +1,38 @@
 import type { FastifyInstance } from 'fastify'
 import { loginRequired, requireAuth } from '../guards.ts'
+import type { RouteContext } from './index.ts'
 import { errorResponses, meResponse } from './schemas.ts'
 
-export function meRoute (fastify: FastifyInstance): void {
+export function meRoute (fastify: FastifyInstance, { docs, config, meFields }: RouteContext): void {
+  const names = meFields.map((field) => field.name)
+  const response = meFields.length === 0
+    ? meResponse
+    : {
+        ...meResponse,
+        required: [...meResponse.required, ...names],
+        properties: { ...meResponse.properties, ...Object.fromEntries(meFields.map((field) => [field.name, field.schema])) }
+      }
   fastify.get('/me', {
     preHandler: loginRequired,
-    schema: { response: { 200: meResponse, ...errorResponses } }
+    config: config(),
+    schema: { ...docs('authMe', 'The authenticated user', true), response: { 200: response, ...errorResponses } }
   }, (request) => {
     // Synchronous: Fastify sends a returned value without making a promise for it.
     const user = requireAuth(request)
-    return {
+    const body: Record<string, unknown> = {
       id: user.id,
       email: user.email,
       is_verified: user.isVerified,
       is_active: user.isActive,
       last_login: user.lastLogin === null ? null : user.lastLogin.toISOString()
     }
+    for (const name of names) body[name] = jsonValue((user as unknown as Record<string, unknown>)[name])
+    return body
   })
+}
+
+function jsonValue (value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString()
+  if (typeof value === 'bigint') return value.toString()
+  return value ?? null
 }

@@ -5,12 +5,14 @@ import { detailResponse, errorResponse, errorResponses, passwordChangeBody } fro
 
 interface Body { current_password: string, new_password: string }
 
-export function passwordRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+export function passwordRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
   fastify.post<{ Body: Body }>('/password', {
     bodyLimit,
     // Checked before the body is read: an anonymous caller gets the guard's 401, not a schema error.
     onRequest: loginRequired,
+    config: config(),
     schema: {
+      ...docs('authChangePassword', 'Change the password; other sessions end', true),
       body: passwordChangeBody,
       response: { 200: detailResponse, ...errorResponses, 403: errorResponse, 422: errorResponse }
     }

@@ -5,10 +5,13 @@ import { errorResponse, errorResponses, refreshBody, tokensResponse } from './sc
 
 interface Body { refresh_token: string }
 
-export function refreshRoute (fastify: FastifyInstance, { service, bodyLimit }: RouteContext): void {
+export function refreshRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
   fastify.post<{ Body: Body }>('/refresh', {
     bodyLimit,
-    schema: { body: refreshBody, response: { 200: tokensResponse, ...errorResponses, 409: errorResponse } }
+    config: config(),
+    schema: {
+      ...docs('authRefresh', 'Trade a refresh token for a new token pair', false),
+      body: refreshBody, response: { 200: tokensResponse, ...errorResponses, 409: errorResponse } }
   }, async (request, reply) => {
     const pair = await service().refresh(request.body.refresh_token)
     return reply.header('cache-control', 'no-store').send(tokenBody(pair))

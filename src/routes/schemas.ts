@@ -1,4 +1,5 @@
 /** JSON schemas shared by the bundled routes. Every body is closed (additionalProperties: false). */
+import { ERROR_SCHEMA_ID } from '../openapi.ts'
 
 export const MAX_EMAIL = 254
 export const MAX_PASSWORD = 1024
@@ -38,19 +39,8 @@ export const passwordChangeBody = {
   properties: { current_password: password, new_password: password }
 } as const
 
-/**
- * Error bodies: `{ detail, code }` (plus `errors` for a refused password) by default. Open to other properties
- * and with nothing required, because an application's error handler may restyle any denial of these routes.
- */
-export const errorResponse = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    detail: { type: 'string' },
-    code: { type: 'string' },
-    errors: { type: 'array', items: { type: 'string' } }
-  }
-} as const
+/** Every error response refers to the one shared schema (registered by the plugin with addSchema). */
+export const errorResponse = { $ref: `${ERROR_SCHEMA_ID}#` } as const
 
 export const detailResponse = {
   type: 'object',

@@ -1,3 +1,4 @@
+import type { Table } from 'drizzle-orm'
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import {
@@ -18,8 +19,8 @@ import type {
 import { StoreAccess } from './store-access.ts'
 import { AccessTokenCodec, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './tokens.ts'
 import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
+import { type RegisterFields, registerFieldsArgument } from './user-fields.ts'
 
-const PROTECTED_USER_FIELDS = ['id', 'email', 'passwordHash', 'createdAt', 'updatedAt']
 
 const consoleLogger: AuthLogger = {
   warn: (obj, msg) => { console.warn(msg, obj) },
@@ -31,7 +32,7 @@ const consoleLogger: AuthLogger = {
  * sight: usable from a script, a worker or a test. Depends on the `AuthStore` contract only: the store is
  * given (`store`), or opened from the `database` shortcut by the dialect that fits it.
  */
-export class AuthService {
+export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly config: ResolvedConfig
   readonly #db: StoreAccess
   readonly #codec: AccessTokenCodec
@@ -42,7 +43,7 @@ export class AuthService {
   readonly #login: LoginFlow
   readonly #access: AccessVerifier
 
-  constructor (config?: AuthConfig | ResolvedConfig) {
+  constructor (config?: (AuthConfig & { usersTable?: TUsers }) | ResolvedConfig) {
     this.config = config === undefined ? getConfig() : resolveConfig(config)
     this.#log = this.config.logger ?? consoleLogger
     this.#db = new StoreAccess(this.config, this.#log)
@@ -91,13 +92,10 @@ export class AuthService {
    * Creates an account. Raises InvalidEmailError, InvalidPasswordError, ConflictError('email_taken'),
    * RateLimitError (too many from `options.ip`) or BusyError (the hashing queue is full).
    */
-  async register (email: string, password: string, fields: Record<string, unknown> = {}, options: RegisterOptions = {}): Promise<AuthUser> {
+  async register (email: string, password: string, fields: RegisterFields<TUsers> = {}, options: RegisterOptions = {}): Promise<AuthUser> {
     const normalized = normalizeAndCheckEmail(email)
     this.#passwords.validate(passwordArgument(password), { email: normalized })
-    const extra: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(objectArgument(fields, 'fields'))) {
-      if (!PROTECTED_USER_FIELDS.includes(key)) extra[key] = value
-    }
+    const extra = registerFieldsArgument(fields, this.config)
     const ip = optionalString(objectArgument(options, 'options').ip, 'options.ip')
     await this.#limits.registration(ip)
     const passwordHash = await this.#passwords.hash(password)

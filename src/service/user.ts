@@ -7,6 +7,11 @@ import type { PublicUserRecord, UserRecord } from '../db/store.ts'
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface AuthUserFields {}
 
+/** The columns every users table has (authUserColumns()), by their field names. */
+export const BASE_USER_FIELDS = Object.freeze([
+  'id', 'email', 'passwordHash', 'isActive', 'isVerified', 'lastLogin', 'joinedAt', 'createdAt', 'updatedAt'
+] as const)
+
 /** An authenticated user: the row without its password hash, plus the flags the seed page names. */
 export type AuthUser = PublicUserRecord & AuthUserFields & {
   readonly isAuthenticated: true

@@ -1,0 +1,93 @@
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import { ConfigurationError } from './errors.ts'
+
+/** The name of the security scheme in the OpenAPI document. */
+export const SECURITY_SCHEME_NAME = 'bearerAuth'
+
+/** For applications that configure @fastify/swagger themselves: `openapi: { components: { securitySchemes } }`. */
+export const securitySchemes = Object.freeze({
+  [SECURITY_SCHEME_NAME]: Object.freeze({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } as const)
+})
+
+/** `$id` of the one error schema every error response of the bundled routes refers to. */
+export const ERROR_SCHEMA_ID = 'FastifyDrizzleAuthError'
+
+const BEARER_REQUIRED = Object.freeze([Object.freeze({ [SECURITY_SCHEME_NAME]: Object.freeze([]) })])
+
+/**
+ * Error bodies: `{ detail, code }` (plus `errors` for a refused password) by default. Open to other properties
+ * and with nothing required, because an application's error handler may restyle any denial.
+ */
+const errorSchema = {
+  $id: ERROR_SCHEMA_ID,
+  title: ERROR_SCHEMA_ID,
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: { type: 'array', items: { type: 'string' } }
+  }
+} as const
+
+/** Registers the shared error schema once (a second registration of the plugin reuses it). */
+export function addErrorSchema (fastify: FastifyInstance): void {
+  if (fastify.getSchema(ERROR_SCHEMA_ID) === undefined) fastify.addSchema(errorSchema)
+}
+
+/** What a bundled route's schema says for the document: tags, summary, operation id, security. */
+export interface RouteDocs {
+  tags: string[]
+  summary: string
+  operationId: string
+  security: ReadonlyArray<Record<string, readonly string[]>>
+}
+
+export function routeDocs (tags: readonly string[], operationId: string, summary: string, bearer: boolean): RouteDocs {
+  return { tags: [...tags], summary, operationId, security: bearer ? BEARER_REQUIRED : [] }
+}
+
+/**
+ * @fastify/swagger runs a route's `config.swaggerTransform` with the document being built: the bundled routes
+ * use it to add the security scheme they refer to, whatever options the application gave @fastify/swagger.
+ */
+export function addSecurityScheme ({ schema, openapiObject }: { schema: unknown, openapiObject: Record<string, unknown> }): { schema: unknown } {
+  const components = (openapiObject.components ??= {}) as Record<string, unknown>
+  const schemes = (components.securitySchemes ??= {}) as Record<string, unknown>
+  schemes[SECURITY_SCHEME_NAME] ??= { ...securitySchemes[SECURITY_SCHEME_NAME] }
+  return { schema }
+}
+
+const guards = new WeakSet<object>()
+
+/** Marks a function as one of the plugin's guards, so routes using it are documented as needing a token. */
+export function markGuard<T extends object> (guard: T): T {
+  guards.add(guard)
+  return guard
+}
+
+function usesGuard (hooks: unknown): boolean {
+  if (typeof hooks === 'function') return guards.has(hooks)
+  return Array.isArray(hooks) && hooks.some((hook) => typeof hook === 'function' && guards.has(hook))
+}
+
+/**
+ * Documents an application route that uses a guard as a hook: `security` (bearer) on its schema, unless the
+ * application wrote one. Runs as an onRoute hook, so @fastify/swagger sees it whenever it builds the document.
+ */
+export function documentGuardedRoute (route: RouteOptions): void {
+  if (!usesGuard(route.onRequest) && !usesGuard(route.preValidation) && !usesGuard(route.preHandler)) return
+  const schema = (route.schema ?? {}) as Record<string, unknown>
+  if (schema.security !== undefined) return
+  route.schema = { ...schema, security: BEARER_REQUIRED } as RouteOptions['schema']
+}
+
+/**
+ * @fastify/swagger documents only the routes declared after it: registered after the plugin, it would leave the
+ * bundled routes out. Called at ready with whether it was there when the plugin registered.
+ */
+export function checkSwaggerOrder (fastify: FastifyInstance, swaggerBefore: boolean, bundledRoutes: boolean): void {
+  if (!bundledRoutes || swaggerBefore || !fastify.hasDecorator('swagger')) return
+  throw new ConfigurationError('fastify-drizzle-auth: @fastify/swagger was registered after this plugin, so the bundled routes ' +
+    'are missing from its document: register @fastify/swagger first')
+}

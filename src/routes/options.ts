@@ -1,0 +1,132 @@
+import { type Column, getTableColumns, type Table } from 'drizzle-orm'
+import { ConfigurationError } from '../errors.ts'
+import { BASE_USER_FIELDS } from '../service/user.ts'
+import { routesAjv } from './validator.ts'
+
+/** A JSON schema for one property (what `routes.registerFields` maps each column to). */
+export type JsonSchema = Readonly<Record<string, unknown>>
+
+export interface RoutesOptions {
+  /** Where the bundled routes are mounted (default: no prefix). */
+  prefix?: string
+  /** Largest accepted request body in bytes (default 16 KiB). */
+  bodyLimit?: number
+  /** OpenAPI tags of the bundled routes (default ['auth']). */
+  tags?: readonly string[]
+  /**
+   * Extra `/register` body properties, each a column of your `usersTable` with its JSON schema, e.g.
+   * `{ nickname: { type: 'string', maxLength: 40 } }`; any other property is still refused.
+   */
+  registerFields?: Readonly<Record<string, JsonSchema>>
+  /** Columns of your `usersTable` that `/me` returns besides its own (e.g. ['nickname']). */
+  meFields?: readonly string[]
+}
+
+/** A column `/me` returns, with the schema that serializes it. */
+export interface MeField {
+  name: string
+  schema: JsonSchema
+}
+
+export interface ResolvedRoutes {
+  prefix: string
+  bodyLimit: number
+  tags: readonly string[]
+  registerFields: Readonly<Record<string, JsonSchema>>
+  meFields: readonly MeField[]
+}
+
+// What /register and /me already carry, or must never take from a request body.
+const RESERVED = new Set<string>([...BASE_USER_FIELDS, 'password', 'device_token'])
+const ME_OWN = new Set(['id', 'email', 'isVerified', 'isActive', 'lastLogin'])
+
+/** Validates `routes` once, at registration; every failure says what to set. */
+export function resolveRoutes (routes: unknown, usersTable: Table | undefined): ResolvedRoutes | false {
+  if (routes === undefined || routes === false) return false
+  const options = (routes === true ? {} : routes) as RoutesOptions
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigurationError('fastify-drizzle-auth: `routes` must be true, false or { prefix, bodyLimit, tags, registerFields, meFields }')
+  }
+  const { prefix = '', bodyLimit = 16 * 1024, tags = ['auth'] } = options
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.prefix` must be a path starting with '/', e.g. '/auth'")
+  }
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) {
+    throw new ConfigurationError('fastify-drizzle-auth: `routes.bodyLimit` must be an integer of at least 1024 bytes')
+  }
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string' && tag !== '')) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.tags` must be an array of non-empty strings, e.g. ['auth']")
+  }
+  const columns = usersTable === undefined ? undefined : getTableColumns(usersTable)
+  return {
+    prefix,
+    bodyLimit,
+    tags: Object.freeze([...tags]),
+    registerFields: resolveRegisterFields(options.registerFields, columns),
+    meFields: resolveMeFields(options.meFields, columns)
+  }
+}
+
+function appColumn (kind: string, name: string, columns: Record<string, Column> | undefined): Column {
+  if (columns === undefined) {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`routes.${kind}\` needs \`usersTable\`: your own users table that has the column '${name}'`)
+  }
+  const column = columns[name]
+  if (column === undefined) {
+    const own = Object.keys(columns).filter((key) => !RESERVED.has(key))
+    throw new ConfigurationError(`fastify-drizzle-auth: \`routes.${kind}\`: '${name}' is not a column of the users table ` +
+      `(its own columns: ${own.length === 0 ? 'none' : own.join(', ')})`)
+  }
+  return column
+}
+
+function resolveRegisterFields (fields: unknown, columns: Record<string, Column> | undefined): Readonly<Record<string, JsonSchema>> {
+  if (fields === undefined) return {}
+  if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.registerFields` must be an object of column: JSON schema, e.g. { nickname: { type: 'string', maxLength: 40 } }")
+  }
+  const resolved: Record<string, JsonSchema> = {}
+  for (const [name, schema] of Object.entries(fields)) {
+    if (RESERVED.has(name)) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.registerFields\`: '${name}' is set by the plugin, not by a request`)
+    }
+    appColumn('registerFields', name, columns)
+    if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.registerFields.${name}\` must be a JSON schema object, e.g. { type: 'string', maxLength: 40 }`)
+    }
+    try {
+      routesAjv.compile(schema)
+    } catch (err) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.registerFields.${name}\` is not a valid JSON schema: ${(err as Error).message}`)
+    }
+    resolved[name] = Object.freeze({ ...schema })
+  }
+  return Object.freeze(resolved)
+}
+
+function resolveMeFields (fields: unknown, columns: Record<string, Column> | undefined): readonly MeField[] {
+  if (fields === undefined) return []
+  if (!Array.isArray(fields) || !fields.every((field) => typeof field === 'string' && field !== '')) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.meFields` must be an array of column names, e.g. ['nickname']")
+  }
+  return Object.freeze(fields.map((name: string) => {
+    if (RESERVED.has(name) || ME_OWN.has(name)) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.meFields\`: '${name}' is ${ME_OWN.has(name) ? 'already in /me' : 'never returned'}`)
+    }
+    return Object.freeze({ name, schema: columnSchema(appColumn('meFields', name, columns)) })
+  }))
+}
+
+/** How /me serializes a column: by its Drizzle data type, null allowed unless the column is NOT NULL. */
+function columnSchema (column: Column): JsonSchema {
+  const byType: Record<string, JsonSchema> = {
+    string: { type: 'string' },
+    number: { type: 'number' },
+    boolean: { type: 'boolean' },
+    date: { type: 'string', format: 'date-time' },
+    bigint: { type: 'string' }
+  }
+  const schema = byType[column.dataType]
+  if (schema === undefined) return {}
+  return column.notNull ? schema : { ...schema, type: [schema.type, 'null'] }
+}

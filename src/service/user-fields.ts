@@ -1,0 +1,45 @@
+import { getTableColumns, type InferInsertModel, type Table } from 'drizzle-orm'
+import type { ResolvedConfig } from '../config.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import { objectArgument } from './arguments.ts'
+import { type AuthUserFields, BASE_USER_FIELDS } from './user.ts'
+
+/** Columns `register()` never takes from its `fields`: the service sets them. */
+const PROTECTED_USER_FIELDS = ['id', 'email', 'passwordHash', 'createdAt', 'updatedAt'] as const
+export type ProtectedUserField = typeof PROTECTED_USER_FIELDS[number]
+
+/** The default table's columns a caller may set at registration. */
+interface BaseRegisterFields {
+  isActive: boolean
+  isVerified: boolean
+  lastLogin: Date | null
+  joinedAt: Date
+}
+
+/**
+ * What `register(email, password, fields)` takes: the insert columns of the users table the service was built
+ * with, minus the ones it sets itself; with the default table, its settable columns and `AuthUserFields`.
+ */
+export type RegisterFields<TUsers extends Table | undefined> = [TUsers] extends [Table]
+  ? Partial<Omit<InferInsertModel<TUsers>, ProtectedUserField>>
+  : Partial<BaseRegisterFields & AuthUserFields>
+
+/**
+ * The columns to write besides email and hash. The protected ones are ignored; a name that is not a column of
+ * the users table is an InvalidArgumentError (a misspelling would otherwise be dropped without a word). With a
+ * store given directly, its table is not known here, and the store's insert decides.
+ */
+export function registerFieldsArgument (fields: unknown, config: Pick<ResolvedConfig, 'usersTable' | 'store'>): Record<string, unknown> {
+  const columns: readonly string[] | undefined = config.usersTable !== undefined
+    ? Object.keys(getTableColumns(config.usersTable))
+    : config.store === undefined ? BASE_USER_FIELDS : undefined
+  const extra: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(objectArgument(fields as object, 'fields'))) {
+    if ((PROTECTED_USER_FIELDS as readonly string[]).includes(key)) continue
+    if (columns !== undefined && !columns.includes(key)) {
+      throw new InvalidArgumentError(`\`fields.${key}\` is not a column of the users table (its columns: ${columns.join(', ')})`)
+    }
+    extra[key] = value
+  }
+  return extra
+}
