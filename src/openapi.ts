@@ -51,11 +51,17 @@ export function routeDocs (tags: readonly string[], operationId: string, summary
  * @fastify/swagger runs a route's `config.swaggerTransform` with the document being built: the bundled routes
  * use it to add the security scheme they refer to, whatever options the application gave @fastify/swagger.
  */
-export function addSecurityScheme ({ schema, openapiObject }: { schema: unknown, openapiObject: Record<string, unknown> }): { schema: unknown } {
+export function addSecurityScheme ({ schema, url, openapiObject }: SwaggerTransformArgument): { schema: unknown, url: string } {
   const components = (openapiObject.components ??= {}) as Record<string, unknown>
   const schemes = (components.securitySchemes ??= {}) as Record<string, unknown>
   schemes[SECURITY_SCHEME_NAME] ??= { ...securitySchemes[SECURITY_SCHEME_NAME] }
-  return { schema }
+  return { schema, url }
+}
+
+interface SwaggerTransformArgument {
+  schema: unknown
+  url: string
+  openapiObject: Record<string, unknown>
 }
 
 const guards = new WeakSet<object>()
@@ -72,22 +78,49 @@ function usesGuard (hooks: unknown): boolean {
 }
 
 /**
- * Documents an application route that uses a guard as a hook: `security` (bearer) on its schema, unless the
- * application wrote one. Runs as an onRoute hook, so @fastify/swagger sees it whenever it builds the document.
+ * Documents the application's routes that use a guard as a hook: `security` (bearer) on the schema, unless
+ * the application wrote one. `hook` runs as an onRoute hook, so @fastify/swagger sees it whenever it builds the
+ * document; `count` is how many routes it documented.
  */
-export function documentGuardedRoute (route: RouteOptions): void {
-  if (!usesGuard(route.onRequest) && !usesGuard(route.preValidation) && !usesGuard(route.preHandler)) return
-  const schema = (route.schema ?? {}) as Record<string, unknown>
-  if (schema.security !== undefined) return
-  route.schema = { ...schema, security: BEARER_REQUIRED } as RouteOptions['schema']
+export function guardedRouteDocumenter (): { hook: (route: RouteOptions) => void, count: () => number } {
+  let documented = 0
+  return {
+    hook (route) {
+      if (!usesGuard(route.onRequest) && !usesGuard(route.preValidation) && !usesGuard(route.preHandler)) return
+      const schema = (route.schema ?? {}) as Record<string, unknown>
+      if (schema.security !== undefined) return
+      route.schema = { ...schema, security: BEARER_REQUIRED } as RouteOptions['schema']
+      documented++
+    },
+    count: () => documented
+  }
 }
 
 /**
- * @fastify/swagger documents only the routes declared after it: registered after the plugin, it would leave the
- * bundled routes out. Called at ready with whether it was there when the plugin registered.
+ * At ready, with whether @fastify/swagger was there when the plugin registered. It documents only the routes
+ * declared after it: registered after the plugin, it would leave the bundled routes out. Without bundled routes,
+ * nothing adds the security scheme the guarded routes refer to: the application's swagger options must, and
+ * building the document says so when they do not.
  */
-export function checkSwaggerOrder (fastify: FastifyInstance, swaggerBefore: boolean, bundledRoutes: boolean): void {
-  if (!bundledRoutes || swaggerBefore || !fastify.hasDecorator('swagger')) return
-  throw new ConfigurationError('fastify-drizzle-auth: @fastify/swagger was registered after this plugin, so the bundled routes ' +
-    'are missing from its document: register @fastify/swagger first')
+export function checkSwagger (fastify: FastifyInstance, swaggerBefore: boolean, bundledRoutes: boolean, guardedRoutes: number): void {
+  if (!fastify.hasDecorator('swagger')) return
+  if (bundledRoutes) {
+    if (swaggerBefore) return
+    throw new ConfigurationError('fastify-drizzle-auth: @fastify/swagger was registered after this plugin, so the bundled routes ' +
+      'are missing from its document: register @fastify/swagger first')
+  }
+  if (guardedRoutes === 0) return
+  // The document is built after ready: a missing scheme shows then, as @fastify/swagger's own TypeError.
+  const holder = fastify as unknown as { swagger: (...args: unknown[]) => unknown }
+  const build = holder.swagger
+  holder.swagger = function swaggerWithSchemeCheck (this: unknown, ...args: unknown[]) {
+    try {
+      return build.apply(this, args)
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err
+      throw new ConfigurationError(`fastify-drizzle-auth: @fastify/swagger cannot build its document (${err.message}): ` +
+        "routes use the plugin's guards but no bundled route adds the bearer scheme: pass " +
+        "`openapi: { components: { securitySchemes } }` (securitySchemes from 'fastify-drizzle-auth') to @fastify/swagger")
+    }
+  }
 }

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
 import { jwtCoexistence } from './jwt-coexistence.ts'
-import { addErrorSchema, checkSwaggerOrder, documentGuardedRoute } from './openapi.ts'
+import { addErrorSchema, checkSwagger, guardedRouteDocumenter } from './openapi.ts'
 import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
@@ -21,13 +21,14 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   const coexistence = jwtCoexistence(config)
   fastify.addHook('onRoute', function checkJwtOfRouteContext () { coexistence.check(this) })
   const swaggerBefore = fastify.hasDecorator('swagger')
+  const guardedRoutes = guardedRouteDocumenter()
   fastify.addHook('onReady', async function checkNeighbours () {
     coexistence.check(fastify)
-    checkSwaggerOrder(fastify, swaggerBefore, resolved.routes !== false)
+    checkSwagger(fastify, swaggerBefore, resolved.routes !== false, guardedRoutes.count())
   })
   // OpenAPI: one error schema for every error response, and `security` on the application's guarded routes.
   addErrorSchema(fastify)
-  fastify.addHook('onRoute', documentGuardedRoute)
+  fastify.addHook('onRoute', guardedRoutes.hook)
   fastify.decorateRequest('auth', null as unknown as AuthInfo)
   fastify.decorate('authService', { getter: service })
 

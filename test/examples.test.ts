@@ -66,3 +66,22 @@ t.test('npm start: two instances start at once on their own ports and files, wit
     t.equal(register.status, 201, `instance at ${server.url}`)
   }
 })
+
+t.test('examples/server.ts serves its OpenAPI document at /openapi.json and the UI at /docs', async (t) => {
+  const dir = tempDir(t, 'fda-openapi-')
+  const app = await buildServer({ DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'openapi-example-secret-32-bytes-long!', LOG_LEVEL: 'silent' })
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  const { default: SwaggerParser } = await import('@apidevtools/swagger-parser')
+  await t.resolves(SwaggerParser.validate(structuredClone(doc)), 'a valid OpenAPI 3 document')
+  t.same(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  t.equal(doc.paths['/login'].post.operationId, 'authLogin')
+  t.same(doc.paths['/hello'].get.security, [{ bearerAuth: [] }], "the example's own guarded route")
+  t.equal(doc.paths['/health'], undefined, 'hidden routes stay hidden')
+  const ui = await app.inject({ url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+  t.equal((await app.inject({ url: '/hello' })).statusCode, 401, 'the guarded example route')
+})

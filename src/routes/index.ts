@@ -70,7 +70,7 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
     meFields: options.meFields,
     docs: (operationId, summary, bearer) => routeDocs(options.tags, operationId, summary, bearer),
     // Typed loosely on purpose: @fastify/swagger declares `swaggerTransform` itself, when an application loads it.
-    config: () => ({ swaggerTransform: addSecurityScheme }) as FastifyContextConfig
+    config: () => ({ swaggerTransform: addSecurityScheme }) as unknown as FastifyContextConfig
   }
   registerRoute(fastify, context)
   loginRoute(fastify, context)

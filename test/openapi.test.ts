@@ -1,0 +1,131 @@
+/**
+ * Issue 10 item 5: the OpenAPI document @fastify/swagger builds with the plugin, validated against the OpenAPI 3
+ * schema by @apidevtools/swagger-parser: the bearer scheme, security on every route (bundled and the
+ * application's guarded ones), tags, summaries, stable operation ids, one shared error schema.
+ */
+import SwaggerParser from '@apidevtools/swagger-parser'
+import fastifySwagger from '@fastify/swagger'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
+import fastifyDrizzleAuth, {
+  ConfigurationError, ERROR_SCHEMA_ID, loginRequired, requires, securitySchemes, type FastifyDrizzleAuthOptions
+} from '../src/index.ts'
+import { SECRET } from './fixtures/app.ts'
+
+type Doc = {
+  components: { securitySchemes?: Record<string, unknown>, schemas: Record<string, { title?: string }> }
+  paths: Record<string, Record<string, {
+    tags?: string[], summary?: string, operationId?: string, security?: unknown[], responses: Record<string, any>
+  }>>
+}
+
+const BUNDLED = {
+  '/register': ['post', 'authRegister', false],
+  '/login': ['post', 'authLogin', false],
+  '/refresh': ['post', 'authRefresh', false],
+  '/logout': ['post', 'authLogout', true],
+  '/me': ['get', 'authMe', true],
+  '/password': ['post', 'authChangePassword', true]
+} as const
+
+async function documented (options: Partial<FastifyDrizzleAuthOptions> = {}, swaggerOptions: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, doc: Doc }> {
+  const app = Fastify()
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 't', version: '1' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } }
+    },
+    ...swaggerOptions
+  })
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4, routes: true, ...options })
+  app.get('/private', { preHandler: loginRequired }, async () => 'ok')
+  app.get('/admin', { onRequest: [requires('admin')], schema: { summary: 'admin only' } }, async () => 'ok')
+  app.get('/custom', { preHandler: loginRequired({ statusCode: 403 }), schema: { security: [{ apiKey: [] }] } }, async () => 'ok')
+  app.get('/public', async () => 'ok')
+  await app.ready()
+  return { app, doc: app.swagger() as unknown as Doc }
+}
+
+t.test('the document is valid OpenAPI 3 and documents every bundled route', async (t) => {
+  const { app, doc } = await documented()
+  t.teardown(() => app.close())
+  await t.resolves(SwaggerParser.validate(structuredClone(doc) as never), 'valid against the OpenAPI 3 schema')
+  t.same(doc.components.securitySchemes, {
+    apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+    bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+  }, 'the application\'s scheme and the bearer one')
+  for (const [path, [method, operationId, bearer]] of Object.entries(BUNDLED)) {
+    const operation = doc.paths[path]?.[method]
+    t.ok(operation, `${method} ${path} is documented`)
+    t.equal(operation.operationId, operationId, `${path}: operationId`)
+    t.same(operation.tags, ['auth'], `${path}: tags`)
+    t.type(operation.summary, 'string', `${path}: a summary`)
+    t.same(operation.security, bearer ? [{ bearerAuth: [] }] : [], `${path}: security`)
+    const errorRefs = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400)
+    t.ok(errorRefs.length >= 5, `${path}: its error responses`)
+    for (const [status, response] of errorRefs) {
+      const ref = response.content['application/json'].schema.$ref as string
+      t.match(ref, /^#\/components\/schemas\//, `${path} ${status}: a reference`)
+      t.equal(doc.components.schemas[ref.split('/').pop()!].title, ERROR_SCHEMA_ID, `${path} ${status}: to the shared error schema`)
+    }
+  }
+  t.equal(Object.values(doc.components.schemas).filter((schema) => schema.title === ERROR_SCHEMA_ID).length, 1, 'one error schema')
+})
+
+t.test("the application's guarded routes get security by themselves; others are left as written", async (t) => {
+  const { app, doc } = await documented()
+  t.teardown(() => app.close())
+  t.same(doc.paths['/private'].get.security, [{ bearerAuth: [] }], 'loginRequired as preHandler')
+  t.same(doc.paths['/admin'].get.security, [{ bearerAuth: [] }], 'requires() as onRequest')
+  t.equal(doc.paths['/admin'].get.summary, 'admin only', 'its own schema kept')
+  t.same(doc.paths['/custom'].get.security, [{ apiKey: [] }], 'a security the application wrote stays')
+  t.equal(doc.paths['/public'].get.security, undefined, 'an unguarded route gets none')
+  const res = await app.inject({ url: '/private' })
+  t.equal(res.statusCode, 401, 'and the guard still guards')
+})
+
+t.test('tags are configurable, the prefix shows in the paths, and the YAML document has the scheme too', async (t) => {
+  const { app, doc } = await documented({ routes: { prefix: '/auth', tags: ['accounts', 'security'] } })
+  t.teardown(() => app.close())
+  t.same(doc.paths['/auth/login'].post.tags, ['accounts', 'security'])
+  t.equal(doc.paths['/login'], undefined)
+  t.match(app.swagger({ yaml: true }), /bearerAuth:\n\s+type: http\n\s+scheme: bearer\n\s+bearerFormat: JWT/)
+})
+
+t.test('an application that configures swagger with the exported securitySchemes gets the same scheme', async (t) => {
+  const { app, doc } = await documented({}, {
+    openapi: { openapi: '3.0.3', info: { title: 't', version: '1' }, components: { securitySchemes: { ...securitySchemes, apiKey: { type: 'apiKey', in: 'header', name: 'k' } } } }
+  })
+  t.teardown(() => app.close())
+  t.same(doc.components.securitySchemes?.bearerAuth, securitySchemes.bearerAuth)
+  await t.resolves(SwaggerParser.validate(structuredClone(doc) as never))
+})
+
+t.test('@fastify/swagger registered after the plugin: ready() fails and says to register it first', async (t) => {
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4, routes: true })
+  await app.register(fastifySwagger, { openapi: { info: { title: 't', version: '1' } } })
+  const err = await app.ready().then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof ConfigurationError)
+  t.match((err as Error).message, /register @fastify\/swagger first/)
+  await app.close().catch(() => {})
+
+  const noRoutes = Fastify()
+  await noRoutes.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  await noRoutes.register(fastifySwagger, { openapi: { info: { title: 't', version: '1' }, components: { securitySchemes } } })
+  noRoutes.get('/private', { preHandler: loginRequired }, async () => 'ok')
+  await noRoutes.ready()
+  t.teardown(() => noRoutes.close())
+  t.same((noRoutes.swagger() as unknown as Doc).paths['/private'].get.security, [{ bearerAuth: [] }],
+    'without bundled routes the order does not matter: the guarded routes come later anyway')
+
+  const withoutScheme = Fastify()
+  await withoutScheme.register(fastifySwagger, { openapi: { info: { title: 't', version: '1' } } })
+  await withoutScheme.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  withoutScheme.get('/private', { preHandler: loginRequired }, async () => 'ok')
+  await withoutScheme.ready()
+  t.teardown(() => withoutScheme.close())
+  t.throws(() => withoutScheme.swagger(), { name: 'ConfigurationError', message: /pass `openapi: \{ components: \{ securitySchemes \} \}`/ },
+    'guarded routes, no bundled ones, no scheme in the options: building the document says what to add')
+})
