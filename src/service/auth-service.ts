@@ -92,7 +92,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * Creates an account. Raises InvalidEmailError, InvalidPasswordError, ConflictError('email_taken'),
    * RateLimitError (too many from `options.ip`) or BusyError (the hashing queue is full).
    */
-  async register (email: string, password: string, fields: RegisterFields<TUsers> = {}, options: RegisterOptions = {}): Promise<AuthUser> {
+  async register (email: string, password: string, fields: RegisterFields<TUsers> = {} as RegisterFields<TUsers>, options: RegisterOptions = {}): Promise<AuthUser> {
     const normalized = normalizeAndCheckEmail(email)
     this.#passwords.validate(passwordArgument(password), { email: normalized })
     const extra = registerFieldsArgument(fields, this.config)

@@ -20,8 +20,9 @@ interface BaseRegisterFields {
  * What `register(email, password, fields)` takes: the insert columns of the users table the service was built
  * with, minus the ones it sets itself; with the default table, its settable columns and `AuthUserFields`.
  */
-export type RegisterFields<TUsers extends Table | undefined> = [TUsers] extends [Table]
-  ? Partial<Omit<InferInsertModel<TUsers>, ProtectedUserField>>
+// Spelled as a key-remapping mapped type: `Partial<Omit<...>>` of a generic table loses the excess-property check.
+export type RegisterFields<TUsers extends Table | undefined> = TUsers extends Table
+  ? { [K in keyof InferInsertModel<TUsers> as K extends ProtectedUserField ? never : K]?: InferInsertModel<TUsers>[K] }
   : Partial<BaseRegisterFields & AuthUserFields>
 
 /**
