@@ -3,7 +3,7 @@ import { defineConfig } from 'drizzle-kit'
 // One config for both dialects: a postgres:// DATABASE_URL (or DRIZZLE_DIALECT=postgresql) selects PostgreSQL.
 const url = process.env.DATABASE_URL ?? ''
 const postgres = process.env.DRIZZLE_DIALECT === 'postgresql' || /^postgres(ql)?:\/\//.test(url)
-const migrations = { table: '__fastify_drizzle_auth_migrations', schema: 'public' }
+const migrations = { table: '__fastify_drizzle_auth_migrations', schema: 'drizzle' }
 
 export default postgres
   ? defineConfig({

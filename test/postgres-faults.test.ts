@@ -149,7 +149,7 @@ if (await requirePostgres()) {
     const drizzleDb = drizzle(pool)
     await migrate(drizzleDb)
     await migrate(drizzleDb)
-    t.same(await db.query('select count(*)::int as n from public.__fastify_drizzle_auth_migrations'), [{ n: PG_MIGRATIONS }], 'twice is a no-op')
+    t.same(await db.query('select count(*)::int as n from drizzle.__fastify_drizzle_auth_migrations'), [{ n: PG_MIGRATIONS }], 'twice is a no-op')
     const app = Fastify()
     await app.register(fastifyDrizzleAuth, { database: drizzleDb, migrate: false, secret: SECRET, bcryptRounds: 4, routes: true })
     t.teardown(() => app.close())
@@ -162,7 +162,7 @@ if (await requirePostgres()) {
     const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: db.url }))
     t.teardown(() => Promise.all(pools.map((p) => p.end())))
     await Promise.all(pools.map((pool) => migrate(drizzle(pool))))
-    t.same(await db.query('select count(*)::int as n from public.__fastify_drizzle_auth_migrations'), [{ n: PG_MIGRATIONS }], 'applied once')
+    t.same(await db.query('select count(*)::int as n from drizzle.__fastify_drizzle_auth_migrations'), [{ n: PG_MIGRATIONS }], 'applied once')
   })
 
   t.test('a migration that cannot apply still fails ready()', async (t) => {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { isPostgresUrl, loadDialect } from '../db/index.ts'
-import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../db/migrations-table.ts'
+import { LEGACY_MIGRATIONS_SCHEMA, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../db/migrations-table.ts'
 import { withoutPassword } from '../service/url-password.ts'
 import { ConfigurationError } from '../errors.ts'
 
@@ -96,12 +96,16 @@ async function migratePostgres (url: string, ownUsersTable: boolean): Promise<Ap
   const { migrate, openPostgres } = await loadDialect('pg', () => import('../db/pg/index.ts'))
   const { db, close } = openPostgres(url)
   try {
+    // Where it is now, or where versions before 0.2 kept it (migrate() moves it from there).
     const count = async (): Promise<number> => {
-      const table = `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`
-      const { rows } = await db.$client.query<{ exists: boolean }>('select to_regclass($1) is not null as exists', [table])
-      if (rows[0]?.exists !== true) return 0
-      const counted = await db.$client.query<{ n: number }>(`select count(*)::int as n from ${table}`)
-      return counted.rows[0]!.n
+      for (const schema of [MIGRATIONS_SCHEMA, LEGACY_MIGRATIONS_SCHEMA]) {
+        const table = `${schema}.${MIGRATIONS_TABLE}`
+        const { rows } = await db.$client.query<{ exists: boolean }>('select to_regclass($1) is not null as exists', [table])
+        if (rows[0]?.exists !== true) continue
+        const counted = await db.$client.query<{ n: number }>(`select count(*)::int as n from ${table}`)
+        return counted.rows[0]!.n
+      }
+      return 0
     }
     const before = await count()
     await migrate(db, { ownUsersTable })
