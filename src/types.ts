@@ -1,3 +1,5 @@
+/// <reference types="@fastify/jwt" preserve="true" />
+// The augmentation below needs @fastify/jwt's types loaded even where nothing else imports them.
 import type { AnonymousUser } from './anonymous.ts'
 import type { AuthService } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'

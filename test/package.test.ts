@@ -1,0 +1,187 @@
+/**
+ * Issue 10 items 1-3: the package as an application gets it. `npm pack` (prepack builds dist/), then the
+ * tarball installed into a temporary application beside fastify, drizzle-orm and better-sqlite3 at the
+ * lockfile's versions (scripts off; the project's already-built native driver is copied in, so nothing
+ * compiles), and:
+ * (a) plain Node ESM and (b) CommonJS `require()` run register/login/me/logout;
+ * (c) tsc passes under strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, skipLibCheck: false,
+ *     with nodenext and with bundler resolution. drizzle-orm's own declarations do not pass skipLibCheck: false
+ *     (an application that imports nothing but the drizzle-orm entry points the package's declarations import
+ *     has them too): each must be one of that baseline's, and every other file must have none;
+ * (d) an esbuild bundle starts, migrates and answers, with no drizzle/ folder anywhere near it;
+ * (e) the same application on the oldest versions declared (fastify 5.0.0, drizzle-orm 0.44.0, @fastify/jwt
+ *     10.0.0) type-checks and runs, with one copy of each (`npm ls`).
+ * Each step's time is printed as a comment.
+ */
+import { execFileSync, type ExecFileSyncOptions } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { tempDir } from './fixtures/temp.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+// Installs and type-checks take a minute or two on a 2-core machine; tap's default is 30 s per file.
+t.setTimeout(10 * 60_000)
+const CONSUMER = join(ROOT, 'test/fixtures/consumer')
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
+const ESBUILD = join(ROOT, 'node_modules/esbuild/bin/esbuild')
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> }
+const locked = (name: string): string => lock.packages[`node_modules/${name}`]!.version
+const OLDEST = { fastify: '5.0.0', 'drizzle-orm': '0.44.0', '@fastify/jwt': '10.0.0' }
+
+// `npm test` hands its own settings down as npm_* variables; the application's npm must not inherit them
+// (only where packages come from).
+const ENV = Object.fromEntries(Object.entries(process.env)
+  .filter(([name]) => !name.startsWith('npm_') || name === 'npm_config_cache' || name === 'npm_config_registry'))
+
+function run (command: string, args: string[], options: ExecFileSyncOptions & { cwd: string }): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000, env: ENV, ...options }) as string
+}
+
+function timed<T> (t: Test, label: string, step: () => T): T {
+  const started = performance.now()
+  const result = step()
+  t.comment(`${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  return result
+}
+
+/** A temporary application with the tarball and the given versions installed, natives copied from the project. */
+function application (t: Test, dir: string, tarball: string, versions: Record<string, string>): string {
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({
+    name: 'consumer',
+    private: true,
+    type: 'module',
+    dependencies: {
+      'fastify-drizzle-auth': `file:${tarball}`,
+      fastify: locked('fastify'),
+      'drizzle-orm': locked('drizzle-orm'),
+      '@fastify/jwt': locked('@fastify/jwt'),
+      'better-sqlite3': locked('better-sqlite3'),
+      '@types/node': locked('@types/node'),
+      '@types/better-sqlite3': locked('@types/better-sqlite3'),
+      ...versions
+    }
+  }, null, 2))
+  timed(t, `npm install (${Object.keys(versions).length === 0 ? 'lockfile versions' : 'oldest declared versions'})`, () =>
+    run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: dir }))
+  // The project's own build of the native driver, instead of compiling it again.
+  const release = join(dir, 'node_modules/better-sqlite3/build/Release')
+  mkdirSync(release, { recursive: true })
+  copyFileSync(join(ROOT, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'), join(release, 'better_sqlite3.node'))
+  for (const file of readdirSync(CONSUMER)) copyFileSync(join(CONSUMER, file), join(dir, file))
+  return dir
+}
+
+const EXPECTED_FLOW = { register: 201, login: 200, me: 200, logout: 200, after: 401 }
+
+/** tsc's errors for a project, split into drizzle-orm's own declarations and everything else. */
+function typeErrors (cwd: string, project: string): { drizzle: string[], other: string[] } {
+  let output = ''
+  try {
+    output = run(process.execPath, [TSC, '-p', project, '--pretty', 'false'], { cwd })
+  } catch (err) {
+    output = String((err as { stdout?: string }).stdout)
+  }
+  const errors = output.split('\n').filter((line) => / error TS\d+/.test(line))
+  // Where and which error, without the message: TypeScript prints union members in check order.
+  const key = (line: string): string => /^(.*?: error TS\d+)/.exec(line)![1]
+  return {
+    drizzle: errors.filter((line) => line.startsWith('node_modules/drizzle-orm/')).map(key).sort(),
+    other: errors.filter((line) => !line.startsWith('node_modules/drizzle-orm/'))
+  }
+}
+
+function baselineDrizzleErrors (dir: string, project: string): string[] {
+  // The drizzle-orm entry points the package's declarations import, and nothing else.
+  const entries = ['drizzle-orm', 'drizzle-orm/better-sqlite3', 'drizzle-orm/node-postgres', 'drizzle-orm/pg-core', 'drizzle-orm/sqlite-core']
+  writeFileSync(join(dir, 'baseline.ts'), entries.map((entry, i) => `import * as m${i} from '${entry}'\nexport { m${i} }\n`).join(''))
+  const config = JSON.parse(readFileSync(join(dir, project), 'utf8'))
+  writeFileSync(join(dir, `baseline.${project}`), JSON.stringify({ ...config, files: ['baseline.ts'] }))
+  return typeErrors(dir, `baseline.${project}`).drizzle
+}
+
+t.test('the packed tarball, installed and used like any Fastify plugin', async (t) => {
+  const work = tempDir(t, 'fda-package-')
+  const packed = timed(t, 'npm pack (prepack builds dist/)', () =>
+    JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work, '--loglevel=error'], { cwd: ROOT })))[0] as {
+    filename: string, size: number, unpackedSize: number, entryCount: number, files: Array<{ path: string }>
+  }
+  t.comment(`tarball: ${packed.entryCount} files, ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`)
+  const tops = [...new Set(packed.files.map((file) => file.path.split('/')[0]))].sort()
+  t.same(tops, ['LICENSE', 'README.md', 'dist', 'drizzle', 'package.json'], 'only dist/, drizzle/, README, LICENSE, package.json')
+  for (const expected of ['dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/db/sqlite/index.d.ts', 'dist/db/pg/index.js', 'dist/cli.js']) {
+    t.ok(packed.files.some((file) => file.path === expected), `ships ${expected}`)
+  }
+  t.notOk(packed.files.some((file) => file.path.endsWith('.ts') && !file.path.endsWith('.d.ts')), 'no TypeScript sources')
+  const declarations = packed.files.filter((file) => file.path.endsWith('.d.ts')).map((file) => readFileSync(join(ROOT, file.path), 'utf8'))
+  const drizzleImports = new Set(declarations.flatMap((text) => [...text.matchAll(/from '(drizzle-orm[^']*)'/g)].map((match) => match[1])))
+  t.same([...drizzleImports].sort(), ['drizzle-orm', 'drizzle-orm/better-sqlite3', 'drizzle-orm/node-postgres', 'drizzle-orm/pg-core', 'drizzle-orm/sqlite-core'],
+    'the drizzle-orm entry points the declarations use (the baseline below imports the same)')
+  const tarball = join(work, packed.filename)
+
+  const app = application(t, join(work, 'app'), tarball, {})
+
+  t.test('(a) plain node, ESM', async (t) => {
+    const out = timed(t, 'ESM script', () => run(process.execPath, ['app.mjs', join(app, 'esm.sqlite')], { cwd: app }))
+    t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'esm@example.com' })
+  })
+
+  t.test('(b) CommonJS require()', async (t) => {
+    const out = timed(t, 'CommonJS script', () => run(process.execPath, ['app.cjs', join(app, 'cjs.sqlite')], { cwd: app }))
+    t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'cjs@example.com' })
+  })
+
+  t.test('(c) tsc under strict flags, nodenext and bundler', async (t) => {
+    for (const project of ['tsconfig.nodenext.json', 'tsconfig.bundler.json']) {
+      const config = JSON.parse(readFileSync(join(app, project), 'utf8')).compilerOptions
+      t.match(config, { strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, skipLibCheck: false })
+      const errors = timed(t, `tsc ${project}`, () => typeErrors(app, project))
+      t.same(errors.other, [], `${project}: no error in the application or in any declaration but drizzle-orm's`)
+      const baseline = new Set(baselineDrizzleErrors(app, project))
+      t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's own errors (${errors.drizzle.length}) are all among those of an app that uses drizzle alone`)
+    }
+  })
+
+  t.test('(d) an esbuild bundle starts, migrates and answers', async (t) => {
+    const bundle = join(app, 'bundle')
+    timed(t, 'esbuild', () => run(ESBUILD, ['app.ts', '--bundle', '--splitting', '--format=esm', '--platform=node',
+      '--target=node20', `--outdir=${bundle}`, '--external:better-sqlite3', '--external:bcrypt', '--external:pg', '--log-level=error',
+      "--banner:js=import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"], { cwd: app }))
+    t.notOk(existsSync(join(bundle, 'drizzle')), 'no migrations folder beside the bundle')
+    const out = timed(t, 'bundled app', () => run(process.execPath, [join(bundle, 'app.js'), 'run', join(bundle, 'bundled.sqlite')], { cwd: bundle }))
+    t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'consumer@example.com', hello: 'consumer@example.com' })
+  })
+
+  t.test('the migrate command from the application root', async (t) => {
+    const bin = join(app, 'node_modules/.bin/fastify-drizzle-auth')
+    const out = timed(t, 'fastify-drizzle-auth migrate', () => run(bin, ['migrate', '--database', join(app, 'cli.sqlite')], { cwd: app }))
+    t.match(out, /2 migration\(s\) applied, 2 in all/)
+  })
+
+  t.test('(e) the oldest declared fastify, drizzle-orm and @fastify/jwt: one copy each, types and a run', async (t) => {
+    const old = application(t, join(work, 'oldest'), tarball, OLDEST)
+    const listed = JSON.parse(run('npm', ['ls', 'fastify', 'drizzle-orm', '@fastify/jwt', '--all', '--json'], { cwd: old }))
+    const versions = (name: string): string[] => {
+      const found = new Set<string>()
+      const walk = (deps: Record<string, { version: string, dependencies?: Record<string, unknown> }> = {}): void => {
+        for (const [dep, info] of Object.entries(deps)) {
+          if (dep === name) found.add(info.version)
+          walk(info.dependencies as never)
+        }
+      }
+      walk(listed.dependencies)
+      return [...found]
+    }
+    for (const [name, version] of Object.entries(OLDEST)) t.same(versions(name), [version], `${name}: only ${version}`)
+    for (const project of ['tsconfig.nodenext.json', 'tsconfig.bundler.json']) {
+      const errors = timed(t, `tsc ${project} (oldest)`, () => typeErrors(old, project))
+      t.same(errors.other, [], `${project}: no error outside drizzle-orm's own declarations`)
+      const baseline = new Set(baselineDrizzleErrors(old, project))
+      t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's errors (${errors.drizzle.length}) are its own`)
+    }
+    const out = run(process.execPath, ['app.mjs', join(old, 'esm.sqlite')], { cwd: old })
+    t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'esm@example.com' }, 'and it runs on them')
+  })
+})
