@@ -37,6 +37,10 @@ export function jwtCoexistence (config: Pick<ResolvedConfig, 'secret' | 'algorit
   })({ sub: 'fastify-drizzle-auth:probe', sid: 'probe', typ: 'access' })
   const checked = new WeakSet<FastifyInstance>()
   const userWriters = new WeakMap<FastifyInstance, boolean>()
+  // Registrations whose key is a function answer later: their verdicts, awaited by settle().
+  const pending: Array<Promise<boolean>> = []
+  const refusal = (): ConfigurationError => new ConfigurationError('fastify-drizzle-auth: an @fastify/jwt registration accepts this plugin\'s access tokens ' +
+    '(it has the same secret), so request.jwtVerify() would let revoked tokens through: give @fastify/jwt a secret of its own')
 
   return {
     /** Throws a ConfigurationError when an @fastify/jwt seen from `instance` accepts the plugin's tokens. */
@@ -44,11 +48,16 @@ export function jwtCoexistence (config: Pick<ResolvedConfig, 'secret' | 'algorit
       if (checked.has(instance)) return
       checked.add(instance)
       for (const registration of registrations(instance)) {
-        if (accepts(registration, probe)) {
-          throw new ConfigurationError('fastify-drizzle-auth: an @fastify/jwt registration accepts this plugin\'s access tokens ' +
-            '(it has the same secret), so request.jwtVerify() would let revoked tokens through: give @fastify/jwt a secret of its own')
-        }
+        const verdict = accepts(registration, probe)
+        if (verdict === true) throw refusal()
+        if (verdict !== false) pending.push(verdict)
       }
+    },
+
+    /** At ready: the same refusal for a registration whose (function) key accepted the token meanwhile. */
+    async settle (): Promise<void> {
+      const verdicts = await Promise.all(pending.splice(0))
+      if (verdicts.includes(true)) throw refusal()
     },
 
     /** Sets `request.user`; where @fastify/jwt would overwrite it, as a property that ignores writes. */
@@ -70,8 +79,11 @@ export function jwtCoexistence (config: Pick<ResolvedConfig, 'secret' | 'algorit
 
 function ignoreWrite (): void {}
 
-/** Whether the registration verifies `token`; one whose key is a function answers later, and is not judged. */
-function accepts (registration: JwtRegistration, token: string): boolean {
+/**
+ * Whether the registration verifies `token`: at once, or (a key that is an async function) as a promise. A key
+ * function of the callback style cannot be asked outside a request: it counts as not accepting.
+ */
+function accepts (registration: JwtRegistration, token: string): boolean | Promise<boolean> {
   let result: unknown
   try {
     result = registration.verify(token)
@@ -79,8 +91,7 @@ function accepts (registration: JwtRegistration, token: string): boolean {
     return false
   }
   if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-    (result as Promise<unknown>).catch(() => {})
-    return false
+    return (result as Promise<unknown>).then(() => true, () => false)
   }
   return true
 }

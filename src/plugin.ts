@@ -24,6 +24,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   const guardedRoutes = guardedRouteDocumenter()
   fastify.addHook('onReady', async function checkNeighbours () {
     coexistence.check(fastify)
+    await coexistence.settle()
     checkSwagger(fastify, swaggerBefore, resolved.routes !== false, guardedRoutes.count())
   })
   // OpenAPI: one error schema for every error response, and `security` on the application's guarded routes.

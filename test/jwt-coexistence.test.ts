@@ -120,3 +120,14 @@ t.test('a namespaced @fastify/jwt that keeps the default decorator name cannot o
   const res = await app.inject({ url: '/partner', headers: bearer(token) })
   t.match(res.json(), { payload: { sub: 'partner-2' }, authenticated: false })
 })
+
+t.test('an @fastify/jwt whose key is an async function is judged too, once its answer comes', async (t) => {
+  for (const [key, refused] of [[SECRET, true], [APP_SECRET, false]] as const) {
+    const app = Fastify()
+    await app.register(fastifyJwt, { secret: async () => key })
+    await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+    const err = await app.ready().then(() => undefined, (e: unknown) => e)
+    t.equal(err instanceof ConfigurationError, refused, refused ? 'the same secret, from a function: refused' : 'another secret: accepted')
+    await app.close().catch(() => {})
+  }
+})

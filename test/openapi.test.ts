@@ -129,3 +129,24 @@ t.test('@fastify/swagger registered after the plugin: ready() fails and says to 
   t.throws(() => withoutScheme.swagger(), { name: 'ConfigurationError', message: /pass `openapi: \{ components: \{ securitySchemes \} \}`/ },
     'guarded routes, no bundled ones, no scheme in the options: building the document says what to add')
 })
+
+t.test('without bundled routes or guarded routes the document is left alone; other failures are its own', async (t) => {
+  const plain = Fastify()
+  await plain.register(fastifySwagger, { openapi: { info: { title: 't', version: '1' } } })
+  await plain.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  plain.get('/open', async () => 'ok')
+  await plain.ready()
+  t.teardown(() => plain.close())
+  t.ok((plain.swagger() as unknown as Doc).paths['/open'], 'no guard, no bundled route: nothing to add')
+
+  const failing = Fastify()
+  await failing.register(fastifySwagger, {
+    openapi: { info: { title: 't', version: '1' }, components: { securitySchemes } },
+    transformObject: () => { throw new RangeError('the application\'s own transform failed') }
+  })
+  await failing.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  failing.get('/private', { preHandler: loginRequired }, async () => 'ok')
+  await failing.ready()
+  t.teardown(() => failing.close())
+  t.throws(() => failing.swagger(), RangeError, 'an error that is not the missing scheme passes through unchanged')
+})

@@ -9,6 +9,17 @@ export interface CliOutput {
   err: (line: string) => void
 }
 
+/** How the command loads each dialect (only the one the database needs): by default, import(). */
+export interface DialectLoaders {
+  sqlite: () => Promise<typeof import('../db/sqlite/index.ts')>
+  pg: () => Promise<typeof import('../db/pg/index.ts')>
+}
+
+const IMPORT_DIALECTS: DialectLoaders = {
+  sqlite: () => import('../db/sqlite/index.ts'),
+  pg: () => import('../db/pg/index.ts')
+}
+
 const USAGE = [
   'Usage: fastify-drizzle-auth migrate --database <sqlite file | postgres:// URL> [--own-users-table]',
   '',
@@ -21,7 +32,9 @@ const USAGE = [
  * The `fastify-drizzle-auth` command. Returns the exit code: 0 done, 1 the database failed, 2 a usage error
  * (each with a message that says what to change).
  */
-export async function runCli (argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliOutput): Promise<number> {
+export async function runCli (
+  argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliOutput, dialects: DialectLoaders = IMPORT_DIALECTS
+): Promise<number> {
   let parsed
   try {
     parsed = parseArgs({
@@ -59,8 +72,8 @@ export async function runCli (argv: readonly string[], env: Readonly<Record<stri
   const ownUsersTable = values['own-users-table'] === true
   try {
     const applied = isPostgresUrl(database)
-      ? await migratePostgres(database, ownUsersTable)
-      : await migrateSqlite(database, ownUsersTable)
+      ? await migratePostgres(await loadDialect('pg', dialects.pg), database, ownUsersTable)
+      : await migrateSqlite(await loadDialect('better-sqlite3', dialects.sqlite), database, ownUsersTable)
     io.out(`fastify-drizzle-auth: ${applied.after - applied.before} migration(s) applied, ${applied.after} in all`)
     return 0
   } catch (err) {
@@ -76,8 +89,7 @@ export async function runCli (argv: readonly string[], env: Readonly<Record<stri
 
 interface Applied { before: number, after: number }
 
-async function migrateSqlite (path: string, ownUsersTable: boolean): Promise<Applied> {
-  const { migrate, openSqlite } = await loadDialect('better-sqlite3', () => import('../db/sqlite/index.ts'))
+async function migrateSqlite ({ migrate, openSqlite }: Awaited<ReturnType<DialectLoaders['sqlite']>>, path: string, ownUsersTable: boolean): Promise<Applied> {
   const { db, close } = openSqlite(path, { backgroundCheckpoints: false })
   try {
     const count = (): number => {
@@ -92,8 +104,7 @@ async function migrateSqlite (path: string, ownUsersTable: boolean): Promise<App
   }
 }
 
-async function migratePostgres (url: string, ownUsersTable: boolean): Promise<Applied> {
-  const { migrate, openPostgres } = await loadDialect('pg', () => import('../db/pg/index.ts'))
+async function migratePostgres ({ migrate, openPostgres }: Awaited<ReturnType<DialectLoaders['pg']>>, url: string, ownUsersTable: boolean): Promise<Applied> {
   const { db, close } = openPostgres(url)
   try {
     // Where it is now, or where versions before 0.2 kept it (migrate() moves it from there).
