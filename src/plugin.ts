@@ -8,7 +8,7 @@ import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
 import { authRoutes } from './routes/index.ts'
-import { withoutPassword } from './service/url-password.ts'
+import { databaseFailure } from './service/url-password.ts'
 import type { AuthInfo } from './types.ts'
 
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
@@ -62,8 +62,7 @@ async function awaitStore (fastify: FastifyInstance, service: AuthService | unde
     // The service's errors carry the driver's code and message as their cause.
     const cause = err.cause as Error & { code?: unknown }
     if (!err.unreachable) {
-      const code = cause.code === undefined ? '' : ` (${String(cause.code)})`
-      throw new ConfigurationError(`fastify-drizzle-auth: the database refused at start: ${withoutPassword(cause.message, database)}${code}`)
+      throw new ConfigurationError(`fastify-drizzle-auth: the database refused at start: ${databaseFailure(cause, database)}`)
     }
     fastify.log.warn({ code: cause.code },
       'fastify-drizzle-auth: the database cannot be reached yet; requests that need it get 503 until it answers')

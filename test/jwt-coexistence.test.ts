@@ -131,3 +131,16 @@ t.test('an @fastify/jwt whose key is an async function is judged too, once its a
     await app.close().catch(() => {})
   }
 })
+
+t.test('any `jwt` decoration with a verify() and no decorator name is taken to write request.user', async (t) => {
+  const app = Fastify()
+  // Another JWT plugin's shape: a verifier that refuses everything, and writes its result to request.user.
+  app.decorate('jwt', { verify: () => { throw new Error('not ours') } } as never)
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4 })
+  app.get('/overwrite', async (request) => {
+    (request as unknown as { user: unknown }).user = { forged: true }
+    return { authenticated: request.user.isAuthenticated, forged: 'forged' in request.user }
+  })
+  t.teardown(() => app.close())
+  t.same((await app.inject({ url: '/overwrite' })).json(), { authenticated: false, forged: false }, 'the write is ignored')
+})

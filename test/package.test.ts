@@ -13,9 +13,9 @@
  *     10.0.0) type-checks and runs, with one copy of each (`npm ls`).
  * Each step's time is printed as a comment.
  */
-import { execFileSync, type ExecFileSyncOptions } from 'node:child_process'
+import { execFileSync, type ExecFileSyncOptions, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { tempDir } from './fixtures/temp.ts'
@@ -74,6 +74,24 @@ function application (t: Test, dir: string, tarball: string, versions: Record<st
   return dir
 }
 
+/** The packages the declarations reachable from one .d.ts import (relative imports followed). */
+function declarationPackages (entry: string): string[] {
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const walk = (file: string): void => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const text = readFileSync(file, 'utf8')
+    for (const [, specifier] of text.matchAll(/(?:from|import\()\s*'([^']+)'/g)) {
+      if (specifier!.startsWith('.')) walk(resolve(dirname(file), specifier!.replace(/\.js$/, '.d.ts')))
+      else packages.add(specifier!)
+    }
+    for (const [, types] of text.matchAll(/reference types="([^"]+)"/g)) packages.add(types!)
+  }
+  walk(join(ROOT, entry))
+  return [...packages].sort()
+}
+
 const EXPECTED_FLOW = { register: 201, login: 200, me: 200, logout: 200, after: 401 }
 
 /** tsc's errors for a project, split into drizzle-orm's own declarations and everything else. */
@@ -119,6 +137,9 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
   const drizzleImports = new Set(declarations.flatMap((text) => [...text.matchAll(/from '(drizzle-orm[^']*)'/g)].map((match) => match[1])))
   t.same([...drizzleImports].sort(), ['drizzle-orm', 'drizzle-orm/better-sqlite3', 'drizzle-orm/node-postgres', 'drizzle-orm/pg-core', 'drizzle-orm/sqlite-core'],
     'the drizzle-orm entry points the declarations use (the baseline below imports the same)')
+  t.same(declarationPackages('dist/index.d.ts'), ['@fastify/jwt', 'drizzle-orm', 'fastify'], 'the root types need no driver and no @types/*')
+  t.notOk(declarationPackages('dist/db/sqlite/index.d.ts').some((name) => /^(pg|@types\/pg|drizzle-orm\/node-postgres)$/.test(name)), 'the SQLite types need nothing of PostgreSQL')
+  t.notOk(declarationPackages('dist/db/pg/index.d.ts').some((name) => /better-sqlite3/.test(name)), 'the PostgreSQL types need nothing of SQLite')
   const tarball = join(work, packed.filename)
 
   const app = application(t, join(work, 'app'), tarball, {})
@@ -126,6 +147,16 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
   t.test('(a) plain node, ESM', async (t) => {
     const out = timed(t, 'ESM script', () => run(process.execPath, ['app.mjs', join(app, 'esm.sqlite')], { cwd: app }))
     t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'esm@example.com' })
+  })
+
+  t.test('a driver that is not installed (pg, here) is a ConfigurationError that says what to install', async (t) => {
+    const script = "import Fastify from 'fastify'; import auth from 'fastify-drizzle-auth'; const app = Fastify(); " +
+      "app.register(auth, { database: 'postgres://postgres@127.0.0.1:5432/test', secret: 'x'.repeat(32) }); " +
+      'app.ready().then(() => console.log("started"), (err) => console.log(err.name + ": " + err.message))'
+    t.match(run(process.execPath, ['--input-type=module', '-e', script], { cwd: app }), /ConfigurationError: .*needs the 'pg' package: npm install pg/)
+    const cli = spawnSync(join(app, 'node_modules/.bin/fastify-drizzle-auth'), ['migrate', '-d', 'postgres://postgres@127.0.0.1:5432/test'], { cwd: app, encoding: 'utf8', env: ENV })
+    t.equal(cli.status, 2, 'the migrate command: exit 2')
+    t.match(cli.stderr, /npm install pg/)
   })
 
   t.test('(b) CommonJS require()', async (t) => {

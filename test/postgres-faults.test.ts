@@ -143,9 +143,9 @@ if (await requirePostgres()) {
 
   t.test('a PostgreSQL database the application migrated itself, with migrate: false', async (t) => {
     const db = await createTestDatabase('postgresql')
-    t.teardown(() => db.close())
     const pool = new pg.Pool({ connectionString: db.url })
-    t.teardown(() => pool.end())
+    // The pool ends before the database is dropped (dropping it with force would kill its idle clients).
+    t.teardown(async () => { await pool.end(); await db.close() })
     const drizzleDb = drizzle(pool)
     await migrate(drizzleDb)
     await migrate(drizzleDb)
@@ -158,9 +158,9 @@ if (await requirePostgres()) {
 
   t.test('two pools migrating one new database at the same moment both succeed (the loser retries)', async (t) => {
     const db = await createTestDatabase('postgresql')
-    t.teardown(() => db.close())
     const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: db.url }))
-    t.teardown(() => Promise.all(pools.map((p) => p.end())))
+    // The pools end before the database is dropped (dropping it with force would kill their idle clients).
+    t.teardown(async () => { await Promise.all(pools.map((p) => p.end())); await db.close() })
     await Promise.all(pools.map((pool) => migrate(drizzle(pool))))
     t.same(await db.query('select count(*)::int as n from drizzle.__fastify_drizzle_auth_migrations'), [{ n: PG_MIGRATIONS }], 'applied once')
   })

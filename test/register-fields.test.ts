@@ -4,7 +4,7 @@
  * given to AuthService.register() is refused too (and a compile error: see types.test.ts).
  */
 import { integer as pgInteger, pgTable, text as pgText } from 'drizzle-orm/pg-core'
-import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { blob, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import Fastify from 'fastify'
 import t from 'tap'
 import fastifyDrizzleAuth, { AuthService, ConfigurationError, InvalidArgumentError, type FastifyDrizzleAuthOptions } from '../src/index.ts'
@@ -101,7 +101,8 @@ t.test('registerFields and meFields are checked at registration and say what to 
     ['meFields unknown', { usersTable: sqliteUsers, routes: { meFields: ['nick'] } }, /'nick' is not a column/],
     ['meFields hash', { usersTable: sqliteUsers, routes: { meFields: ['passwordHash'] } }, /'passwordHash' is never returned/],
     ['meFields own', { usersTable: sqliteUsers, routes: { meFields: ['email'] } }, /'email' is already in \/me/],
-    ['tags', { routes: { tags: 'auth' } }, /`routes.tags` must be an array/]
+    ['tags', { routes: { tags: 'auth' } }, /`routes.tags` must be an array/],
+    ['a table with no columns of its own', { usersTable: sqliteTable('plain_users', sqliteUserColumns()), routes: { meFields: ['nickname'] } }, /\(its own columns: none\)/]
   ]
   for (const [name, options, message] of cases) {
     const app = Fastify()
@@ -128,4 +129,27 @@ t.test('AuthService.register refuses a field that is not a column, and writes no
   t.teardown(() => plain.close())
   await t.rejects(plain.register('x@example.com', PASSWORD, { nickname: 'x' } as never), { message: /`fields.nickname` is not a column/ },
     'the default table has no extra columns')
+})
+
+t.test('/me serializes each meField by its column type: dates as ISO-8601, bigints as strings, JSON as is', async (t) => {
+  const typed = sqliteTable('typed_users', {
+    ...sqliteUserColumns(),
+    seenAt: integer('seen_at', { mode: 'timestamp_ms' }),
+    points: blob('points', { mode: 'bigint' }),
+    prefs: text('prefs', { mode: 'json' }),
+    level: integer('level').notNull().default(1)
+  })
+  const db = await createTestDatabase('sqlite')
+  await db.query(DDL.sqlite.replace('app_users', 'typed_users').replace('nickname text, age integer)', 'seen_at integer, points blob, prefs text, level integer not null default 1)'))
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, {
+    database: db.database, secret: SECRET, bcryptRounds: 4, usersTable: typed, routes: { meFields: ['seenAt', 'points', 'prefs', 'level'] }
+  } as FastifyDrizzleAuthOptions)
+  t.teardown(async () => { await app.close(); await db.close() })
+  const service = app.authService as unknown as AuthService<typeof typed>
+  await service.register('typed@example.com', PASSWORD, { seenAt: new Date('2026-01-02T03:04:05.678Z'), points: 9007199254740993n, prefs: { theme: 'dark' } })
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'typed@example.com', password: PASSWORD } })
+  const me = await app.inject({ url: '/me', headers: bearer(login.json().access_token) })
+  t.equal(me.statusCode, 200)
+  t.match(me.json(), { seenAt: '2026-01-02T03:04:05.678Z', points: '9007199254740993', prefs: { theme: 'dark' }, level: 1 })
 })

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { isPostgresUrl, loadDialect } from '../db/index.ts'
 import { LEGACY_MIGRATIONS_SCHEMA, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../db/migrations-table.ts'
-import { withoutPassword } from '../service/url-password.ts'
+import { databaseFailure } from '../service/url-password.ts'
 import { ConfigurationError } from '../errors.ts'
 
 export interface CliOutput {
@@ -81,8 +81,7 @@ export async function runCli (
       io.err(err.message)
       return 2
     }
-    const code = (err as { code?: unknown }).code
-    io.err(`fastify-drizzle-auth: migrating failed: ${withoutPassword((err as Error).message, database)}${code === undefined ? '' : ` (${String(code)})`}`)
+    io.err(`fastify-drizzle-auth: migrating failed: ${databaseFailure(err as Error, database)}`)
     return 1
   }
 }

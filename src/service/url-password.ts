@@ -16,3 +16,9 @@ function percentDecoded (text: string): string {
     return text
   }
 }
+
+/** A database error as one line for a person: its message without the URL's password, then its code. */
+export function databaseFailure (err: Error & { code?: unknown }, database: unknown): string {
+  const code = err.code === undefined ? '' : ` (${String(err.code)})`
+  return `${withoutPassword(err.message, database)}${code}`
+}
