@@ -8,7 +8,8 @@
  *     with nodenext and with bundler resolution. drizzle-orm's own declarations do not pass skipLibCheck: false
  *     (an application that imports nothing but the drizzle-orm entry points the package's declarations import
  *     has them too): each must be one of that baseline's, and every other file must have none;
- * (d) an esbuild bundle starts, migrates and answers, with no drizzle/ folder anywhere near it;
+ * (d) esbuild bundles (ESM with splitting, and one CommonJS file) start, migrate and answer, with no
+ *     drizzle/ folder anywhere near them;
  * (e) the same application on the oldest versions declared (fastify 5.0.0, drizzle-orm 0.44.0, @fastify/jwt
  *     10.0.0) type-checks and runs, with one copy of each (`npm ls`).
  * Each step's time is printed as a comment.
@@ -175,14 +176,19 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
     }
   })
 
-  t.test('(d) an esbuild bundle starts, migrates and answers', async (t) => {
-    const bundle = join(app, 'bundle')
-    timed(t, 'esbuild', () => run(ESBUILD, ['app.ts', '--bundle', '--splitting', '--format=esm', '--platform=node',
-      '--target=node20', `--outdir=${bundle}`, '--external:better-sqlite3', '--external:bcrypt', '--external:pg', '--log-level=error',
+  t.test('(d) esbuild bundles, ESM and CommonJS, start, migrate and answer', async (t) => {
+    const common = ['bundle-entry.ts', '--bundle', '--platform=node', '--target=node20', '--log-level=error',
+      '--external:better-sqlite3', '--external:bcrypt', '--external:pg']
+    const esm = join(app, 'bundle-esm')
+    timed(t, 'esbuild (ESM, splitting)', () => run(ESBUILD, [...common, '--format=esm', '--splitting', `--outdir=${esm}`,
       "--banner:js=import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"], { cwd: app }))
-    t.notOk(existsSync(join(bundle, 'drizzle')), 'no migrations folder beside the bundle')
-    const out = timed(t, 'bundled app', () => run(process.execPath, [join(bundle, 'app.js'), 'run', join(bundle, 'bundled.sqlite')], { cwd: bundle }))
-    t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'consumer@example.com', hello: 'consumer@example.com' })
+    const cjs = join(app, 'bundle-cjs')
+    timed(t, 'esbuild (CommonJS, one file)', () => run(ESBUILD, [...common, '--format=cjs', `--outfile=${join(cjs, 'app.cjs')}`], { cwd: app }))
+    for (const [name, file] of [['ESM', join(esm, 'bundle-entry.js')], ['CommonJS', join(cjs, 'app.cjs')]]) {
+      t.notOk(existsSync(join(dirname(file), 'drizzle')), `${name}: no migrations folder beside the bundle`)
+      const out = timed(t, `bundled app (${name})`, () => run(process.execPath, [file, join(dirname(file), 'bundled.sqlite')], { cwd: dirname(file) }))
+      t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'consumer@example.com', hello: 'consumer@example.com' }, `${name}: the flow`)
+    }
   })
 
   t.test('the migrate command from the application root', async (t) => {

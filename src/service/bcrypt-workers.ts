@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module'
+import { packageRequire } from '../db/package-require.ts'
 import { Worker } from 'node:worker_threads'
 
 /**
@@ -44,7 +44,7 @@ interface Job {
   reject: (err: Error) => void
 }
 
-const bcryptPath = createRequire(import.meta.url).resolve('bcrypt')
+const bcryptPath = packageRequire.resolve('bcrypt')
 
 export class BcryptWorkers {
   readonly #source: string

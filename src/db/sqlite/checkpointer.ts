@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module'
+import { packageRequire } from '../package-require.ts'
 import { Worker } from 'node:worker_threads'
 
 /**
@@ -31,7 +31,7 @@ parentPort.once('message', () => {
 })
 `
 
-const driverPath = createRequire(import.meta.url).resolve('better-sqlite3')
+const driverPath = packageRequire.resolve('better-sqlite3')
 // Every completed checkpoint makes the next commit start the WAL over, and that commit syncs the WAL header
 // (synchronous=NORMAL): an fsync on the event loop. While writes are few (under BUSY_FRAMES pages since the last
 // checkpoint) checkpoints come only every QUIET_EVERY intervals, so such syncs stay rare; under heavy writes,
