@@ -27,21 +27,15 @@ function drizzleKitPush (dir: string, config: Record<string, unknown>): string {
 
 // With the plugin's tables listed, plus a table of the application's own; without, only `users` (with a new
 // table as well, drizzle-kit would first ask whether it is a rename, which needs a terminal).
-const APP_SCHEMA: Record<Dialect, (withAuthTables: boolean) => string> = {
-  sqlite: (withAuthTables) => withAuthTables
-    ? [
-        "import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'",
-        `export { users, sessions, refreshTokens, loginAttempts, deviceTokens } from '${join(ROOT, 'src/db/sqlite/index.ts')}'`,
-        "export const posts = sqliteTable('posts', { id: integer('id').primaryKey(), title: text('title').notNull() })"
-      ].join('\n')
-    : `export { users } from '${join(ROOT, 'src/db/sqlite/index.ts')}'`,
-  postgresql: (withAuthTables) => withAuthTables
-    ? [
-        "import { integer, pgTable, text } from 'drizzle-orm/pg-core'",
-        `export { users, sessions, refreshTokens, loginAttempts, deviceTokens } from '${join(ROOT, 'src/db/pg/index.ts')}'`,
-        "export const posts = pgTable('posts', { id: integer('id').primaryKey(), title: text('title').notNull() })"
-      ].join('\n')
-    : `export { users } from '${join(ROOT, 'src/db/pg/index.ts')}'`
+function appSchema (dialect: Dialect, withAuthTables: boolean): string {
+  const [core, table, entry] = dialect === 'sqlite' ? ['sqlite-core', 'sqliteTable', 'sqlite'] : ['pg-core', 'pgTable', 'pg']
+  const plugin = join(ROOT, `src/db/${entry}/index.ts`)
+  if (!withAuthTables) return `export { users } from '${plugin}'`
+  return [
+    `import { integer, ${table}, text } from 'drizzle-orm/${core}'`,
+    `export { users, sessions, refreshTokens, loginAttempts, deviceTokens } from '${plugin}'`,
+    `export const posts = ${table}('posts', { id: integer('id').primaryKey(), title: text('title').notNull() })`
+  ].join('\n')
 }
 
 for (const dialect of await availableDialects()) {
@@ -59,7 +53,7 @@ for (const dialect of await availableDialects()) {
       await service.login('kept@example.com', PASSWORD)
       await service.close()
 
-      writeFileSync(join(dir, `schema-${withAuthTables}.ts`), APP_SCHEMA[dialect](withAuthTables))
+      writeFileSync(join(dir, `schema-${withAuthTables}.ts`), appSchema(dialect, withAuthTables))
       const output = drizzleKitPush(dir, dialect === 'sqlite'
         ? { dialect: 'sqlite', schema: join(dir, `schema-${withAuthTables}.ts`), dbCredentials: { url: file }, tablesFilter: [`!${MIGRATIONS_TABLE}`] }
         : { dialect: 'postgresql', schema: join(dir, `schema-${withAuthTables}.ts`), dbCredentials: { url: target } })
