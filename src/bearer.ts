@@ -4,15 +4,22 @@ import { ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
+import { cookieToken } from './transport/cookies.ts'
+import { doubleSubmitMatches, isUnsafe, originAllowed } from './transport/csrf.ts'
+import type { ResolvedTransport } from './transport/options.ts'
 import type { AuthInfo } from './types.ts'
 
 export type ScopesFor = (user: AuthUser) => readonly string[]
 /** How the hook sets `request.user` (see jwt-coexistence.ts). */
 export type SetUser = (request: FastifyRequest, user: AuthUser | AnonymousUser) => void
 
-const ABSENT: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'absent' })
-const REJECTED: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'rejected' })
-const UNAVAILABLE: AuthInfo = Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus: 'unavailable' })
+function info (tokenStatus: AuthInfo['tokenStatus'], transport: AuthInfo['transport']): AuthInfo {
+  return Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus, transport })
+}
+const ABSENT = info('absent', null)
+const REJECTED = { bearer: info('rejected', 'bearer'), cookie: info('rejected', 'cookie') }
+const UNAVAILABLE = { bearer: info('unavailable', 'bearer'), cookie: info('unavailable', 'cookie') }
+const CSRF_REJECTED = info('csrf_rejected', 'cookie')
 
 // RFC 6750 b64token after exactly one space; the scheme is case-insensitive.
 const BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i
@@ -39,46 +46,72 @@ function sentTwice (request: FastifyRequest): boolean {
   return false
 }
 
+export interface Credential {
+  /** The token, or null when one came but is not well formed. */
+  token: string | null
+  transport: 'bearer' | 'cookie'
+}
+
+/** The access credential the transport allows: a bearer header first (it wins when both came), then the cookie. */
+export function credentialOf (request: FastifyRequest, settings: ResolvedTransport): Credential | undefined {
+  if (settings.bearer) {
+    const token = bearerToken(request)
+    if (token !== undefined) return { token, transport: 'bearer' }
+  }
+  if (settings.cookie) {
+    const token = cookieToken(request, settings.names.access)
+    if (token !== undefined) return { token, transport: 'cookie' }
+  }
+  return undefined
+}
+
 /**
  * The onRequest hook: sets `request.user` and `request.auth` on every request and never answers.
  * Only a token the service accepted makes a user; any failure, including the store's, leaves the
- * request anonymous (with `tokenStatus` telling the guards why). On a synchronous store the service calls
- * back before `verifyAccessToken` returns, so no promise is made at all. A `scopes` function that throws is
- * a programming error, handed to Fastify as one (500).
+ * request anonymous (with `tokenStatus` telling the guards why). A cookie-authenticated unsafe request must
+ * also come from an allowed origin (and carry the double-submit token when that is on), or it is anonymous
+ * with `csrf_rejected`. On a synchronous store the service calls back before `verifyAccessToken` returns, so
+ * no promise is made at all. A `scopes` function that throws is a programming error, handed to Fastify (500).
  */
-export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor, setUser: SetUser) {
-  // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine), any other refusal 'rejected'.
-  function refuse (request: FastifyRequest, err: Error): void {
-    request.auth = err instanceof ServiceUnavailableError ? UNAVAILABLE : REJECTED
-  }
-
+export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor, setUser: SetUser, settings: ResolvedTransport) {
   return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     setUser(request, ANONYMOUS_USER)
-    const token = bearerToken(request)
+    const credential = credentialOf(request, settings)
     // A route declared with `config: { authenticate: false }` never looks at the token (checked only when one came).
-    if (token === undefined || request.routeOptions.config.authenticate === false) {
+    if (credential === undefined || request.routeOptions.config.authenticate === false) {
       request.auth = ABSENT
       return done()
     }
+    const { token, transport } = credential
     if (token === null) {
-      request.auth = REJECTED
+      request.auth = REJECTED[transport]
+      return done()
+    }
+    const checkCsrf = transport === 'cookie' && isUnsafe(request.method)
+    if (checkCsrf && !originAllowed(request, settings)) {
+      request.auth = CSRF_REJECTED
       return done()
     }
     getService().verifyAccessToken(token, (err, verified) => {
       if (err !== null) {
-        refuse(request, err)
+        // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine).
+        request.auth = err instanceof ServiceUnavailableError ? UNAVAILABLE[transport] : REJECTED[transport]
         return done()
       }
       const { user, sessionId } = verified!
+      if (checkCsrf && settings.doubleSubmit && !doubleSubmitMatches(request, getService().config.secret, sessionId)) {
+        request.auth = CSRF_REJECTED
+        return done()
+      }
       let scopes: readonly string[]
       try {
         scopes = scopesFor(user)
       } catch (scopesFailed) {
-        request.auth = REJECTED
+        request.auth = REJECTED[transport]
         return done(scopesFailed as Error)
       }
       setUser(request, user)
-      request.auth = { scopes, sessionId, tokenStatus: 'valid' }
+      request.auth = { scopes, sessionId, tokenStatus: 'valid', transport }
       done()
     })
   }

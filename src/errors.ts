@@ -58,6 +58,19 @@ export class LoginRequiredError extends AuthenticationError {
 }
 
 /** `requires(...)` for an authenticated request lacking a scope: 403 `{"detail":"Insufficient scope"}`. */
+/**
+ * A cookie-authenticated unsafe request (or a login) from an origin that may not send it: 403
+ * `{"detail":"Cross-site request refused","code":"csrf_rejected"}`.
+ */
+export class CsrfRejectedError extends AuthError {
+  override readonly statusCode = 403
+  override readonly code = 'csrf_rejected'
+
+  constructor () {
+    super('Cross-site request refused')
+  }
+}
+
 export class InsufficientScopeError extends AuthError {
   override readonly statusCode = 403
   override readonly code = 'insufficient_scope'

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
-  type AuthError, ConfigurationError, InsufficientScopeError, LoginRequiredError, ServiceUnavailableError
+  type AuthError, ConfigurationError, CsrfRejectedError, InsufficientScopeError, LoginRequiredError, ServiceUnavailableError
 } from './errors.ts'
 import { deny } from './error-handler.ts'
 import { markGuard } from './openapi.ts'
@@ -23,6 +23,7 @@ export type AuthGuard = (request: FastifyRequest, reply: FastifyReply, done: Hoo
 function denial (request: FastifyRequest, statusCode = 401): AuthError {
   const status = request.auth?.tokenStatus
   if (status === 'unavailable') return new ServiceUnavailableError()
+  if (status === 'csrf_rejected') return new CsrfRejectedError()
   return new LoginRequiredError(status === 'rejected', statusCode)
 }
 
@@ -45,13 +46,23 @@ function resolveGuardOptions (options: unknown): Required<Pick<LoginRequiredOpti
   return { statusCode, redirectUrl }
 }
 
+/**
+ * The redirect target with the page asked for in `next`, so the login page can send the user back. Only a
+ * path of this site is echoed (one `/`, not `//` or `/\`, which browsers read as another host): never an
+ * open redirect.
+ */
+function withNext (redirectUrl: string, path: string): string {
+  if (!/^\/(?![/\\])/.test(path)) return redirectUrl
+  return `${redirectUrl}${redirectUrl.includes('?') ? '&' : '?'}next=${encodeURIComponent(path)}`
+}
+
 function guardWith (options: LoginRequiredOptions | undefined): AuthGuard {
   const { statusCode, redirectUrl } = resolveGuardOptions(options)
   return markGuard(function loginRequiredGuard (request, reply, done) {
     if (isAuthenticated(request)) return done()
     if (redirectUrl !== undefined && request.auth?.tokenStatus !== 'unavailable') {
       // A page, not an API: the redirect is the answer, and the handler must not run.
-      void reply.redirect(redirectUrl, 302)
+      void reply.redirect(withNext(redirectUrl, request.url), 302)
       return
     }
     deny(denial(request, statusCode), request, reply, done)

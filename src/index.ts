@@ -27,7 +27,7 @@ export type { AuthInfo, TokenStatus } from './types.ts'
 export {
   AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
-  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError
+  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {

@@ -1,11 +1,12 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
 import { ConfigurationError } from './errors.ts'
 import { type ResolvedRoutes, resolveRoutes, type RoutesOptions } from './routes/options.ts'
+import { type ResolvedTransport, resolveTransport, type TransportOptions } from './transport/options.ts'
 import { AuthService } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'
 
 /** The plugin's options: every `configure()` key, plus the Fastify-side ones. */
-export interface FastifyDrizzleAuthOptions extends AuthConfig {
+export interface FastifyDrizzleAuthOptions extends AuthConfig, TransportOptions {
   /** A ready service; the plugin then needs no other option. */
   authService?: AuthService
   /** Scopes granted to authenticated users, or a function of the user (default ['authenticated']). */
@@ -27,6 +28,8 @@ export interface ResolvedPluginOptions {
   ownsService: () => boolean
   scopesFor: (user: AuthUser) => readonly string[]
   routes: ResolvedRoutes | false
+  /** How tokens travel (bearer, cookies), with the cookie and CSRF settings. */
+  transport: ResolvedTransport
   /** The registration's own prefix ('' when none). */
   prefix: string
 }
@@ -72,6 +75,7 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
     ownsService: () => created !== undefined,
     scopesFor: resolveScopes(options.scopes),
     routes: resolveRoutes(options.routes, config.usersTable),
+    transport: resolveTransport(options),
     prefix: resolvePrefix(options.prefix)
   }
 }

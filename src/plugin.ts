@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import fastifyCookie from '@fastify/cookie'
 import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
@@ -33,12 +34,14 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   fastify.decorateRequest('auth', null as unknown as AuthInfo)
   fastify.decorate('authService', { getter: service })
 
-  fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor, coexistence.setUser))
+  if (resolved.transport.cookie && !fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
+  fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor, coexistence.setUser, resolved.transport))
   installErrorPath(fastify)
 
   if (resolved.routes !== false) {
     // Fastify's own `prefix` of this registration composes with `routes.prefix`, as nested prefixes do.
-    await fastify.register(authRoutes, { ...resolved.routes, prefix: `${resolved.prefix}${resolved.routes.prefix}`, service })
+    const prefix = `${resolved.prefix}${resolved.routes.prefix}`
+    await fastify.register(authRoutes, { ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: `${prefix}/refresh` })
   }
 
   const stopPurging = schedulePurge(fastify, service, config.purgeIntervalSeconds)

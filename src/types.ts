@@ -4,14 +4,19 @@ import type { AnonymousUser } from './anonymous.ts'
 import type { AuthService } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'
 
-/** What the bearer hook found: `absent` (no token), `rejected`, `valid`, or `unavailable` (the store failed). */
-export type TokenStatus = 'absent' | 'rejected' | 'valid' | 'unavailable'
+/**
+ * What the hook found: `absent` (no token), `rejected`, `valid`, `unavailable` (the store failed), or
+ * `csrf_rejected` (a cookie-authenticated unsafe request from an origin that may not send it).
+ */
+export type TokenStatus = 'absent' | 'rejected' | 'valid' | 'unavailable' | 'csrf_rejected'
 
 /** `request.auth`: the scopes granted, and the session the token belongs to. */
 export interface AuthInfo {
   readonly scopes: readonly string[]
   readonly sessionId: string | null
   readonly tokenStatus: TokenStatus
+  /** How the token came: an `Authorization: Bearer` header or the access cookie; null when none came. */
+  readonly transport: 'bearer' | 'cookie' | null
 }
 
 declare module '@fastify/jwt' {

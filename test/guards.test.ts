@@ -64,7 +64,7 @@ for (const dialect of await availableDialects()) {
       t.teardown(() => app.close())
       const res = await app.inject({ url: '/page' })
       t.equal(res.statusCode, 302)
-      t.equal(res.headers.location, '/login')
+      t.equal(res.headers.location, '/login?next=%2Fpage', 'the page asked for, to come back to')
       t.notSame(res.body, '{"ran":true}')
     })
 

@@ -71,7 +71,7 @@ export interface NewDeviceToken {
 
 /** What happened to a refresh token presented for rotation. */
 export type RotationResult =
-  | { outcome: 'rotated', sessionId: string, userId: string, generation: number }
+  | { outcome: 'rotated', sessionId: string, userId: string, generation: number, /** When the session ends. */ expiresAt: Date }
   | { outcome: 'unknown' }
   | {
     outcome: 'spent'

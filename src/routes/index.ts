@@ -10,6 +10,7 @@ import { refreshRoute } from './refresh.ts'
 import type { JsonSchema, MeField } from './options.ts'
 import { registerRoute } from './register.ts'
 import { routesAjv } from './validator.ts'
+import type { ResolvedTransport } from '../transport/options.ts'
 
 export interface AuthRoutesOptions {
   prefix: string
@@ -18,9 +19,12 @@ export interface AuthRoutesOptions {
   registerFields: Readonly<Record<string, JsonSchema>>
   meFields: readonly MeField[]
   service: () => AuthService
+  transport: ResolvedTransport
+  /** The full path of /refresh: where the refresh cookie is sent. */
+  refreshPath: string
 }
 
-export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields'> {
+export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
   /** The document part of a route's schema (tags, summary, operationId, security). */
   docs: (operationId: string, summary: string, bearer: boolean) => RouteDocs
   /** Every bundled route's config: @fastify/swagger adds the security scheme through it. */
@@ -68,6 +72,8 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
     bodyLimit: options.bodyLimit,
     registerFields: options.registerFields,
     meFields: options.meFields,
+    transport: options.transport,
+    refreshPath: options.refreshPath,
     docs: (operationId, summary, bearer) => routeDocs(options.tags, operationId, summary, bearer),
     // Typed loosely on purpose: @fastify/swagger declares `swaggerTransform` itself, when an application loads it.
     config: () => ({ swaggerTransform: addSecurityScheme }) as unknown as FastifyContextConfig

@@ -1,19 +1,38 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { CsrfRejectedError } from '../errors.ts'
+import { cookieToken } from '../transport/cookies.ts'
+import { originAllowed } from '../transport/csrf.ts'
 import type { RouteContext } from './index.ts'
-import { tokenBody } from './login.ts'
-import { errorResponse, errorResponses, refreshBody, tokensResponse } from './schemas.ts'
+import { errorResponse, errorResponses, refreshBody, refreshCookieBody } from './schemas.ts'
+import { sendTokens, tokenResponseSchema } from './token-response.ts'
 
-interface Body { refresh_token: string }
+interface Body { refresh_token?: string }
 
-export function refreshRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
+// A browser's cookie refresh may send no body at all: validated as an empty object.
+function emptyBodyAsObject (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  request.body ??= {}
+  done()
+}
+
+export function refreshRoute (fastify: FastifyInstance, context: RouteContext): void {
+  const { service, bodyLimit, docs, config, transport } = context
   fastify.post<{ Body: Body }>('/refresh', {
     bodyLimit,
     config: config(),
+    ...(transport.cookie ? { preValidation: emptyBodyAsObject } : {}),
     schema: {
       ...docs('authRefresh', 'Trade a refresh token for a new token pair', false),
-      body: refreshBody, response: { 200: tokensResponse, ...errorResponses, 409: errorResponse } }
+      body: transport.cookie ? refreshCookieBody : refreshBody,
+      response: { 200: tokenResponseSchema(transport, false), ...errorResponses, 409: errorResponse, ...(transport.cookie ? { 403: errorResponse } : {}) }
+    }
   }, async (request, reply) => {
-    const pair = await service().refresh(request.body.refresh_token)
-    return reply.header('cache-control', 'no-store').send(tokenBody(pair))
+    let token = request.body.refresh_token
+    if (token === undefined && transport.cookie) {
+      // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
+      if (!originAllowed(request, transport)) throw new CsrfRejectedError()
+      token = cookieToken(request, transport.names.refresh) ?? ''
+    }
+    const pair = await service().refresh(token ?? '')
+    return sendTokens(reply, pair, context)
   })
 }

@@ -32,6 +32,9 @@ export const refreshBody = {
   properties: { refresh_token: token }
 } as const
 
+/** With cookies the refresh token may come in its cookie instead: the body may then be empty. */
+export const refreshCookieBody = { ...refreshBody, required: [] } as const
+
 export const passwordChangeBody = {
   type: 'object',
   required: ['current_password', 'new_password'],
@@ -47,24 +50,6 @@ export const detailResponse = {
   required: ['detail'],
   additionalProperties: false,
   properties: { detail: { type: 'string' } }
-} as const
-
-export const tokensResponse = {
-  type: 'object',
-  required: ['access_token', 'refresh_token', 'token_type', 'expires_in'],
-  additionalProperties: false,
-  properties: {
-    access_token: { type: 'string' },
-    refresh_token: { type: 'string' },
-    token_type: { type: 'string', enum: ['bearer'] },
-    expires_in: { type: 'integer' }
-  }
-} as const
-
-export const loginResponse = {
-  ...tokensResponse,
-  required: [...tokensResponse.required, 'device_token'],
-  properties: { ...tokensResponse.properties, device_token: { type: 'string' } }
 } as const
 
 export const registeredResponse = {

@@ -145,7 +145,10 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     const next = newRefreshToken()
     const now = new Date()
     const result = await this.#db.call((store) => store.rotateRefreshToken(hashRefreshToken(refreshToken), hashRefreshToken(next), now))
-    if (result.outcome === 'rotated') return this.#pair(this.#codec.sign(result.userId, result.sessionId), next)
+    if (result.outcome === 'rotated') {
+      const { userId, sessionId, expiresAt } = result
+      return { accessToken: this.#codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: this.#codec.ttl, sessionId, sessionExpiresAt: expiresAt }
+    }
     if (result.outcome === 'unknown') throw new TokenInvalidError('Refresh token is invalid')
     const verdict = refusal(result, now, this.config.refreshReuseGraceSeconds)
     if (verdict !== 'reuse') throw verdict
@@ -284,9 +287,6 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     }
   }
 
-  #pair (accessToken: string, refreshToken: string): TokenPair {
-    return { accessToken, refreshToken, tokenType: 'bearer', expiresIn: this.#codec.ttl }
-  }
 }
 
 export type { AuthEvents, UserRecord }

@@ -81,7 +81,9 @@ export class LoginFlow {
       throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
     }
     const authUser = toAuthUser(withoutHash({ ...user, lastLogin: now }))
-    const tokens = { accessToken: codec.sign(user.id, sessionId, claims), refreshToken, tokenType: 'bearer' as const, expiresIn: codec.ttl }
+    const tokens = {
+      accessToken: codec.sign(user.id, sessionId, claims), refreshToken, tokenType: 'bearer' as const, expiresIn: codec.ttl, sessionId, sessionExpiresAt: session.expiresAt
+    }
     events.emit('user_login', { user: authUser, sessionId, ip, userAgent })
     return { ...tokens, user: authUser, sessionId, tokens, deviceToken }
   }

@@ -7,6 +7,10 @@ export interface TokenPair {
   tokenType: 'bearer'
   /** Access-token lifetime in seconds. */
   expiresIn: number
+  /** The session the tokens belong to. */
+  sessionId: string
+  /** When the session (and so its refresh token) ends: the refresh cookie lives until then. */
+  sessionExpiresAt: Date
 }
 
 export interface LoginResult extends TokenPair {

@@ -145,8 +145,8 @@ export class PgAuthStore implements AuthStore<'async'> {
         const generation = consumed.generation + 1
         await tx.insert(refreshTokens).values({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
         const [session] = await tx.update(sessions).set({ lastUsedAt: now })
-          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId })
-        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation }
+          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt })
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation, expiresAt: session.expiresAt }
       }
       const [spent] = await tx.select({
         generation: refreshTokens.generation,

@@ -49,7 +49,7 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       .prepare(),
     touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}` })
-      .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId }).prepare(),
+      .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt }).prepare(),
     spentRefreshToken: db.select({
       generation: refreshTokens.generation,
       usedAt: refreshTokens.usedAt,

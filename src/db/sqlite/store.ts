@@ -61,7 +61,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
         const generation = consumed.generation + 1
         q.insertRefreshToken.run({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
         const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId })
-        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation }
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation, expiresAt: session!.expiresAt }
       }
       const spent = q.spentRefreshToken.get({ tokenHash: oldHash })
       if (spent === undefined) return { outcome: 'unknown' }
