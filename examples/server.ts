@@ -4,12 +4,15 @@
  * random, with a warning, when unset), TRUST_PROXY (a hop count such as `1`, or addresses/CIDRs such as
  * `127.0.0.1,10.0.0.0/8`; unset trusts no proxy), AUTH_REFRESH_GRACE_SECONDS (10), BCRYPT_ROUNDS (12),
  * AUTH_REGISTRATIONS_PER_IP (registrations per client address per hour, 10).
- * The OpenAPI document is served at /openapi.json, and its UI at /docs.
+ * The OpenAPI document is served at /openapi.json, and its UI at /docs. The browser page is at / (cookies:
+ * tokenTransport 'both'); ACCESS_TOKEN_TTL (seconds) shortens the access token, SECURE_COOKIES=false drops
+ * Secure and the cookie prefixes (plain-HTTP development on a host other than localhost only).
  */
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fastifyDrizzleAuth, { loginRequired } from '../src/index.ts'
@@ -51,6 +54,10 @@ function isAddressOrCidr (entry: string): boolean {
   return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
 }
 
+function escapeHtml (text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
 export async function buildServer (env: Env = process.env): Promise<FastifyInstance> {
   const trustProxy = trustProxyFrom(env.TRUST_PROXY)
   const app = Fastify({
@@ -81,6 +88,10 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     database: env.DATABASE_URL ?? env.DATABASE_PATH ?? './data/auth.sqlite',
     secret,
     routes: true,
+    // The page at / uses cookies; the README's curl session keeps using bearer tokens.
+    tokenTransport: 'both',
+    ...(env.SECURE_COOKIES === 'false' ? { secureCookies: false } : {}),
+    ...(env.ACCESS_TOKEN_TTL === undefined ? {} : { accessTokenTtl: Number(env.ACCESS_TOKEN_TTL) }),
     ...(env.AUTH_REFRESH_GRACE_SECONDS === undefined ? {} : { refreshReuseGraceSeconds: Number(env.AUTH_REFRESH_GRACE_SECONDS) }),
     ...(env.BCRYPT_ROUNDS === undefined ? {} : { bcryptRounds: Number(env.BCRYPT_ROUNDS) }),
     ...(env.AUTH_REGISTRATIONS_PER_IP === undefined ? {} : { registrationRateLimit: { maxPerIp: Number(env.AUTH_REGISTRATIONS_PER_IP) } })
@@ -92,6 +103,13 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     schema: { summary: 'A greeting for the authenticated user', operationId: 'hello', tags: ['example'] }
   }, async (request) => ({ hello: request.user.displayName }))
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  // The browser page (plain HTML and JavaScript) at /, and a server-rendered page behind the guard.
+  await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)), prefix: '/' })
+  app.get('/dashboard', { preHandler: loginRequired({ redirectUrl: '/' }), schema: { hide: true } }, async (request, reply) => {
+    const email = request.user.isAuthenticated ? escapeHtml(request.user.email) : ''
+    return reply.type('text/html; charset=utf-8')
+      .send(`<!doctype html><title>Dashboard</title><h1>Dashboard</h1><p>Signed in as <strong>${email}</strong>.</p><p><a href="/">Back</a></p>`)
+  })
   return app
 }
 

@@ -158,3 +158,21 @@ for (const dialect of await availableDialects()) {
     })
   })
 }
+
+t.test('loginRequired({ redirectUrl }) echoes only a path of this site in `next`', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: fastifyDrizzleAuth, loginRequired } = await import('../src/index.ts')
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: 'guards-next-secret-of-at-least-32-bytes', bcryptRounds: 4 })
+  app.get('/*', { preHandler: loginRequired({ redirectUrl: '/login?from=guard' }) }, async () => 'page')
+  t.teardown(() => app.close())
+  const cases: Array<[string, string]> = [
+    ['/account/settings?tab=2', '/login?from=guard&next=%2Faccount%2Fsettings%3Ftab%3D2'],
+    ['//evil.example/x', '/login?from=guard']
+  ]
+  for (const [url, location] of cases) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 302, url)
+    t.equal(res.headers.location, location, `${url}: ${location}`)
+  }
+})

@@ -33,7 +33,7 @@ export const refreshBody = {
 } as const
 
 /** With cookies the refresh token may come in its cookie instead: the body may then be empty. */
-export const refreshCookieBody = { ...refreshBody, required: [] } as const
+export const refreshCookieBody = { type: 'object', additionalProperties: false, properties: refreshBody.properties } as const
 
 export const passwordChangeBody = {
   type: 'object',

@@ -1,0 +1,67 @@
+// The browser side of the example: same-origin fetches, the cookies travel by themselves.
+const $ = (id) => document.getElementById(id)
+
+function post (path, body) {
+  return fetch(path, {
+    method: 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+}
+
+// The access cookie lives minutes; when it is gone, the refresh cookie (sent only to /refresh) renews both.
+async function withRefresh (request) {
+  const res = await request()
+  if (res.status !== 401) return res
+  const refreshed = await post('/refresh')
+  return refreshed.ok ? request() : res
+}
+
+async function show () {
+  const res = await withRefresh(() => fetch('/me'))
+  const signedIn = res.ok
+  $('profile').hidden = !signedIn
+  $('signed-out').hidden = signedIn
+  if (signedIn) {
+    const user = await res.json()
+    $('email').textContent = user.email
+    $('verified').textContent = user.is_verified ? 'yes' : 'no'
+  }
+}
+
+function fields (form) {
+  return { email: form.email.value, password: form.password.value }
+}
+
+// Only a path of this site: never an open redirect.
+function nextPage () {
+  const next = new URLSearchParams(location.search).get('next')
+  return next !== null && /^\/(?![/\\])/.test(next) ? next : null
+}
+
+$('register').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const res = await post('/register', fields(event.target))
+  $('status').textContent = res.ok ? 'Registered: you can log in.' : `Registration failed: ${(await res.json()).detail}`
+})
+
+$('login').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const res = await post('/login', fields(event.target))
+  if (!res.ok) {
+    $('status').textContent = `Login failed: ${(await res.json()).detail}`
+    return
+  }
+  $('status').textContent = ''
+  const next = nextPage()
+  if (next !== null) location.assign(next)
+  else await show()
+})
+
+$('logout').addEventListener('click', async () => {
+  await withRefresh(() => post('/logout'))
+  $('status').textContent = 'Logged out.'
+  await show()
+})
+
+show()

@@ -1,0 +1,115 @@
+/**
+ * Issue 12 items 4-6: the example page in a real browser (Debian's Chromium through playwright-core). It
+ * registers, logs in, survives a reload, outlives its access cookie through the refresh cookie, reaches the
+ * server-rendered dashboard, logs out; the tokens never reach document.cookie or storage; a page of another
+ * origin (a second local server) can neither make an authenticated POST nor read /me. A screenshot of the
+ * logged-in page goes to the test's temporary directory. Without a browser the test is skipped with its
+ * reason, except under CI=true, where that is a failure (.ci/run installs Chromium).
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import { chromium } from 'playwright-core'
+import t from 'tap'
+import { buildServer } from '../examples/server.ts'
+import { tempDir } from './fixtures/temp.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const PASSWORD = 'Correct-Horse-9-Battery'
+t.setTimeout(180_000)
+
+if (!existsSync(CHROMIUM)) {
+  if (process.env.CI === 'true') t.fail(`no browser at ${CHROMIUM}: .ci/run installs Debian's chromium`)
+  else t.comment(`browser test skipped: no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`)
+} else {
+  t.test('the example page in Chromium: cookies only, refresh, dashboard, logout, and no cross-origin access', async (t) => {
+    const started = performance.now()
+    const dir = tempDir(t, 'fda-browser-')
+    const app = await buildServer({
+      DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'browser-example-secret-of-32-bytes!', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ACCESS_TOKEN_TTL: '2'
+    })
+    const answered: Array<{ method: string, url: string, status: number }> = []
+    app.addHook('onResponse', async (request, reply) => { answered.push({ method: request.method, url: request.url, status: reply.statusCode }) })
+    const victim = await app.listen({ host: '127.0.0.1', port: 0 })
+    t.teardown(() => app.close())
+
+    // Another origin on the same host (same site, another port): what a sibling page or an attacker could run.
+    const other = Fastify()
+    other.get('/', async (_request, reply) => reply.type('text/html').send(`<!doctype html><script>
+      (async () => {
+        const out = {}
+        try { await fetch('${victim}/logout', { method: 'POST', credentials: 'include', mode: 'no-cors' }); out.post = 'sent' } catch { out.post = 'failed' }
+        try { const res = await fetch('${victim}/me', { credentials: 'include' }); out.read = await res.text() } catch { out.read = 'blocked' }
+        document.title = JSON.stringify(out)
+      })()
+    </script>`))
+    const otherOrigin = await other.listen({ host: '127.0.0.1', port: 0 })
+    t.teardown(() => other.close())
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+    t.teardown(() => browser.close())
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const fdaCookies = async () => (await context.cookies()).filter((cookie) => cookie.name.includes('fda_'))
+
+    await page.goto(`${victim}/`)
+    await page.fill('#register input[name=email]', 'browser@example.com')
+    await page.fill('#register input[name=password]', PASSWORD)
+    await page.click('#register button')
+    await page.waitForSelector('text=Registered: you can log in.')
+    await page.fill('#login input[name=email]', 'browser@example.com')
+    await page.fill('#login input[name=password]', PASSWORD)
+    await page.click('#login button')
+    await page.waitForSelector('#profile:not([hidden])')
+    t.equal(await page.textContent('#email'), 'browser@example.com', 'logged in')
+
+    const cookies = await fdaCookies()
+    t.same(cookies.map((cookie) => [cookie.name, cookie.httpOnly, cookie.secure]).sort(),
+      [['__Host-fda_access', true, true], ['__Secure-fda_refresh', true, true]], 'two HttpOnly, Secure cookies')
+    const visible = await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }))
+    t.same(visible, { cookie: '', local: 0, session: 0 }, 'nothing the page\'s script can read')
+
+    await page.reload()
+    await page.waitForSelector('#profile:not([hidden])')
+    t.equal(await page.textContent('#email'), 'browser@example.com', 'still logged in after a reload')
+    await page.screenshot({ path: join(dir, 'logged-in.png'), fullPage: true })
+    t.ok(existsSync(join(dir, 'logged-in.png')), 'screenshot of the logged-in page saved')
+
+    // The access cookie expires (2 s); the browser drops it, and the page renews it through /refresh.
+    while ((await fdaCookies()).some((cookie) => cookie.name === '__Host-fda_access')) await page.waitForTimeout(200)
+    await page.reload()
+    await page.waitForSelector('#profile:not([hidden])')
+    t.equal(await page.textContent('#email'), 'browser@example.com', 'past the access TTL: still logged in')
+    t.ok(answered.some((r) => r.method === 'POST' && r.url === '/refresh' && r.status === 200), 'through the refresh cookie')
+    t.ok((await fdaCookies()).some((cookie) => cookie.name === '__Host-fda_access'), 'with a new access cookie')
+
+    await page.goto(`${victim}/dashboard`)
+    t.match(await page.textContent('body'), /Signed in as browser@example\.com/, 'the server-rendered page behind the guard')
+
+    const attacker = await context.newPage()
+    await attacker.goto(`${otherOrigin}/`)
+    await attacker.waitForFunction(() => document.title.startsWith('{'))
+    const seen = JSON.parse(await attacker.title())
+    t.equal(seen.read, 'blocked', 'another origin cannot read /me (no CORS)')
+    t.ok(answered.some((r) => r.method === 'POST' && r.url === '/logout' && r.status === 403), 'its POST reached the server and was refused (403)')
+    await page.goto(`${victim}/`)
+    await page.waitForSelector('#profile:not([hidden])')
+    t.equal(await page.textContent('#email'), 'browser@example.com', 'and the session is intact')
+
+    await page.click('#logout')
+    await page.waitForSelector('#signed-out:not([hidden])')
+    t.same(await fdaCookies(), [], 'logged out: the cookies are gone')
+
+    await page.goto(`${victim}/dashboard`)
+    t.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/?next=%2Fdashboard', 'the guard redirects with the page asked for')
+    await page.fill('#login input[name=email]', 'browser@example.com')
+    await page.fill('#login input[name=password]', PASSWORD)
+    await page.click('#login button')
+    await page.waitForURL(`${victim}/dashboard`)
+    t.match(await page.textContent('body'), /Signed in as browser@example\.com/, 'and the login page sends the user back there')
+    t.comment(`browser test: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  })
+}
