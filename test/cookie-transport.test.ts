@@ -233,6 +233,7 @@ t.test('transport options are checked at registration and say what to set', asyn
     ['SameSite none without Secure', { secureCookies: false, cookies: { sameSite: { refresh: 'none' } } }, /'none' needs Secure cookies/],
     ['origins', { csrf: { trustedOrigins: ['https://app.example/path'] } }, /`csrf.trustedOrigins` must be an array of origins/],
     ['origins type', { csrf: { trustedOrigins: [5 as never] } }, /`csrf.trustedOrigins`/],
+    ['an origin that is no URL', { csrf: { trustedOrigins: ['app.example'] } }, /`csrf.trustedOrigins`/],
     ['allowSameSite', { csrf: { allowSameSite: 1 as never } }, /`csrf.allowSameSite` must be true or false/],
     ['doubleSubmit', { csrf: { doubleSubmit: 'yes' as never } }, /`csrf.doubleSubmit` must be true or false/]
   ]
@@ -240,4 +241,32 @@ t.test('transport options are checked at registration and say what to set', asyn
     const err = await buildApp({ tokenTransport: 'cookie', ...options }).then((app) => app.close(), (e: unknown) => e)
     t.match(String(err), message, name)
   }
+})
+
+t.test('/refresh with cookies but none sent (or a malformed one), or with the token in the body', async (t) => {
+  const app = await cookieApp({ tokenTransport: 'both' })
+  t.teardown(() => app.close())
+  const { res } = await cookieLogin(app)
+  for (const cookie of [undefined, '__Secure-fda_refresh=bad token']) {
+    const none = await app.inject({ method: 'POST', url: '/refresh', headers: { ...SAME_ORIGIN, ...(cookie === undefined ? {} : { cookie }) } })
+    t.equal(none.statusCode, 401, `no usable refresh cookie (${cookie ?? 'none'})`)
+    t.equal(none.json().code, 'invalid_token')
+  }
+  const body = await app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: res.json().refresh_token } })
+  t.equal(body.statusCode, 200, "'both': the body's token, no origin needed")
+  t.type(body.json().access_token, 'string')
+})
+
+t.test('an application that registered @fastify/cookie itself (before the plugin) keeps it', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: fastifyCookie } = await import('@fastify/cookie')
+  const { default: fastifyDrizzleAuth } = await import('../src/index.ts')
+  const app = Fastify()
+  await app.register(fastifyCookie, { secret: 'the-application-cookie-signing-secret' })
+  await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: 'cookie-app-secret-that-is-32-bytes-long', bcryptRounds: 4, routes: true, tokenTransport: 'cookie' })
+  app.get('/signed', async (_request, reply) => reply.setCookie('app', 'value', { signed: true }).send('ok'))
+  t.teardown(() => app.close())
+  t.match((await app.inject({ url: '/signed' })).headers['set-cookie'], /^app=value\./, "its own options (a signing secret) still apply")
+  const { access } = await cookieLogin(app)
+  t.equal((await app.inject({ url: '/me', cookies: { '__Host-fda_access': access!.value } })).statusCode, 200)
 })

@@ -26,13 +26,15 @@ export function refreshRoute (fastify: FastifyInstance, context: RouteContext): 
       response: { 200: tokenResponseSchema(transport, false), ...errorResponses, 409: errorResponse, ...(transport.cookie ? { 403: errorResponse } : {}) }
     }
   }, async (request, reply) => {
-    let token = request.body.refresh_token
-    if (token === undefined && transport.cookie) {
-      // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
-      if (!originAllowed(request, transport)) throw new CsrfRejectedError()
-      token = cookieToken(request, transport.names.refresh) ?? ''
-    }
-    const pair = await service().refresh(token ?? '')
+    // Without cookies the schema requires the body's token; with them, an empty body means the cookie's.
+    const fromBody = request.body.refresh_token
+    const pair = await service().refresh(fromBody !== undefined ? fromBody : refreshCookie(request))
     return sendTokens(reply, pair, context)
   })
+
+  // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
+  function refreshCookie (request: FastifyRequest): string {
+    if (!originAllowed(request, transport)) throw new CsrfRejectedError()
+    return cookieToken(request, transport.names.refresh) ?? ''
+  }
 }
