@@ -18,6 +18,7 @@ async function cookieApp (options: Partial<FastifyDrizzleAuthOptions> = {}, dial
   app.post('/action', { preHandler: loginRequired }, async (request) => ({ email: request.user.isAuthenticated ? request.user.email : null }))
   app.post('/open', async (request) => ({ authenticated: request.user.isAuthenticated, auth: request.auth }))
   app.get('/whoami', async (request) => ({ email: request.user.isAuthenticated ? request.user.email : null, transport: request.auth.transport }))
+  app.route({ method: ['PUT', 'DELETE'], url: '/item', preHandler: loginRequired, handler: async () => 'done' })
   return app
 }
 
@@ -134,6 +135,10 @@ t.test('CSRF: cookie-authenticated unsafe requests need an allowed origin; safe 
     if (status === 403) t.same(res.json(), { detail: 'Cross-site request refused', code: 'csrf_rejected' })
   }
   t.equal((await app.inject({ method: 'GET', url: '/me', cookies })).statusCode, 200, 'a GET needs no origin')
+  for (const method of ['DELETE', 'PUT'] as const) {
+    t.equal((await app.inject({ method, url: '/item', cookies })).statusCode, 403, `${method} without an origin`)
+    t.equal((await app.inject({ method, url: '/item', headers: SAME_ORIGIN, cookies })).statusCode, 200, `${method} same-origin`)
+  }
   t.equal((await app.inject({ method: 'POST', url: '/action', headers: bearer(res.json().access_token) })).statusCode, 200, 'bearer is exempt')
   const open = await app.inject({ method: 'POST', url: '/open', headers: { 'sec-fetch-site': 'cross-site' }, cookies })
   t.match(open.json(), { authenticated: false, auth: { tokenStatus: 'csrf_rejected', transport: 'cookie' } }, 'an unguarded handler sees an anonymous request')

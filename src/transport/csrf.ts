@@ -4,11 +4,14 @@ import type { ResolvedTransport } from './options.ts'
 
 type CsrfSettings = Pick<ResolvedTransport, 'trustedOrigins' | 'allowSameSite'>
 
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
-/** The methods a cookie-authenticated request must prove its origin for. */
+/**
+ * The methods a cookie-authenticated request must prove its origin for: POST, PUT, PATCH, DELETE, and any
+ * other method an application adds (failing closed), all but the safe ones.
+ */
 export function isUnsafe (method: string): boolean {
-  return UNSAFE_METHODS.has(method)
+  return !SAFE_METHODS.has(method)
 }
 
 /**
