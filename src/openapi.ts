@@ -12,7 +12,25 @@ export const securitySchemes = Object.freeze({
 /** `$id` of the one error schema every error response of the bundled routes refers to. */
 export const ERROR_SCHEMA_ID = 'FastifyDrizzleAuthError'
 
-const BEARER_REQUIRED = Object.freeze([Object.freeze({ [SECURITY_SCHEME_NAME]: Object.freeze([]) })])
+/** The name of the cookie scheme, documented when tokens may travel in cookies (`tokenTransport`). */
+export const COOKIE_SCHEME_NAME = 'cookieAuth'
+
+type SecurityRequirement = ReadonlyArray<Readonly<Record<string, readonly string[]>>>
+
+/** What the transport documents: the bearer scheme, the access cookie, or either (alternatives). */
+export interface DocumentedTransport {
+  bearer: boolean
+  cookie: boolean
+  names: { access: string }
+}
+
+/** `security` of a route that needs a token: one alternative per way the token may come. */
+export function securityRequirement (transport: DocumentedTransport): SecurityRequirement {
+  const alternatives: Array<Record<string, readonly string[]>> = []
+  if (transport.bearer) alternatives.push({ [SECURITY_SCHEME_NAME]: [] })
+  if (transport.cookie) alternatives.push({ [COOKIE_SCHEME_NAME]: [] })
+  return Object.freeze(alternatives)
+}
 
 /**
  * Error bodies: `{ detail, code }` (plus `errors` for a refused password) by default. Open to other properties
@@ -40,22 +58,25 @@ export interface RouteDocs {
   tags: string[]
   summary: string
   operationId: string
-  security: ReadonlyArray<Record<string, readonly string[]>>
+  security: SecurityRequirement
 }
 
-export function routeDocs (tags: readonly string[], operationId: string, summary: string, bearer: boolean): RouteDocs {
-  return { tags: [...tags], summary, operationId, security: bearer ? BEARER_REQUIRED : [] }
+export function routeDocs (tags: readonly string[], operationId: string, summary: string, secured: SecurityRequirement | false): RouteDocs {
+  return { tags: [...tags], summary, operationId, security: secured === false ? [] : secured }
 }
 
 /**
  * @fastify/swagger runs a route's `config.swaggerTransform` with the document being built: the bundled routes
- * use it to add the security scheme they refer to, whatever options the application gave @fastify/swagger.
+ * use it to add the security schemes they refer to, whatever options the application gave @fastify/swagger.
  */
-export function addSecurityScheme ({ schema, url, openapiObject }: SwaggerTransformArgument): { schema: unknown, url: string } {
-  const components = (openapiObject.components ??= {}) as Record<string, unknown>
-  const schemes = (components.securitySchemes ??= {}) as Record<string, unknown>
-  schemes[SECURITY_SCHEME_NAME] ??= { ...securitySchemes[SECURITY_SCHEME_NAME] }
-  return { schema, url }
+export function securitySchemeAdder (transport: DocumentedTransport) {
+  return function addSecuritySchemes ({ schema, url, openapiObject }: SwaggerTransformArgument): { schema: unknown, url: string } {
+    const components = (openapiObject.components ??= {}) as Record<string, unknown>
+    const schemes = (components.securitySchemes ??= {}) as Record<string, unknown>
+    if (transport.bearer) schemes[SECURITY_SCHEME_NAME] ??= { ...securitySchemes[SECURITY_SCHEME_NAME] }
+    if (transport.cookie) schemes[COOKIE_SCHEME_NAME] ??= { type: 'apiKey', in: 'cookie', name: transport.names.access }
+    return { schema, url }
+  }
 }
 
 interface SwaggerTransformArgument {
@@ -82,14 +103,14 @@ function usesGuard (hooks: unknown): boolean {
  * the application wrote one. `hook` runs as an onRoute hook, so @fastify/swagger sees it whenever it builds the
  * document; `count` is how many routes it documented.
  */
-export function guardedRouteDocumenter (): { hook: (route: RouteOptions) => void, count: () => number } {
+export function guardedRouteDocumenter (security: SecurityRequirement): { hook: (route: RouteOptions) => void, count: () => number } {
   let documented = 0
   return {
     hook (route) {
       if (!usesGuard(route.onRequest) && !usesGuard(route.preValidation) && !usesGuard(route.preHandler)) return
       const schema = (route.schema ?? {}) as Record<string, unknown>
       if (schema.security !== undefined) return
-      route.schema = { ...schema, security: BEARER_REQUIRED } as RouteOptions['schema']
+      route.schema = { ...schema, security } as RouteOptions['schema']
       documented++
     },
     count: () => documented

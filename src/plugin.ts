@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { createBearerHook } from './bearer.ts'
 import { installErrorPath } from './error-handler.ts'
 import { jwtCoexistence } from './jwt-coexistence.ts'
-import { addErrorSchema, checkSwagger, guardedRouteDocumenter } from './openapi.ts'
+import { addErrorSchema, checkSwagger, guardedRouteDocumenter, securityRequirement } from './openapi.ts'
 import { ConfigurationError, ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
 import { type FastifyDrizzleAuthOptions, resolvePluginOptions } from './options.ts'
@@ -22,7 +22,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   const coexistence = jwtCoexistence(config)
   fastify.addHook('onRoute', function checkJwtOfRouteContext () { coexistence.check(this) })
   const swaggerBefore = fastify.hasDecorator('swagger')
-  const guardedRoutes = guardedRouteDocumenter()
+  const guardedRoutes = guardedRouteDocumenter(securityRequirement(resolved.transport))
   fastify.addHook('onReady', async function checkNeighbours () {
     coexistence.check(fastify)
     await coexistence.settle()

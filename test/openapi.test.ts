@@ -150,3 +150,19 @@ t.test('without bundled routes or guarded routes the document is left alone; oth
   t.teardown(() => failing.close())
   t.throws(() => failing.swagger(), RangeError, 'an error that is not the missing scheme passes through unchanged')
 })
+
+t.test('with cookies the document says so: a cookie scheme, and bearer or cookie as alternatives (or cookie alone)', async (t) => {
+  for (const [tokenTransport, security] of [
+    ['both', [{ bearerAuth: [] }, { cookieAuth: [] }]],
+    ['cookie', [{ cookieAuth: [] }]]
+  ] as const) {
+    const { app, doc } = await documented({ tokenTransport, cookies: { names: { access: '__Host-session' } } })
+    t.teardown(() => app.close())
+    await t.resolves(SwaggerParser.validate(structuredClone(doc) as never), `${tokenTransport}: valid`)
+    t.same(doc.components.securitySchemes?.cookieAuth, { type: 'apiKey', in: 'cookie', name: '__Host-session' })
+    t.equal(doc.components.securitySchemes?.bearerAuth === undefined, tokenTransport === 'cookie', `${tokenTransport}: the bearer scheme only when bearer is read`)
+    t.same(doc.paths['/me'].get.security, security, `${tokenTransport}: /me`)
+    t.same(doc.paths['/private'].get.security, security, `${tokenTransport}: a guarded application route`)
+    t.same(doc.paths['/login'].post.security, [], `${tokenTransport}: /login stays public`)
+  }
+})

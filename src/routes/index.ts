@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { markOwnHandler } from '../error-handler.ts'
-import { addSecurityScheme, type RouteDocs, routeDocs } from '../openapi.ts'
+import { type RouteDocs, routeDocs, securityRequirement, securitySchemeAdder } from '../openapi.ts'
 import type { AuthService } from '../service/auth-service.ts'
 import { loginRoute } from './login.ts'
 import { logoutRoute } from './logout.ts'
@@ -26,7 +26,7 @@ export interface AuthRoutesOptions {
 
 export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
   /** The document part of a route's schema (tags, summary, operationId, security). */
-  docs: (operationId: string, summary: string, bearer: boolean) => RouteDocs
+  docs: (operationId: string, summary: string, secured: boolean) => RouteDocs
   /** Every bundled route's config: @fastify/swagger adds the security scheme through it. */
   config: () => FastifyContextConfig
 }
@@ -67,6 +67,7 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
   fastify.setValidatorCompiler(({ schema }) => routesAjv.compile(schema))
   fastify.setErrorHandler(errorHandler)
   markOwnHandler(fastify)
+  const addSchemes = securitySchemeAdder(options.transport)
   const context: RouteContext = {
     service: options.service,
     bodyLimit: options.bodyLimit,
@@ -74,9 +75,9 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
     meFields: options.meFields,
     transport: options.transport,
     refreshPath: options.refreshPath,
-    docs: (operationId, summary, bearer) => routeDocs(options.tags, operationId, summary, bearer),
+    docs: (operationId, summary, secured) => routeDocs(options.tags, operationId, summary, secured && securityRequirement(options.transport)),
     // Typed loosely on purpose: @fastify/swagger declares `swaggerTransform` itself, when an application loads it.
-    config: () => ({ swaggerTransform: addSecurityScheme }) as unknown as FastifyContextConfig
+    config: () => ({ swaggerTransform: addSchemes }) as unknown as FastifyContextConfig
   }
   registerRoute(fastify, context)
   loginRoute(fastify, context)
