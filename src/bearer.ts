@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { ANONYMOUS_USER, type AnonymousUser } from './anonymous.ts'
 import { ServiceUnavailableError } from './errors.ts'
 import type { AuthService } from './service/auth-service.ts'
-import { MAX_ACCESS_TOKEN_LENGTH } from './service/tokens.ts'
+import { MAX_ACCESS_TOKEN_LENGTH, TOKEN_SHAPE } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
 import { cookieToken } from './transport/cookies.ts'
 import { doubleSubmitMatches, isUnsafe, originAllowed } from './transport/csrf.ts'
@@ -22,7 +22,7 @@ const UNAVAILABLE = { bearer: info('unavailable', 'bearer'), cookie: info('unava
 const CSRF_REJECTED = info('csrf_rejected', 'cookie')
 
 // RFC 6750 b64token after exactly one space; the scheme is case-insensitive.
-const BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i
+const BEARER = new RegExp(`^bearer (${TOKEN_SHAPE})$`, 'i')
 
 /**
  * The bearer value of the request: `undefined` when no Authorization header was sent, `null` when one was sent
@@ -74,41 +74,33 @@ export function credentialOf (request: FastifyRequest, settings: ResolvedTranspo
  * no promise is made at all. A `scopes` function that throws is a programming error, handed to Fastify (500).
  */
 export function createBearerHook (getService: () => AuthService, scopesFor: ScopesFor, setUser: SetUser, settings: ResolvedTransport) {
-  return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // Every request ends in exactly one of these two, so request.user is set once.
+  function anonymous (request: FastifyRequest, auth: AuthInfo, done: HookHandlerDoneFunction, err?: Error): void {
     setUser(request, ANONYMOUS_USER)
+    request.auth = auth
+    done(err)
+  }
+
+  return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const credential = credentialOf(request, settings)
     // A route declared with `config: { authenticate: false }` never looks at the token (checked only when one came).
-    if (credential === undefined || request.routeOptions.config.authenticate === false) {
-      request.auth = ABSENT
-      return done()
-    }
+    if (credential === undefined || request.routeOptions.config.authenticate === false) return anonymous(request, ABSENT, done)
     const { token, transport } = credential
-    if (token === null) {
-      request.auth = REJECTED[transport]
-      return done()
-    }
+    if (token === null) return anonymous(request, REJECTED[transport], done)
     const checkCsrf = transport === 'cookie' && isUnsafe(request.method)
-    if (checkCsrf && !originAllowed(request, settings)) {
-      request.auth = CSRF_REJECTED
-      return done()
-    }
+    if (checkCsrf && !originAllowed(request, settings)) return anonymous(request, CSRF_REJECTED, done)
     getService().verifyAccessToken(token, (err, verified) => {
-      if (err !== null) {
-        // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine).
-        request.auth = err instanceof ServiceUnavailableError ? UNAVAILABLE[transport] : REJECTED[transport]
-        return done()
-      }
+      // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine).
+      if (err !== null) return anonymous(request, err instanceof ServiceUnavailableError ? UNAVAILABLE[transport] : REJECTED[transport], done)
       const { user, sessionId } = verified!
       if (checkCsrf && settings.doubleSubmit && !doubleSubmitMatches(request, getService().config.secret, sessionId)) {
-        request.auth = CSRF_REJECTED
-        return done()
+        return anonymous(request, CSRF_REJECTED, done)
       }
       let scopes: readonly string[]
       try {
         scopes = scopesFor(user)
       } catch (scopesFailed) {
-        request.auth = REJECTED[transport]
-        return done(scopesFailed as Error)
+        return anonymous(request, REJECTED[transport], done, scopesFailed as Error)
       }
       setUser(request, user)
       request.auth = { scopes, sessionId, tokenStatus: 'valid', transport }

@@ -18,7 +18,7 @@ export interface FastifyDrizzleAuthOptions extends AuthConfig, TransportOptions 
 }
 
 export interface ResolvedPluginOptions {
-  /** Known at registration, so @fastify/jwt can share the key; the service itself may come later. */
+  /** Known at registration (the key, the users table); the service itself may come later. */
   config: ResolvedConfig
   /** Returns the service (created on first use in the global-configuration pattern). */
   service: () => AuthService

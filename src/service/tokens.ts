@@ -28,6 +28,8 @@ export interface AccessClaims {
 
 /** Longer bearer values are refused before any parsing (a JWT of ours is a few hundred bytes). */
 export const MAX_ACCESS_TOKEN_LENGTH = 4096
+/** What a token may look like where it travels (an RFC 6750 b64token): the bearer header and the cookies. */
+export const TOKEN_SHAPE = '[A-Za-z0-9\\-._~+/]+=*'
 const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
 /** Header parameters that point at keys: never honoured, since the key is pinned. */
 const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'kid', 'crit']

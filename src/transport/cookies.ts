@@ -1,10 +1,10 @@
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { MAX_ACCESS_TOKEN_LENGTH } from '../service/tokens.ts'
+import { MAX_ACCESS_TOKEN_LENGTH, TOKEN_SHAPE } from '../service/tokens.ts'
 import type { ResolvedTransport } from './options.ts'
 
-// The same shape as a bearer value (RFC 6750 b64token); refresh tokens are base64url, so they fit too.
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+// The same shape as a bearer value; refresh tokens are base64url, so they fit too.
+const TOKEN = new RegExp(`^${TOKEN_SHAPE}$`)
 // Browsers keep cookies for at most 400 days (RFC 6265bis).
 const MAX_COOKIE_AGE = 400 * 24 * 3600
 
