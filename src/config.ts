@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import type { Table } from 'drizzle-orm'
 import type { AnyAuthStore } from './db/store.ts'
 import { ConfigurationError } from './errors.ts'
+import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './service/account-config.ts'
 import type { AuthLogger } from './service/events.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
@@ -38,7 +39,7 @@ export interface DrizzleDatabase {
 }
 
 /** The keys accepted by `configure()`, `new AuthService()` and the plugin. */
-export interface AuthConfig {
+export interface AuthConfig extends AccountConfig {
   /**
    * An SQLite file path or ':memory:', a `postgres://` URL (a pool is opened), or a Drizzle better-sqlite3 or
    * node-postgres database (left open: it is the application's).
@@ -111,6 +112,8 @@ export interface ResolvedConfig {
   usersTable: Table | undefined
   migrate: boolean
   logger: AuthLogger | undefined
+  /** Email verification, password reset and email change. */
+  account: ResolvedAccountConfig
 }
 
 export const MIN_SECRET_BYTES = 32
@@ -199,7 +202,9 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
     usersTable: config.usersTable,
     migrate: config.migrate ?? true,
-    logger: config.logger
+    logger: config.logger,
+    // A configuration resolved before (the plugin hands its own to the service) keeps its account settings.
+    account: (config as Partial<ResolvedConfig>).account ?? resolveAccountConfig(config)
   }
 }
 

@@ -127,6 +127,20 @@ export class InvalidPasswordError extends AuthError {
   }
 }
 
+/** A verification, reset or email-change token that is unknown, used, made void or expired: one answer for all. */
+export class InvalidActionTokenError extends AuthError {
+  override readonly statusCode = 400
+  override readonly code = 'invalid_token'
+  constructor () { super('This link is invalid or has expired: request a new one') }
+}
+
+/** `requireVerifiedEmail`: a login with the right password to an account whose address is not verified yet. */
+export class EmailNotVerifiedError extends AuthError {
+  override readonly statusCode = 403
+  override readonly code = 'email_not_verified'
+  constructor () { super('Email address is not verified: follow the link sent to it, or request a new one') }
+}
+
 export class InvalidCurrentPasswordError extends AuthError {
   override readonly statusCode = 403
   override readonly code = 'invalid_current_password'
@@ -138,7 +152,7 @@ export class InvalidEmailError extends AuthError {
   override readonly code = 'invalid_email'
 }
 
-export type ConflictCode = 'email_taken' | 'refresh_in_progress'
+export type ConflictCode = 'email_taken' | 'refresh_in_progress' | 'already_verified' | 'email_unchanged'
 
 export class ConflictError extends AuthError {
   override readonly statusCode = 409

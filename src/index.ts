@@ -8,6 +8,16 @@ export { securitySchemes, SECURITY_SCHEME_NAME, COOKIE_SCHEME_NAME, ERROR_SCHEMA
 export { configure, getConfig, resetConfig, MIN_SECRET_BYTES } from './config.ts'
 export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig, RegistrationRateLimitConfig, DrizzleDatabase } from './config.ts'
 export { AuthService } from './service/auth-service.ts'
+export type { AccountRequestOptions, EmailConfirmOptions } from './service/account-flows.ts'
+export type {
+  AccountConfig, AccountLinks, ActionTokenTtlConfig, MailRateLimitConfig, OutboxConfig, ResolvedAccountConfig
+} from './service/account-config.ts'
+export { defaultTemplates } from './service/mail-messages.ts'
+export type { Mailer, MailMessage, MailMessageType, MailTemplate, MailTemplateContext, MailTemplates, RenderedMail } from './service/mail-messages.ts'
+export { smtpMailer } from './mail/smtp.ts'
+export type { SmtpMailer, SmtpMailerOptions } from './mail/smtp.ts'
+export { directoryMailer } from './mail/directory.ts'
+export type { DirectoryMailer, DirectoryMailerOptions } from './mail/directory.ts'
 export type {
   LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
 } from './service/results.ts'
@@ -27,10 +37,12 @@ export type { AuthInfo, TokenStatus } from './types.ts'
 export {
   AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
-  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError
+  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError,
+  InvalidActionTokenError, EmailNotVerifiedError
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {
   AnyAuthStore, AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, ModeResult,
-  NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionState, StoreMode, UserPatch, UserRecord
+  NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionState, StoreMode, UserPatch, UserRecord,
+  ActionPurpose, ActionStore, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage
 } from './db/store.ts'

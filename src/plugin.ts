@@ -41,12 +41,17 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   if (resolved.routes !== false) {
     // Fastify's own `prefix` of this registration composes with `routes.prefix`, as nested prefixes do.
     const prefix = `${resolved.prefix}${resolved.routes.prefix}`
-    await fastify.register(authRoutes, { ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: `${prefix}/refresh` })
+    await fastify.register(authRoutes, {
+      ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: `${prefix}/refresh`, accountRoutes: config.account.mailer !== undefined
+    })
   }
 
   const stopPurging = schedulePurge(fastify, service, config.purgeIntervalSeconds)
+  // Mail goes out once the server is ready: a message queued by an earlier run (or a crashed one) included.
+  if (config.account.mailer !== undefined) fastify.addHook('onReady', async () => { service().startMailDelivery() })
   fastify.addHook('onClose', async () => {
     stopPurging()
+    if (config.account.mailer !== undefined) await service().stopMailDelivery()
     if (resolved.ownsService()) await service().close()
   })
 }

@@ -1,12 +1,9 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import fastifyDrizzleAuth, {
-  type AnyAuthStore, type AttemptLimit, type AttemptOutcome, AuthService, type AuthStore, type CheckedCredentials,
-  type FoundSession, type NewDeviceToken, type NewSession, type NewUserRecord, type RotationResult, type UserPatch,
-  type UserRecord
-} from '../src/index.ts'
+import fastifyDrizzleAuth, { AuthService } from '../src/index.ts'
 import { SqliteAuthStore, openSqlite, migrate, sqliteStore } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
+import { CountingStore } from './fixtures/counting-store.ts'
 
 t.test('a store passed as `store` replaces the database; one that fails is 503, logged without its payload', async (t) => {
   const { db, close } = openSqlite(':memory:')
@@ -49,69 +46,6 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'recovers without a restart')
 })
 
-/**
- * An application's own AuthStore, written from the package's public types alone: an asynchronous wrapper that
- * counts the calls of any store it is given (what an application would write to instrument its database).
- */
-class CountingStore implements AuthStore<'async'> {
-  readonly dialect: string
-  readonly mode = 'async'
-  readonly calls = new Map<string, number>()
-  readonly #inner: AnyAuthStore
-
-  constructor (inner: AnyAuthStore) {
-    this.#inner = inner
-    this.dialect = `counting ${inner.dialect}`
-  }
-
-  #count (name: string): AnyAuthStore {
-    this.calls.set(name, (this.calls.get(name) ?? 0) + 1)
-    return this.#inner
-  }
-
-  async ready (): Promise<void> { return this.#count('ready').ready() }
-  async createUser (values: NewUserRecord): Promise<UserRecord> { return this.#count('createUser').createUser(values) }
-  async findUserByEmail (email: string): Promise<UserRecord | undefined> { return this.#count('findUserByEmail').findUserByEmail(email) }
-  async findUserById (id: string): Promise<UserRecord | undefined> { return this.#count('findUserById').findUserById(id) }
-  async updateUser (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined> { return this.#count('updateUser').updateUser(id, patch, now) }
-  async createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean> {
-    return this.#count('createSession').createSession(session, refreshTokenHash, credentials, device)
-  }
-
-  async replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean> {
-    return this.#count('replacePasswordHash').replacePasswordHash(userId, oldHash, newHash, now)
-  }
-
-  async findSession (sessionId: string): Promise<FoundSession | undefined> { return this.#count('findSession').findSession(sessionId) }
-  async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
-    return this.#count('rotateRefreshToken').rotateRefreshToken(oldHash, newHash, now)
-  }
-
-  async findRefreshTokenSession (tokenHash: string): Promise<string | undefined> { return this.#count('findRefreshTokenSession').findRefreshTokenSession(tokenHash) }
-  async revokeSession (sessionId: string, reason: string, now: Date): Promise<string | undefined> { return this.#count('revokeSession').revokeSession(sessionId, reason, now) }
-  async revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number> {
-    return this.#count('revokeUserSessions').revokeUserSessions(userId, reason, now, exceptSessionId)
-  }
-
-  async hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome> {
-    return this.#count('hitLoginAttempts').hitLoginAttempts(limits, windowMs, now)
-  }
-
-  async clearLoginAttempts (key: string): Promise<void> { return this.#count('clearLoginAttempts').clearLoginAttempts(key) }
-  async releaseLoginAttempt (key: string): Promise<void> { return this.#count('releaseLoginAttempt').releaseLoginAttempt(key) }
-  async hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean> {
-    return this.#count('hitDeviceToken').hitDeviceToken(tokenHash, userId, max, now)
-  }
-
-  async resetDeviceToken (tokenHash: string, now: Date): Promise<void> { return this.#count('resetDeviceToken').resetDeviceToken(tokenHash, now) }
-  async revokeDeviceTokenIfSpent (tokenHash: string, max: number, now: Date): Promise<void> {
-    return this.#count('revokeDeviceTokenIfSpent').revokeDeviceTokenIfSpent(tokenHash, max, now)
-  }
-
-  async revokeDeviceTokens (userId: string, now: Date): Promise<number> { return this.#count('revokeDeviceTokens').revokeDeviceTokens(userId, now) }
-  async purgeExpired (now: Date): Promise<number> { return this.#count('purgeExpired').purgeExpired(now) }
-  async close (): Promise<void> { return this.#count('close').close() }
-}
 
 t.test('an AuthStore class of the application\'s own, from the public types alone, serves the plugin (asynchronously)', async (t) => {
   const store = new CountingStore(sqliteStore(':memory:'))

@@ -105,11 +105,107 @@ export interface AttemptOutcome {
   counts: AttemptCount[]
 }
 
+
+export type ActionPurpose = 'verify_email' | 'reset_password' | 'change_email'
+
+export interface NewActionToken {
+  id: string
+  tokenHash: string
+  purpose: ActionPurpose
+  userId: string
+  /** The address the token is sent to. */
+  email: string
+  /** The pending new address (change_email only). */
+  newEmail: string | null
+  createdAt: Date
+  expiresAt: Date
+}
+
+/** A live (unused, unexpired) action token as read back. */
+export interface ActionTokenRecord {
+  id: string
+  purpose: ActionPurpose
+  userId: string
+  email: string
+  newEmail: string | null
+  expiresAt: Date
+}
+
+/** A message for the outbox: its body is already sealed (encrypted) by the service. */
+export interface NewOutboxMessage {
+  id: string
+  payload: string
+  createdAt: Date
+}
+
+export interface ClaimedOutboxMessage {
+  id: string
+  payload: string
+  /** Delivery attempts so far, this one included. */
+  attempts: number
+}
+
+/** What a consumed token changed, for the service's events and notices. */
+export interface ConsumedAction {
+  userId: string
+  /** The address the token was sent to. */
+  email: string
+}
+
+export interface EmailChangeResult extends ConsumedAction {
+  oldEmail: string
+  newEmail: string
+}
+
+/**
+ * One-time action tokens and the mail outbox. Every method is one atomic unit: a token is consumed by one
+ * conditional statement (unused and unexpired), in the same transaction as the change it authorizes, so of
+ * parallel uses exactly one succeeds; a message is written in the transaction of the change it announces.
+ */
+export interface ActionStore {
+  /**
+   * Makes the user's earlier unused tokens of the same purpose void, stores the token and queues its message,
+   * in one transaction. `null` does the same work on nothing (an unknown address looks like a known one).
+   */
+  issueActionToken (issue: { token: NewActionToken, message: NewOutboxMessage } | null, now: Date): Promise<void>
+  /** The live token of this purpose with that hash, if any (read only: consuming is the write's own job). */
+  findActionToken (tokenHash: string, purpose: ActionPurpose, now: Date): Promise<ActionTokenRecord | undefined>
+  /** Consumes a live verify_email token sent to the user's current address and marks the user verified. */
+  verifyEmail (tokenHash: string, now: Date): Promise<ConsumedAction | undefined>
+  /**
+   * Consumes a live reset_password token sent to the user's current address, sets the password hash, marks the
+   * email verified, revokes every session and device token, voids the user's reset and change tokens and
+   * queues `notice`, in one transaction.
+   */
+  resetPassword (tokenHash: string, passwordHash: string, notice: NewOutboxMessage, now: Date): Promise<ConsumedAction | undefined>
+  /**
+   * Consumes a live change_email token, moves the user to the new address (ConflictError('email_taken') when it
+   * was taken meanwhile, nothing written), marks it verified, revokes the user's sessions but `keepSessionId`,
+   * voids every other token of the user and queues `notice`, in one transaction.
+   */
+  confirmEmailChange (tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined>
+  /** Voids the user's unused tokens of these purposes; returns how many. */
+  voidActionTokens (userId: string, purposes: readonly ActionPurpose[], now: Date): Promise<number>
+  /** Queues a message on its own (a notice with no change of the store's to go with). */
+  enqueueMessage (message: NewOutboxMessage): Promise<void>
+  /**
+   * Claims up to `limit` due messages for `leaseMs` (counting an attempt on each): on a shared database each
+   * message is claimed by one sender at a time; a sender that dies simply lets its lease run out.
+   */
+  claimMessages (limit: number, leaseMs: number, now: Date): Promise<ClaimedOutboxMessage[]>
+  /** A delivered (or abandoned) message goes. */
+  deleteMessage (id: string): Promise<void>
+  /** A failed attempt: the message waits until `availableAt`, unclaimed. */
+  retryMessage (id: string, availableAt: Date, error: string): Promise<void>
+}
+
 export interface AuthStore<M extends StoreMode = StoreMode> {
   /** A name for logs and errors, e.g. 'sqlite' or 'postgresql'. */
   readonly dialect: string
   /** How `findSession` answers. */
   readonly mode: M
+  /** One-time action tokens and the mail outbox. */
+  readonly actions: ActionStore
 
   /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
   ready (): Promise<void>
@@ -166,7 +262,7 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
 
   /**
    * Deletes ended (expired or revoked) sessions with all their refresh tokens, ended device tokens and ended
-   * rate-limit windows; the used refresh tokens of a live session stay, so a replay is still recognised.
+   * rate-limit windows, used or expired action tokens; the used refresh tokens of a live session stay, so a replay is still recognised.
    * On a shared database one caller at a time purges (the others return 0). Returns how many rows went.
    */
   purgeExpired (now: Date): Promise<number>

@@ -9,6 +9,9 @@ import { passwordRoute } from './password.ts'
 import { refreshRoute } from './refresh.ts'
 import type { JsonSchema, MeField } from './options.ts'
 import { registerRoute } from './register.ts'
+import { emailChangeRoutes } from './email-change.ts'
+import { passwordResetRoutes } from './password-reset.ts'
+import { verifyEmailRoutes } from './verify-email.ts'
 import { routesAjv } from './validator.ts'
 import type { ResolvedTransport } from '../transport/options.ts'
 
@@ -22,6 +25,8 @@ export interface AuthRoutesOptions {
   transport: ResolvedTransport
   /** The full path of /refresh: where the refresh cookie is sent. */
   refreshPath: string
+  /** Mount the email verification, password reset and email change routes (a `mailer` is configured). */
+  accountRoutes: boolean
 }
 
 export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
@@ -85,4 +90,9 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
   logoutRoute(fastify, context)
   refreshRoute(fastify, context)
   passwordRoute(fastify, context)
+  if (options.accountRoutes) {
+    verifyEmailRoutes(fastify, context)
+    passwordResetRoutes(fastify, context)
+    emailChangeRoutes(fastify, context)
+  }
 }

@@ -42,6 +42,37 @@ export const passwordChangeBody = {
   properties: { current_password: password, new_password: password }
 } as const
 
+// Any string: a token of the wrong shape gets the same 400 `invalid_token` as an unknown or used one.
+const actionToken = { type: 'string' } as const
+
+export const actionTokenBody = {
+  type: 'object',
+  required: ['token'],
+  additionalProperties: false,
+  properties: { token: actionToken }
+} as const
+
+export const emailBody = {
+  type: 'object',
+  required: ['email'],
+  additionalProperties: false,
+  properties: { email }
+} as const
+
+export const passwordResetBody = {
+  type: 'object',
+  required: ['token', 'new_password'],
+  additionalProperties: false,
+  properties: { token: actionToken, new_password: password }
+} as const
+
+export const emailChangeBody = {
+  type: 'object',
+  required: ['current_password', 'new_email'],
+  additionalProperties: false,
+  properties: { current_password: password, new_email: email }
+} as const
+
 /** Every error response refers to the one shared schema (registered by the plugin with addSchema). */
 export const errorResponse = { $ref: `${ERROR_SCHEMA_ID}#` } as const
 

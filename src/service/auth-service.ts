@@ -1,12 +1,15 @@
 import type { Table } from 'drizzle-orm'
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
-import {
-  AuthenticationError, describeError, InvalidArgumentError, InvalidCurrentPasswordError, TokenInvalidError, TokenRevokedError
-} from '../errors.ts'
-import { AccessVerifier, refusal } from './access.ts'
+import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import { AccessVerifier } from './access.ts'
 import { LoginFlow } from './login.ts'
 import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
+import { OutboxDelivery } from './outbox-delivery.ts'
+import { OutboxSeal } from './outbox-seal.ts'
+import { PasswordFlows } from './password-flows.ts'
+import { SessionFlows } from './session-flows.ts'
 import { normalizeAndCheckEmail } from './email.ts'
 import {
   AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
@@ -17,7 +20,7 @@ import type {
   LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
 } from './results.ts'
 import { StoreAccess } from './store-access.ts'
-import { AccessTokenCodec, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './tokens.ts'
+import { AccessTokenCodec } from './tokens.ts'
 import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
 import { type RegisterFields, registerFieldsArgument } from './user-fields.ts'
 
@@ -42,6 +45,10 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #limits: AttemptLimiter
   readonly #login: LoginFlow
   readonly #access: AccessVerifier
+  readonly #password: PasswordFlows
+  readonly #account: AccountFlows
+  readonly #delivery: OutboxDelivery | undefined
+  readonly #sessions: SessionFlows
 
   constructor (config?: (AuthConfig & { usersTable?: TUsers }) | ResolvedConfig) {
     this.config = config === undefined ? getConfig() : resolveConfig(config)
@@ -60,6 +67,13 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
       config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec
     })
     this.#access = new AccessVerifier(this.#codec, this.#db)
+    this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, events: this.#events, log: this.#log })
+    const base = { db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
+    this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#revokeAll(userId, reason, except) })
+    const seal = new OutboxSeal(this.config.secret)
+    const { mailer, outbox } = this.config.account
+    this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
+    this.#account = new AccountFlows({ ...base, config: this.config, seal, wake: () => this.#delivery?.wake() })
     this.#passwords.dummyHash().catch(() => {})
   }
 
@@ -140,24 +154,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * generation within the grace window is ConflictError('refresh_in_progress'); any other replay is reuse
    * and revokes the whole session.
    */
-  async refresh (refreshToken: string): Promise<TokenPair> {
-    if (!isRefreshTokenShape(refreshToken)) throw new TokenInvalidError('Refresh token is invalid')
-    const next = newRefreshToken()
-    const now = new Date()
-    const result = await this.#db.call((store) => store.rotateRefreshToken(hashRefreshToken(refreshToken), hashRefreshToken(next), now))
-    if (result.outcome === 'rotated') {
-      const { userId, sessionId, expiresAt } = result
-      return { accessToken: this.#codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: this.#codec.ttl, sessionId, sessionExpiresAt: expiresAt }
-    }
-    if (result.outcome === 'unknown') throw new TokenInvalidError('Refresh token is invalid')
-    const verdict = refusal(result, now, this.config.refreshReuseGraceSeconds)
-    if (verdict !== 'reuse') throw verdict
-    const { session } = result
-    await this.#db.call((store) => store.revokeSession(session.id, 'refresh_token_reused', now))
-    this.#log.warn({ userId: session.userId, sessionId: session.id, generation: result.generation },
-      'fastify-drizzle-auth: refresh token reuse detected, session revoked')
-    this.#events.emit('refresh_token_reused', { userId: session.userId, sessionId: session.id })
-    throw new TokenRevokedError('Refresh token reuse detected: the session has been revoked')
+  refresh (refreshToken: string): Promise<TokenPair> {
+    return this.#sessions.refresh(refreshToken)
   }
 
   /**
@@ -165,14 +163,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * an unknown, forged or already-revoked token is simply nothing to do.
    */
   async logout (token: string): Promise<void> {
-    try {
-      const sessionId = await this.#sessionOf(token)
-      if (sessionId === undefined) return
-      const userId = await this.#db.call((store) => store.revokeSession(sessionId, 'logout', new Date()))
-      if (userId !== undefined) this.#events.emit('user_logout', { userId, sessionId })
-    } catch (err) {
-      this.#log.warn({ err: describeError(err) }, 'fastify-drizzle-auth: logout could not complete')
-    }
+    await this.#sessions.logout(token)
   }
 
   /** Revokes every session and every device token of the user; returns how many sessions were live. */
@@ -184,60 +175,79 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   }
 
   /** Checks a password against the user's hash (one bcrypt comparison, also when there is no hash). */
-  async checkPassword (userOrId: string | { id: string }, password: string): Promise<boolean> {
-    const id = userIdOf(userOrId, 'userOrId')
-    passwordArgument(password)
-    const row = await this.#db.call((store) => store.findUserById(id))
-    return this.#passwords.verify(password, row?.passwordHash)
+  checkPassword (userOrId: string | { id: string }, password: string): Promise<boolean> {
+    return this.#password.check(userOrId, password)
   }
 
   /**
    * Validates and stores a new password, then revokes every session of the user but `keepSessionId`
-   * (the one the change was made from, when there is one) and every device token.
+   * (the one the change was made from, when there is one), every device token, and the reset and
+   * email-change links in flight.
    */
-  async setPassword (userOrId: string | { id: string }, password: string, options: PasswordChangeOptions = {}): Promise<void> {
-    const id = userIdOf(userOrId, 'userOrId')
-    passwordArgument(password)
-    const keep = optionalString(objectArgument(options, 'options').keepSessionId, 'options.keepSessionId')
-    await this.#storePassword(await this.#findUser(id), password, keep)
-  }
-
-  async #storePassword (row: UserRecord, password: string, keepSessionId: string | null): Promise<void> {
-    this.#passwords.validate(password, { email: row.email })
-    const passwordHash = await this.#passwords.hash(password)
-    await this.#db.call((store) => store.updateUser(row.id, { passwordHash }, new Date()))
-    await this.#revokeAll(row.id, 'password_changed', keepSessionId ?? undefined)
-    this.#events.emit('password_changed', { userId: row.id })
+  setPassword (userOrId: string | { id: string }, password: string, options: PasswordChangeOptions = {}): Promise<void> {
+    return this.#password.set(userOrId, password, options)
   }
 
   /**
    * The bundled `/password` route: the current password must match (InvalidCurrentPasswordError, 403). Wrong
    * ones are counted like failed logins of the account (RateLimitError, 429, past the limits).
    */
-  async changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: PasswordChangeOptions = {}): Promise<void> {
-    const id = userIdOf(user, 'user')
-    passwordArgument(currentPassword, 'currentPassword')
-    passwordArgument(newPassword, 'newPassword')
-    const { ip: givenIp, keepSessionId } = objectArgument(options, 'options')
-    const ip = optionalString(givenIp, 'options.ip')
-    const keep = optionalString(keepSessionId, 'options.keepSessionId')
-    const row = await this.#findUser(id)
-    const matched = await this.#passwords.withSlot('other', async (slot) => {
-      const attempt = await this.#limits.password('password_change', row.email, ip)
-      const ok = await slot.verify(currentPassword, row.passwordHash)
-      if (ok) await attempt.succeeded()
-      return ok
-    })
-    if (!matched) throw new InvalidCurrentPasswordError()
-    // The row just read: no second lookup of the user.
-    await this.#storePassword(row, newPassword, keep)
+  changePassword (user: { id: string }, currentPassword: string, newPassword: string, options: PasswordChangeOptions = {}): Promise<void> {
+    return this.#password.change(user, currentPassword, newPassword, options)
+  }
+
+  /** Mails a verification link to the user's address (409 `already_verified` when it is). */
+  requestEmailVerification (userId: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.requestEmailVerification(userId, options)
+  }
+
+  /** Marks the address verified; InvalidActionTokenError (400 `invalid_token`) for any token that cannot be used. */
+  verifyEmail (token: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.verifyEmail(token, options)
+  }
+
+  /** Mails a reset link when the address is an active account's; the same work and answer when it is not. */
+  requestPasswordReset (email: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.requestPasswordReset(email, options)
+  }
+
+  /** Sets the password from a reset token; every session ends, nobody is logged in, a notice is mailed. */
+  resetPassword (token: string, newPassword: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.resetPassword(token, newPassword, options)
+  }
+
+  /** Mails a confirmation link to `newEmail` (current password required); the address changes once it is followed. */
+  requestEmailChange (userId: string, currentPassword: string, newEmail: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.requestEmailChange(userId, currentPassword, newEmail, options)
+  }
+
+  /** Moves the account to its confirmed new address, ends its other sessions and tells the old address. */
+  confirmEmailChange (token: string, options?: EmailConfirmOptions): Promise<void> {
+    return this.#account.confirmEmailChange(token, options)
+  }
+
+  /** Starts sending the outbox's mail in the background (the plugin does at ready); no-op without `mailer`. */
+  startMailDelivery (): void {
+    this.#delivery?.start()
+  }
+
+  /** Stops the background sending, waiting for the messages in flight. */
+  async stopMailDelivery (): Promise<void> {
+    await this.#delivery?.stop()
+  }
+
+  /** Sends the due messages now and returns how many went (a script's or a worker's way to run the outbox). */
+  async deliverMail (): Promise<number> {
+    return this.#delivery === undefined ? 0 : this.#delivery.deliverDue()
   }
 
   /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */
   async deactivate (userId: string): Promise<void> {
     const id = userIdOf(userId)
-    await this.#db.call((store) => store.updateUser(id, { isActive: false }, new Date()))
+    const now = new Date()
+    await this.#db.call((store) => store.updateUser(id, { isActive: false }, now))
     await this.#revokeAll(id, 'deactivated')
+    await this.#db.call((store) => store.actions.voidActionTokens(id, ['verify_email', 'reset_password', 'change_email'], now))
   }
 
   async activate (userId: string): Promise<void> {
@@ -262,13 +272,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   }
 
   async close (): Promise<void> {
+    await this.#delivery?.stop()
     await this.#db.close()
-  }
-
-  async #findUser (id: string): Promise<UserRecord> {
-    const row = await this.#db.call((store) => store.findUserById(id))
-    if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
-    return row
   }
 
   async #revokeAll (userId: string, reason: string, exceptSessionId?: string): Promise<number> {
@@ -277,16 +282,6 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     await this.#db.call((store) => store.revokeDeviceTokens(userId, now))
     return count
   }
-
-  async #sessionOf (token: string): Promise<string | undefined> {
-    if (isRefreshTokenShape(token)) return this.#db.call((store) => store.findRefreshTokenSession(hashRefreshToken(token)))
-    try {
-      return this.#codec.verify(token, { ignoreExpiration: true }).sid
-    } catch {
-      return undefined
-    }
-  }
-
 }
 
 export type { AuthEvents, UserRecord }

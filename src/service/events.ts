@@ -1,6 +1,7 @@
+import type { MailMessageType } from './mail-messages.ts'
 import type { AuthUser } from './user.ts'
 
-export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password' | 'credentials_changed'
+export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password' | 'credentials_changed' | 'email_not_verified'
 
 /** Every event the service emits, with its payload. Payloads never hold a password, token or hash. */
 export interface AuthEvents {
@@ -11,16 +12,27 @@ export interface AuthEvents {
   password_changed: { userId: string }
   refresh_token_reused: { userId: string, sessionId: string }
   /** `email` is null for registrations (counted per address only). */
-  rate_limit_exceeded: { action: 'login' | 'password_change' | 'register', email: string | null, ip: string | null, retryAfter: number }
+  rate_limit_exceeded: { action: LimitedAction, email: string | null, ip: string | null, retryAfter: number }
   /** The periodic (or a called) purge finished; `count` rows went (0 when another instance was purging). */
   expired_purged: { count: number }
+  email_verified: { userId: string, email: string }
+  /** Only for an existing, active account (the HTTP answer is the same either way). Never carries the token. */
+  password_reset_requested: { userId: string, email: string, ip: string | null }
+  password_reset: { userId: string }
+  email_change_requested: { userId: string, newEmail: string }
+  email_changed: { userId: string, oldEmail: string, newEmail: string }
+  /** The outbox gave a message up (attempts used up, or a body this secret cannot open). */
+  email_send_failed: { messageId: string, type: MailMessageType | null, to: string | null, attempts: number, error: string }
 }
+
+export type LimitedAction = 'login' | 'password_change' | 'email_change' | 'register' | 'mail_request' | 'token_submission'
 
 export type AuthEventName = keyof AuthEvents
 
 export const AUTH_EVENT_NAMES: readonly AuthEventName[] = [
   'user_registered', 'user_login', 'user_login_failed', 'user_logout', 'password_changed', 'refresh_token_reused',
-  'rate_limit_exceeded', 'expired_purged'
+  'rate_limit_exceeded', 'expired_purged', 'email_verified', 'password_reset_requested', 'password_reset',
+  'email_change_requested', 'email_changed', 'email_send_failed'
 ]
 export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
 

@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import type { ResolvedConfig } from '../config.ts'
 import type { AnyAuthStore, AttemptCount, AttemptLimit } from '../db/store.ts'
 import { RateLimitError } from '../errors.ts'
+import type { LimitedAction } from './events.ts'
 
 /**
  * The address a limit is keyed on: IPv4 as it is (also when written IPv4-mapped), IPv6 by its /64, the block
@@ -22,7 +23,7 @@ export function ipKey (ip: string): string {
 }
 
 export interface LimitedEvent {
-  action: 'login' | 'password_change' | 'register'
+  action: LimitedAction
   email: string | null
   ip: string | null
   retryAfter: number
@@ -65,7 +66,7 @@ export class AttemptLimiter {
    * per email and address, per address, and per account across all addresses. A login presenting a live
    * device token of that very account is counted on the token alone.
    */
-  async password (action: 'login' | 'password_change', email: string, ip: string | null, device?: DeviceClaim): Promise<PasswordAttempt> {
+  async password (action: 'login' | 'password_change' | 'email_change', email: string, ip: string | null, device?: DeviceClaim): Promise<PasswordAttempt> {
     const limit = this.#config.loginRateLimit
     if (limit === false) return UNLIMITED
     const call = this.#call
@@ -102,6 +103,34 @@ export class AttemptLimiter {
     if (limit === false || ip === null) return
     await this.#hit('register', [{ key: `register:${ipKey(ip)}`, max: limit.maxPerIp }], limit.windowSeconds, null, ip,
       'Too many registrations from this address, try again later')
+  }
+
+  /** A request that sends mail (verification, reset, email change) from `ip`: 429 past the limit. */
+  async mailRequest (ip: string | null): Promise<void> {
+    const limit = this.#config.account.mailRateLimit
+    if (limit === false || ip === null) return
+    await this.#hit('mail_request', [{ key: `mail:${ipKey(ip)}`, max: limit.maxRequestsPerIp }], limit.windowSeconds, null, ip,
+      'Too many email requests from this address, try again later')
+  }
+
+  /** A submitted action token (verify, reset, confirm) from `ip`: 429 past the limit. */
+  async submission (ip: string | null): Promise<void> {
+    const limit = this.#config.account.mailRateLimit
+    if (limit === false || ip === null) return
+    await this.#hit('token_submission', [{ key: `submit:${ipKey(ip)}`, max: limit.maxSubmissionsPerIp }], limit.windowSeconds, null, ip,
+      'Too many attempts from this address, try again later')
+  }
+
+  /**
+   * Whether a message of this purpose may go to `email` now (one per recipient and purpose per period). The
+   * same statement runs whether or not the address has an account; a refusal is silent (the caller answers alike).
+   */
+  async recipient (purpose: string, email: string): Promise<boolean> {
+    const limit = this.#config.account.mailRateLimit
+    if (limit === false) return true
+    const key = `mailto:${purpose}:${email}`
+    const { counted } = await this.#call((store) => store.hitLoginAttempts([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date()))
+    return counted
   }
 
   async #hit (action: LimitedEvent['action'], limits: AttemptLimit[], windowSeconds: number, email: string | null, ip: string | null, message: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config.ts'
-import { AuthenticationError } from '../errors.ts'
+import { AuthenticationError, EmailNotVerifiedError } from '../errors.ts'
 import { objectArgument, optionalString } from './arguments.ts'
 import { normalizeEmail } from './email.ts'
 import type { AuthEventEmitter, LoginFailureReason } from './events.ts'
@@ -57,6 +57,11 @@ export class LoginFlow {
         throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
       }
       await attempt.succeeded()
+      // Only after the comparison: the refusal costs what any other failure costs.
+      if (config.account.requireVerifiedEmail && !found.isVerified) {
+        events.emit('user_login_failed', { email: normalized, reason: 'email_not_verified', ip })
+        throw new EmailNotVerifiedError()
+      }
       // A match implies a stored hash.
       const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
       return { user: found, passwordHash, onDevice: attempt.onDevice }

@@ -182,3 +182,19 @@ export function hashDeviceToken (token: string): string {
 export function newSessionId (): string {
   return randomBytes(16).toString('base64url')
 }
+
+const ACTION_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/
+
+/** A one-time action token (verify, reset, change email): 256 random bits, base64url. */
+export function newActionToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function isActionTokenShape (token: unknown): token is string {
+  return typeof token === 'string' && ACTION_TOKEN_SHAPE.test(token)
+}
+
+/** What the database holds instead of an action token: its SHA-256. */
+export function hashActionToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}

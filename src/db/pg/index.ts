@@ -30,8 +30,8 @@ export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions =
   return new PgAuthStore(urlOrDb, options.usersTable, { migrate: migrateDb })
 }
 
-export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens } from './schema.ts'
-export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow } from './schema.ts'
+export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, ACTION_PURPOSES } from './schema.ts'
+export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow, ActionTokenRow, OutboxRow } from './schema.ts'
 export { migrate } from './migrate.ts'
 export type { MigrateOptions } from './migrate.ts'
 export { openPostgres } from './open.ts'

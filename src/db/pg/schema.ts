@@ -81,6 +81,52 @@ export const deviceTokens = pgTable('auth_device_tokens', {
   index('auth_device_tokens_expires_at_idx').on(t.expiresAt)
 ])
 
+export const ACTION_PURPOSES = ['verify_email', 'reset_password', 'change_email'] as const
+export type ActionPurpose = typeof ACTION_PURPOSES[number]
+
+/**
+ * One-time action tokens (verify email, reset password, change email), stored only as SHA-256 hashes. `usedAt`
+ * is set once, by one conditional update, when the token is consumed or made void (a newer token, a password
+ * change, an email change, a deactivation).
+ */
+export const actionTokens = pgTable('auth_action_tokens', {
+  id: text('id').primaryKey(),
+  tokenHash: text('token_hash').notNull().unique(),
+  purpose: text('purpose', { enum: ACTION_PURPOSES }).notNull(),
+  userId: text('user_id').notNull(),
+  /** The address the token was sent to. */
+  email: text('email').notNull(),
+  /** The pending new address (change_email only): the users table holds it only once confirmed. */
+  newEmail: text('new_email'),
+  createdAt: timestamptz('created_at').notNull(),
+  expiresAt: timestamptz('expires_at').notNull(),
+  usedAt: timestamptz('used_at')
+}, (t) => [
+  index('auth_action_tokens_user_idx').on(t.userId, t.purpose),
+  index('auth_action_tokens_email_idx').on(t.email),
+  index('auth_action_tokens_expires_at_idx').on(t.expiresAt)
+])
+
+/**
+ * The transactional outbox: a message is written with the change it announces and deleted once delivered.
+ * `payload` is AES-256-GCM ciphertext (a key derived from `secret`): no usable token is ever stored in clear.
+ */
+export const outbox = pgTable('auth_outbox', {
+  id: text('id').primaryKey(),
+  payload: text('payload').notNull(),
+  createdAt: timestamptz('created_at').notNull(),
+  /** Not sent before this time (retries back off). */
+  availableAt: timestamptz('available_at').notNull(),
+  /** A sender holds the message until then; a crashed sender's claim simply runs out. */
+  claimedUntil: timestamptz('claimed_until'),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error')
+}, (t) => [
+  index('auth_outbox_available_at_idx').on(t.availableAt)
+])
+
+export type ActionTokenRow = typeof actionTokens.$inferSelect
+export type OutboxRow = typeof outbox.$inferSelect
 export type UserRow = typeof users.$inferSelect
 export type NewUserRow = typeof users.$inferInsert
 export type SessionRow = typeof sessions.$inferSelect

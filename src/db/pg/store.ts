@@ -7,7 +7,8 @@ import type {
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
-import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+import { PgActionStore } from './actions.ts'
+import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 
 export type PgDatabase = NodePgDatabase<Record<string, unknown>>
 
@@ -32,6 +33,7 @@ export interface PgAuthStoreOptions {
 export class PgAuthStore implements AuthStore<'async'> {
   readonly dialect = 'postgresql'
   readonly mode = 'async'
+  readonly actions: PgActionStore
   readonly #db: PgDatabase
   readonly #users: typeof users
   readonly #options: PgAuthStoreOptions
@@ -42,6 +44,7 @@ export class PgAuthStore implements AuthStore<'async'> {
     this.#db = db
     this.#users = usersTable as unknown as typeof users
     this.#options = options
+    this.actions = new PgActionStore(db, this.#users, () => this.ready())
     const { passwordHash: _hash, ...userColumns } = getTableColumns(this.#users)
     this.#findSession = db
       .select({
@@ -273,7 +276,8 @@ export class PgAuthStore implements AuthStore<'async'> {
       const dead = await tx.delete(sessions).where(deadSessions)
       const devices = await tx.delete(deviceTokens).where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`))
       const counters = await tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now))
-      return Number(tokens.rowCount) + Number(dead.rowCount) + Number(devices.rowCount) + Number(counters.rowCount)
+      const actions = await tx.delete(actionTokens).where(or(lte(actionTokens.expiresAt, now), sql`${actionTokens.usedAt} is not null`))
+      return [tokens, dead, devices, counters, actions].reduce((sum, result) => sum + Number(result.rowCount), 0)
     })
   }
 

@@ -8,7 +8,8 @@ import type {
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
-import { type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
+import { SqliteActionStore } from './actions.ts'
+import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 import { compileSessionLookup, type SessionLookup } from './session-lookup.ts'
 import { type PreparedStatements, prepareStatements } from './statements.ts'
 
@@ -25,6 +26,7 @@ export type SqliteUsersTable = SQLiteTable & { [K in keyof ReturnType<typeof aut
 export class SqliteAuthStore implements AuthStore<'sync'> {
   readonly dialect = 'sqlite'
   readonly mode = 'sync'
+  readonly actions: SqliteActionStore
   readonly #db: SqliteDatabase
   readonly #users: typeof users
   readonly #onClose: (() => void | Promise<void>) | undefined
@@ -39,6 +41,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     // The custom table has at least these columns; Drizzle's types cannot express "at least", so narrow once here.
     this.#users = usersTable as unknown as typeof users
     this.#onClose = onClose
+    this.actions = new SqliteActionStore(db, this.#users)
     const client = (db as unknown as { $client: Database.Database }).$client
     this.#findSession = compileSessionLookup(db, client, this.#users)
     const q = this.#q = prepareStatements(db, this.#users)
@@ -195,7 +198,8 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
       const devices = tx.delete(deviceTokens)
         .where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`)).run().changes
       const counters = tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now)).run().changes
-      return tokens + dead + devices + counters
+      const actions = tx.delete(actionTokens).where(or(lte(actionTokens.expiresAt, now), sql`${actionTokens.usedAt} is not null`)).run().changes
+      return tokens + dead + devices + counters + actions
     }, { behavior: 'immediate' })
   }
 

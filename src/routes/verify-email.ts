@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify'
+import { loginRequired, requireAuth } from '../guards.ts'
+import type { RouteContext } from './index.ts'
+import { actionTokenBody, detailResponse, errorResponse, errorResponses } from './schemas.ts'
+
+export function verifyEmailRoutes (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
+  fastify.post('/verify-email/request', {
+    bodyLimit,
+    onRequest: loginRequired,
+    config: config(),
+    schema: {
+      ...docs('authRequestEmailVerification', 'Email a verification link to the account\'s address', true),
+      response: { 202: detailResponse, ...errorResponses, 403: errorResponse, 409: errorResponse }
+    }
+  }, async (request, reply) => {
+    const user = requireAuth(request)
+    await service().requestEmailVerification(user.id, { ip: request.ip })
+    return reply.code(202).send({ detail: 'A verification link is on its way' })
+  })
+
+  fastify.post<{ Body: { token: string } }>('/verify-email', {
+    bodyLimit,
+    config: config(),
+    schema: {
+      ...docs('authVerifyEmail', 'Confirm the address with the token from the emailed link', false),
+      body: actionTokenBody,
+      response: { 200: detailResponse, ...errorResponses }
+    }
+  }, async (request) => {
+    await service().verifyEmail(request.body.token, { ip: request.ip })
+    return { detail: 'Email address verified' }
+  })
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto'
+import type { ResolvedConfig } from '../config.ts'
+import type { ActionPurpose, NewActionToken, NewOutboxMessage, UserRecord } from '../db/store.ts'
+import {
+  AuthenticationError, ConfigurationError, ConflictError, InvalidActionTokenError, InvalidCurrentPasswordError
+} from '../errors.ts'
+import type { AccountLinks } from './account-config.ts'
+import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
+import { normalizeAndCheckEmail } from './email.ts'
+import type { AuthEventEmitter } from './events.ts'
+import type { AttemptLimiter } from './limits.ts'
+import { type MailMessageType, type MailTemplateContext, renderMail } from './mail-messages.ts'
+import type { OutboxSeal } from './outbox-seal.ts'
+import type { PasswordHasher } from './passwords.ts'
+import type { StoreAccess } from './store-access.ts'
+import { hashActionToken, isActionTokenShape, newActionToken } from './tokens.ts'
+
+export interface AccountDependencies {
+  config: ResolvedConfig
+  db: StoreAccess
+  passwords: PasswordHasher
+  limits: AttemptLimiter
+  events: AuthEventEmitter
+  seal: OutboxSeal
+  /** Tells the delivery loop a message is waiting (it never makes the request wait). */
+  wake: () => void
+}
+
+export interface AccountRequestOptions {
+  /** The client's address: counted by the mail and submission limits. */
+  ip?: string | null
+}
+
+export interface EmailConfirmOptions extends AccountRequestOptions {
+  /** The session the confirmation came from, if any: kept, every other session of the user ends. */
+  keepSessionId?: string | null
+}
+
+const LINK_OF: Record<ActionPurpose, keyof AccountLinks> = {
+  verify_email: 'verifyEmail', reset_password: 'resetPassword', change_email: 'changeEmail'
+}
+const MESSAGE_OF: Record<ActionPurpose, MailMessageType> = {
+  verify_email: 'verify_email', reset_password: 'reset_password', change_email: 'change_email_confirm'
+}
+
+/**
+ * Email verification, password reset and email change. Each request writes its token and its message in one
+ * transaction (the outbox), and each use consumes the token by one conditional statement in the transaction
+ * of its change. Tokens are 256 random bits of which only the SHA-256 is stored; no GET ever consumes one.
+ */
+export class AccountFlows {
+  readonly #d: AccountDependencies
+
+  constructor (dependencies: AccountDependencies) {
+    this.#d = dependencies
+  }
+
+  async requestEmailVerification (userId: string, options: AccountRequestOptions = {}): Promise<void> {
+    const id = userIdOf(userId)
+    const ip = this.#ip(options)
+    this.#links()
+    const user = await this.#user(id)
+    if (user.isVerified) throw new ConflictError('Email address is already verified', 'already_verified')
+    await this.#d.limits.mailRequest(ip)
+    await this.#issue('verify_email', await this.#d.limits.recipient('verify_email', user.email) ? user : undefined, user.email)
+  }
+
+  async verifyEmail (token: string, options: AccountRequestOptions = {}): Promise<void> {
+    const hash = await this.#submitted(token, options)
+    const done = await this.#d.db.call((store) => store.actions.verifyEmail(hash, new Date()))
+    if (done === undefined) throw new InvalidActionTokenError()
+    this.#d.events.emit('email_verified', { userId: done.userId, email: done.email })
+  }
+
+  /**
+   * Sends a reset link if the address belongs to an active account. The same statements run, and the same
+   * answer comes back, whether or not it does; the mail server is never waited for.
+   */
+  async requestPasswordReset (email: string, options: AccountRequestOptions = {}): Promise<void> {
+    const normalized = normalizeAndCheckEmail(email)
+    const ip = this.#ip(options)
+    this.#links()
+    await this.#d.limits.mailRequest(ip)
+    const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
+    const allowed = await this.#d.limits.recipient('reset_password', normalized)
+    const user = found?.isActive === true && allowed ? found : undefined
+    await this.#issue('reset_password', user, normalized)
+    if (user !== undefined) this.#d.events.emit('password_reset_requested', { userId: user.id, email: user.email, ip })
+  }
+
+  /**
+   * Sets a new password from a reset token: every session and device token of the user ends, the address
+   * counts as verified (the link proved it), and a notice goes to it. The user is not logged in.
+   */
+  async resetPassword (token: string, newPassword: string, options: AccountRequestOptions = {}): Promise<void> {
+    const hash = await this.#submitted(token, options)
+    passwordArgument(newPassword, 'newPassword')
+    const { db, passwords, events } = this.#d
+    const pending = await db.call((store) => store.actions.findActionToken(hash, 'reset_password', new Date()))
+    if (pending === undefined) throw new InvalidActionTokenError()
+    passwords.validate(newPassword, { email: pending.email })
+    const passwordHash = await passwords.hash(newPassword)
+    const notice = this.#message('password_changed', { to: pending.email })
+    const done = await db.call((store) => store.actions.resetPassword(hash, passwordHash, notice, new Date()))
+    if (done === undefined) throw new InvalidActionTokenError()
+    this.#d.wake()
+    events.emit('password_reset', { userId: done.userId })
+  }
+
+  /**
+   * Sends a confirmation link to `newEmail`; the account keeps its address until it is followed. The current
+   * password is required and counted like a login attempt.
+   */
+  async requestEmailChange (userId: string, currentPassword: string, newEmail: string, options: AccountRequestOptions = {}): Promise<void> {
+    const id = userIdOf(userId)
+    passwordArgument(currentPassword, 'currentPassword')
+    const normalized = normalizeAndCheckEmail(newEmail)
+    const ip = this.#ip(options)
+    this.#links()
+    const { db, passwords, limits, events } = this.#d
+    const user = await this.#user(id)
+    if (normalized === user.email) throw new ConflictError('This is already the address of the account', 'email_unchanged')
+    await limits.mailRequest(ip)
+    const matched = await passwords.withSlot('other', async (slot) => {
+      const attempt = await limits.password('email_change', user.email, ip)
+      const ok = await slot.verify(currentPassword, user.passwordHash)
+      if (ok) await attempt.succeeded()
+      return ok
+    })
+    if (!matched) throw new InvalidCurrentPasswordError()
+    if (await db.call((store) => store.findUserByEmail(normalized)) !== undefined) {
+      throw new ConflictError('Email is already registered', 'email_taken')
+    }
+    const allowed = await limits.recipient('change_email', normalized)
+    await this.#issue('change_email', allowed ? user : undefined, normalized, normalized)
+    events.emit('email_change_requested', { userId: user.id, newEmail: normalized })
+  }
+
+  /** Moves the account to the confirmed address (409 `email_taken` if it was taken meanwhile) and tells the old one. */
+  async confirmEmailChange (token: string, options: EmailConfirmOptions = {}): Promise<void> {
+    const hash = await this.#submitted(token, options)
+    const keep = optionalString(options.keepSessionId, 'options.keepSessionId') ?? undefined
+    const { db, events } = this.#d
+    const pending = await db.call((store) => store.actions.findActionToken(hash, 'change_email', new Date()))
+    // A change token always names its new address.
+    const newEmail = pending?.newEmail
+    if (newEmail == null) throw new InvalidActionTokenError()
+    const notice = (oldEmail: string) => this.#message('change_email_notice', { to: oldEmail, newEmail })
+    const done = await db.call((store) => store.actions.confirmEmailChange(hash, notice, new Date(), keep))
+    if (done === undefined) throw new InvalidActionTokenError()
+    this.#d.wake()
+    events.emit('email_changed', { userId: done.userId, oldEmail: done.oldEmail, newEmail: done.newEmail })
+  }
+
+  /** Writes the token and its message (or, with no user, the same statements on nothing) and wakes the sender. */
+  async #issue (purpose: ActionPurpose, user: UserRecord | undefined, to: string, newEmail?: string): Promise<void> {
+    const { config, db } = this.#d
+    const links = this.#links()
+    let issue: { token: NewActionToken, message: NewOutboxMessage } | null = null
+    const now = new Date()
+    if (user !== undefined) {
+      const token = newActionToken()
+      const ttl = config.account.actionTokenTtl[LINK_OF[purpose]]
+      const link = links[LINK_OF[purpose]].replaceAll('{token}', encodeURIComponent(token))
+      issue = {
+        token: {
+          id: randomUUID(), tokenHash: hashActionToken(token), purpose, userId: user.id, email: to, newEmail: newEmail ?? null,
+          createdAt: now, expiresAt: new Date(now.getTime() + ttl * 1000)
+        },
+        message: this.#message(MESSAGE_OF[purpose], { to, link, newEmail })
+      }
+    }
+    await db.call((store) => store.actions.issueActionToken(issue, now))
+    if (issue !== null) this.#d.wake()
+  }
+
+  #message (type: MailMessageType, context: MailTemplateContext): NewOutboxMessage {
+    const id = randomUUID()
+    const message = renderMail(this.#d.config.account.templates, type, context)
+    return { id, payload: this.#d.seal.seal(id, message), createdAt: new Date() }
+  }
+
+  #links (): AccountLinks {
+    const { mailer, links } = this.#d.config.account
+    if (mailer === undefined || links === undefined) {
+      throw new ConfigurationError('fastify-drizzle-auth: emails cannot be sent: set `mailer` (smtpMailer, directoryMailer or your own) and `links`')
+    }
+    return links
+  }
+
+  async #submitted (token: string, options: AccountRequestOptions): Promise<string> {
+    await this.#d.limits.submission(this.#ip(options))
+    if (!isActionTokenShape(token)) throw new InvalidActionTokenError()
+    return hashActionToken(token)
+  }
+
+  #ip (options: AccountRequestOptions): string | null {
+    return optionalString(objectArgument(options, 'options').ip, 'options.ip')
+  }
+
+  async #user (id: string): Promise<UserRecord> {
+    const row = await this.#d.db.call((store) => store.findUserById(id))
+    if (row === undefined || !row.isActive) throw new AuthenticationError('User not found', 'user_not_found')
+    return row
+  }
+}
