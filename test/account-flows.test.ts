@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { smtpMailer } from '../src/index.ts'
 import type { AuthEvents } from '../src/index.ts'
 import { PASSWORD, bearer, buildApp as buildAppOn, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
@@ -15,7 +15,7 @@ const NEW_PASSWORD = 'Another-Horse-7-Staple'
 // One suite per dialect: every flow against a real SMTP server, asserting on the mail it actually received.
 for (const dialect of await availableDialects()) {
   t.test(dialect, async (t) => {
-    async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0], options: Parameters<typeof buildAppOn>[0] = {}) {
+    async function setup (t: Test, options: Parameters<typeof buildAppOn>[0] = {}) {
       const smtp = await startSmtp(t)
       const app = await buildAppOn({ mailer: smtpMailer(smtp.url, { from: 'App <no-reply@app.example>' }), links: LINKS, ...options }, {}, dialect)
       t.teardown(() => app.close())

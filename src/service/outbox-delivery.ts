@@ -7,6 +7,13 @@ import type { OutboxSeal } from './outbox-seal.ts'
 import type { StoreAccess } from './store-access.ts'
 
 const BATCH = 10
+const STOPPED = Symbol('stopped')
+
+function stopSignal (): { promise: Promise<typeof STOPPED>, resolve: (value: typeof STOPPED) => void } {
+  let resolve!: (value: typeof STOPPED) => void
+  const promise = new Promise<typeof STOPPED>((r) => { resolve = r })
+  return { promise, resolve }
+}
 
 export interface DeliveryDependencies {
   db: StoreAccess
@@ -27,6 +34,8 @@ export class OutboxDelivery {
   #timer: NodeJS.Timeout | undefined
   #draining: Promise<void> | undefined
   #again = false
+  /** Settles when `stop()` is called: a send still in flight is then left to its lease. */
+  #stopped = stopSignal()
 
   constructor (dependencies: DeliveryDependencies) {
     this.#d = dependencies
@@ -38,6 +47,7 @@ export class OutboxDelivery {
 
   start (): void {
     if (this.#timer !== undefined) return
+    this.#stopped = stopSignal()
     this.#timer = setInterval(() => { this.wake() }, this.#d.config.pollIntervalMs)
     this.#timer.unref()
     this.wake()
@@ -53,10 +63,14 @@ export class OutboxDelivery {
     this.#draining = this.#drain().finally(() => { this.#draining = undefined })
   }
 
-  /** Stops the timer and waits for the sends in flight. */
+  /**
+   * Stops the timer and lets the pass in flight end. A send that has not finished by then is not waited for:
+   * its message stays claimed until its lease runs out, and is sent again by whoever runs next.
+   */
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
+    this.#stopped.resolve(STOPPED)
     await this.#draining
   }
 
@@ -84,7 +98,8 @@ export class OutboxDelivery {
     let message: MailMessage | undefined
     try {
       message = seal.open(row.id, row.payload)
-      await mailer.send(message)
+      const sent = await Promise.race([mailer.send(message), this.#stopped.promise])
+      if (sent === STOPPED) return false
     } catch (err) {
       // A body this secret cannot open will never be sent: given up at once.
       const final = message === undefined || row.attempts >= config.maxAttempts

@@ -1,0 +1,147 @@
+import Fastify from 'fastify'
+import t, { type Test } from 'tap'
+import fastifyDrizzleAuth, { AuthService, type MailMessage } from '../src/index.ts'
+import { sqliteStore } from '../src/db/sqlite/index.ts'
+import { pgStore } from '../src/db/pg/index.ts'
+import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
+import { CountingStore } from './fixtures/counting-store.ts'
+import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
+
+const LINKS = {
+  verifyEmail: 'https://app.example/verify?token={token}',
+  resetPassword: 'https://app.example/reset?token={token}',
+  changeEmail: 'https://app.example/confirm-email?token={token}'
+}
+
+/** A mailer that records what it is asked to send; `hold` makes every send wait forever (a mail server that hangs). */
+function recordingMailer (hold = false) {
+  const sent: MailMessage[] = []
+  return {
+    sent,
+    send: (message: MailMessage) => {
+      sent.push(message)
+      return hold ? new Promise<void>(() => {}) : Promise.resolve()
+    }
+  }
+}
+
+for (const dialect of await availableDialects()) {
+  t.test(dialect, async (t) => {
+    async function countingService (t: Test, options: Record<string, unknown> = {}) {
+      const db = await createTestDatabase(dialect as Dialect)
+      const inner = dialect === 'sqlite' ? sqliteStore(':memory:') : pgStore(db.url!)
+      const store = new CountingStore(inner)
+      const mailer = recordingMailer()
+      const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, ...options })
+      t.teardown(async () => { await service.close(); await db.close() })
+      await service.ready()
+      return { service, store, mailer }
+    }
+
+    t.test('forgot password: the same store calls and no mailer call on the request path, known or unknown, active or not', async (t) => {
+      const { service, store, mailer } = await countingService(t)
+      await service.register('known@example.com', PASSWORD)
+      const inactive = await service.register('inactive@example.com', PASSWORD)
+      await service.deactivate(inactive.id)
+      const calls: Record<string, Record<string, number>> = {}
+      for (const email of ['known@example.com', 'unknown@example.com', 'inactive@example.com']) {
+        store.calls.clear()
+        await service.requestPasswordReset(email, { ip: '203.0.113.9' })
+        calls[email] = Object.fromEntries(store.calls)
+      }
+      t.same(calls['unknown@example.com'], calls['known@example.com'], 'an unknown address does the same work')
+      t.same(calls['inactive@example.com'], calls['known@example.com'], 'an inactive account does the same work')
+      t.same(calls['known@example.com'], { findUserByEmail: 1, hitLoginAttempts: 2, 'actions.issueActionToken': 1 })
+      t.equal(mailer.sent.length, 0, 'nothing is sent on the request path')
+      t.equal(await service.deliverMail(), 1, 'one message was queued, for the known address only')
+      t.same(mailer.sent.map((m) => [m.type, m.to]), [['reset_password', 'known@example.com']])
+    })
+
+    t.test('one message per recipient and purpose per period: the second request is answered alike and sends nothing', async (t) => {
+      const { service, store, mailer } = await countingService(t)
+      await service.register('known@example.com', PASSWORD)
+      await service.requestPasswordReset('known@example.com')
+      store.calls.clear()
+      await service.requestPasswordReset('known@example.com')
+      t.same(Object.fromEntries(store.calls), { findUserByEmail: 1, hitLoginAttempts: 1, 'actions.issueActionToken': 1 }, 'the same statements')
+      t.equal(await service.deliverMail(), 1)
+      t.equal(mailer.sent.length, 1)
+    })
+
+    t.test('HTTP: 202 and the same body for every address, never waiting for a mail server that hangs', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      const mailer = recordingMailer(true)
+      const app = Fastify()
+      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS })
+      t.teardown(async () => { await app.close(); await db.close() })
+      await app.ready()
+      await app.authService.register('known@example.com', PASSWORD)
+      const answers = []
+      for (const email of ['known@example.com', 'unknown@example.com']) {
+        const res = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email } })
+        answers.push([res.statusCode, res.body, res.headers['content-length']])
+      }
+      t.same(answers[0], answers[1])
+      t.equal(answers[0][0], 202)
+      const rows = await db.query('select count(*) as n from auth_outbox')
+      t.equal(Number(rows[0].n), 1, 'the message waits in the outbox while the server hangs')
+      const invalid = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'not an address' } })
+      t.equal(invalid.statusCode, 422)
+      t.equal(invalid.json().code, 'invalid_email')
+    })
+
+    t.test('HTTP limits: 5 mail-sending requests per IP per window, 30 token submissions, then 429 with Retry-After', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      const mailer = recordingMailer()
+      const app = Fastify({ trustProxy: true })
+      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS })
+      t.teardown(async () => { await app.close(); await db.close() })
+      const from = (ip: string) => ({ 'x-forwarded-for': ip })
+      for (let i = 0; i < 5; i++) {
+        const res = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: `user${i}@example.com` }, headers: from('198.51.100.1') })
+        t.equal(res.statusCode, 202)
+      }
+      const limited = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'user9@example.com' }, headers: from('198.51.100.1') })
+      t.equal(limited.statusCode, 429)
+      t.equal(limited.json().code, 'rate_limited')
+      t.ok(Number(limited.headers['retry-after']) > 800 && Number(limited.headers['retry-after']) <= 900)
+      const elsewhere = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'user9@example.com' }, headers: from('198.51.100.2') })
+      t.equal(elsewhere.statusCode, 202, 'another address is not limited')
+
+      for (let i = 0; i < 30; i++) {
+        const res = await app.inject({ method: 'POST', url: i % 2 === 0 ? '/verify-email' : '/email/confirm', payload: { token: `guess-${i}` }, headers: from('198.51.100.3') })
+        t.equal(res.statusCode, 400)
+      }
+      const guessing = await app.inject({ method: 'POST', url: '/password/reset', payload: { token: 'x', new_password: 'Another-Horse-7-Staple' }, headers: from('198.51.100.3') })
+      t.equal(guessing.statusCode, 429)
+      t.ok(Number(guessing.headers['retry-after']) > 0)
+    })
+
+    t.test('email change: the current password is counted like a login attempt (429 past the per-email limit)', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      const app = Fastify()
+      await app.register(fastifyDrizzleAuth, {
+        database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer: recordingMailer(), links: LINKS, mailRateLimit: { maxRequestsPerIp: 100 }
+      })
+      t.teardown(async () => { await app.close(); await db.close() })
+      await app.authService.register('alice@example.com', PASSWORD)
+      const { accessToken } = await app.authService.login('alice@example.com', PASSWORD)
+      const statuses = []
+      for (let i = 0; i < 6; i++) {
+        const res = await app.inject({ method: 'POST', url: '/email/change', payload: { current_password: `Wrong-${i}-password`, new_email: 'new@example.com' }, headers: bearer(accessToken) })
+        statuses.push(res.statusCode)
+      }
+      t.same(statuses, [403, 403, 403, 403, 403, 429])
+    })
+
+    t.test('mailRateLimit: false lifts the limits', async (t) => {
+      const { service, mailer } = await countingService(t, { mailRateLimit: false })
+      await service.register('known@example.com', PASSWORD)
+      for (let i = 0; i < 7; i++) await service.requestPasswordReset('known@example.com', { ip: '192.0.2.1' })
+      t.equal(await service.deliverMail(), 7, 'no 429, no silent drop')
+      const tokens = mailer.sent.map((m) => new URL((m as { link: string }).link).searchParams.get('token')!)
+      await t.rejects(service.resetPassword(tokens[0], 'Another-Horse-7-Staple'), { code: 'invalid_token' }, 'each link voided the one before')
+      await service.resetPassword(tokens[6], 'Another-Horse-7-Staple')
+    })
+  })
+}
