@@ -7,6 +7,10 @@
  * The OpenAPI document is served at /openapi.json, and its UI at /docs. The browser page is at / (cookies:
  * tokenTransport 'both'); ACCESS_TOKEN_TTL (seconds) shortens the access token, SECURE_COOKIES=false drops
  * Secure and the cookie prefixes (plain-HTTP development on a host other than localhost only).
+ * Mail: SMTP_URL (smtp://user:pass@host:587) sends through that server (MAIL_FROM sets the sender); without it
+ * every message is written as an .eml file under MAIL_DIR (./data/mail/). APP_URL (http://HOST:PORT) is where
+ * the emailed links point: /verify, /reset and /confirm-email, pages that POST the token. OUTBOX_LEASE_MS (60000)
+ * is how long a message a crashed process was sending waits before another process sends it.
  */
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -15,7 +19,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import fastifyDrizzleAuth, { loginRequired } from '../src/index.ts'
+import fastifyDrizzleAuth, { directoryMailer, loginRequired, type Mailer, smtpMailer } from '../src/index.ts'
 
 export type Env = Record<string, string | undefined>
 
@@ -58,6 +62,13 @@ function escapeHtml (text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/** SMTP_URL selects SMTP; otherwise each message becomes an .eml file under MAIL_DIR (never a log line). */
+export function mailerFrom (env: Env): Mailer {
+  const from = env.MAIL_FROM ?? 'fastify-drizzle-auth example <no-reply@localhost>'
+  if (env.SMTP_URL !== undefined && env.SMTP_URL !== '') return smtpMailer(env.SMTP_URL, { from })
+  return directoryMailer(env.MAIL_DIR ?? './data/mail', { from })
+}
+
 export async function buildServer (env: Env = process.env): Promise<FastifyInstance> {
   const trustProxy = trustProxyFrom(env.TRUST_PROXY)
   const app = Fastify({
@@ -84,10 +95,19 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     openapi: { openapi: '3.0.3', info: { title: 'fastify-drizzle-auth example', version: '1.0.0' } }
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  const appUrl = (env.APP_URL ?? `http://${env.HOST ?? '127.0.0.1'}:${env.PORT ?? 8000}`).replace(/\/$/, '')
   await app.register(fastifyDrizzleAuth, {
     database: env.DATABASE_URL ?? env.DATABASE_PATH ?? './data/auth.sqlite',
     secret,
     routes: true,
+    mailer: mailerFrom(env),
+    // The links open the pages below, which POST the token: a mail scanner's GET uses nothing up.
+    links: {
+      verifyEmail: `${appUrl}/verify?token={token}`,
+      resetPassword: `${appUrl}/reset?token={token}`,
+      changeEmail: `${appUrl}/confirm-email?token={token}`
+    },
+    ...(env.OUTBOX_LEASE_MS === undefined ? {} : { outbox: { leaseMs: Number(env.OUTBOX_LEASE_MS) } }),
     // The page at / uses cookies; the README's curl session keeps using bearer tokens.
     tokenTransport: 'both',
     ...(env.SECURE_COOKIES === 'false' ? { secureCookies: false } : {}),
@@ -105,6 +125,9 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   // The browser page (plain HTML and JavaScript) at /, and a server-rendered page behind the guard.
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./public/', import.meta.url)), prefix: '/' })
+  for (const page of ['/verify', '/reset', '/confirm-email']) {
+    app.get(page, { schema: { hide: true } }, async (_request, reply) => reply.sendFile('account.html'))
+  }
   app.get('/dashboard', { preHandler: loginRequired({ redirectUrl: '/' }), schema: { hide: true } }, async (request, reply) => {
     const email = request.user.isAuthenticated ? escapeHtml(request.user.email) : ''
     return reply.type('text/html; charset=utf-8')
