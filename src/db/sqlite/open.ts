@@ -26,6 +26,27 @@ export interface OpenSqliteOptions {
 }
 
 /**
+ * Switching a new file to WAL upgrades the pragma's own read lock, which SQLite refuses at once (no busy
+ * handler: it could deadlock) while another process holds a write lock, as when two processes start together
+ * on a new file. So the switch is retried until the busy timeout, and the connection closed if it never succeeds.
+ */
+function enterWal (client: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      client.pragma('journal_mode = WAL')
+      return
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) {
+        client.close()
+        throw err
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    }
+  }
+}
+
+/**
  * Opens an SQLite file (its directory created if missing) or ':memory:' with the settings the token model
  * relies on: WAL so readers never wait for the writer, a busy timeout so concurrent writers queue instead of
  * failing with SQLITE_BUSY, and enforced foreign keys. A file gets a background checkpointer (checkpointer.ts).
@@ -35,7 +56,7 @@ export function openSqlite (path: string, { busyTimeoutMs = 5000, backgroundChec
   if (!memory) mkdirSync(dirname(path), { recursive: true })
   const client = new Database(path)
   client.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`)
-  if (!memory) client.pragma('journal_mode = WAL')
+  if (!memory) enterWal(client, busyTimeoutMs)
   client.pragma('synchronous = NORMAL')
   client.pragma('foreign_keys = ON')
   // Large tables stay fast: reads through a memory map instead of read() calls, and a 32 MiB page cache.
