@@ -131,6 +131,21 @@ for (const dialect of await availableDialects()) {
       t.equal(Number(outbox[0].n), 0, 'delivered messages are deleted')
     })
 
+    t.test('real SMTP: one message per request, none for an unknown address, none for an inactive account', async (t) => {
+      const { app, smtp, db } = await setup(t)
+      await registerAndLogin(app)
+      await registerAndLogin(app, 'bob@example.com')
+      await app.authService.deactivate((await app.authService.store.findUserByEmail('bob@example.com'))!.id)
+      for (const email of ['nobody@example.com', 'bob@example.com', 'alice@example.com']) {
+        t.equal((await post(app, '/password/forgot', { email })).statusCode, 202)
+      }
+      const [mail] = await smtp.waitFor(1)
+      t.same(mail.to, ['alice@example.com'])
+      t.equal(await app.authService.deliverMail(), 0, 'nothing else is waiting')
+      t.same(await rows(db, 'select email from auth_action_tokens'), [{ email: 'alice@example.com' }], 'one link issued')
+      t.equal(smtp.received.length, 1, 'one message in all')
+    })
+
     t.test('20 parallel uses of one reset token: exactly one 200, 19 of 400, one notice', async (t) => {
       const { app, smtp } = await setup(t)
       await registerAndLogin(app)
@@ -233,6 +248,44 @@ for (const dialect of await availableDialects()) {
       t.equal((await app.inject({ url: '/me', headers: bearer(alice.accessToken) })).json().email, 'alice@example.com', 'no half-write')
       const unused = await rows(db, "select count(*) as n from auth_action_tokens where purpose = 'change_email' and used_at is null")
       t.equal(Number(unused[0].n), 1, 'the token was not used up by the refused confirmation')
+    })
+
+    t.test('a write that fails inside a confirmation rolls all of it back: 503, the token still usable, no notice, sessions alive', async (t) => {
+      const { app, smtp, db } = await setup(t)
+      const alice = await registerAndLogin(app)
+      const other = await login(app)
+      await post(app, '/email/change', { current_password: PASSWORD, new_email: 'new@example.com' }, alice.accessToken)
+      const [mail] = await smtp.waitFor(1)
+      if (dialect === 'sqlite') {
+        await db.query("create trigger fda_block before update of email on auth_users begin select raise(abort, 'blocked by a test'); end")
+      } else {
+        await db.query("create function fda_block() returns trigger language plpgsql as $$ begin raise exception 'blocked by a test'; end $$")
+        await db.query('create trigger fda_block before update of email on auth_users for each row execute function fda_block()')
+      }
+      const failed = await post(app, '/email/confirm', { token: mail.token })
+      t.equal(failed.statusCode, 503)
+      t.equal(failed.json().code, 'service_unavailable')
+      t.notMatch(failed.body, /blocked by a test/, 'nothing of the database in the answer')
+      t.same(await rows(db, 'select email from auth_users'), [{ email: 'alice@example.com' }])
+      t.same(await rows(db, 'select id from auth_outbox'), [], 'no notice queued')
+      t.equal((await app.inject({ url: '/me', headers: bearer(other.accessToken) })).statusCode, 200, 'no session ended')
+      await db.query(dialect === 'sqlite' ? 'drop trigger fda_block' : 'drop trigger fda_block on auth_users')
+      t.equal((await post(app, '/email/confirm', { token: mail.token })).statusCode, 200, 'the token was not used up')
+      const [, notice] = await smtp.waitFor(2)
+      t.equal(notice.subject, 'Your email address was changed')
+    })
+
+    t.test('a second request within the recipient period is answered alike and sends nothing (verification, email change)', async (t) => {
+      const { app, smtp, db } = await setup(t)
+      const { accessToken } = await registerAndLogin(app)
+      for (let i = 0; i < 2; i++) {
+        t.equal((await post(app, '/verify-email/request', undefined, accessToken)).statusCode, 202)
+        t.equal((await post(app, '/email/change', { current_password: PASSWORD, new_email: 'new@example.com' }, accessToken)).statusCode, 202)
+      }
+      await smtp.waitFor(2)
+      t.equal(await app.authService.deliverMail(), 0)
+      t.same((await rows(db, 'select purpose from auth_action_tokens order by purpose')).map((r) => r.purpose), ['change_email', 'verify_email'])
+      t.equal(smtp.received.length, 2)
     })
 
     t.test('requireVerifiedEmail: 403 email_not_verified after the password check, then login works once verified', async (t) => {

@@ -183,11 +183,9 @@ export interface ActionStore {
    * was taken meanwhile, nothing written), marks it verified, revokes the user's sessions but `keepSessionId`,
    * voids every other token of the user and queues `notice`, in one transaction.
    */
-  confirmEmailChange (tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined>
+  confirmEmailChange (tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined>
   /** Voids the user's unused tokens of these purposes; returns how many. */
   voidActionTokens (userId: string, purposes: readonly ActionPurpose[], now: Date): Promise<number>
-  /** Queues a message on its own (a notice with no change of the store's to go with). */
-  enqueueMessage (message: NewOutboxMessage): Promise<void>
   /**
    * Claims up to `limit` due messages for `leaseMs` (counting an attempt on each): on a shared database each
    * message is claimed by one sender at a time; a sender that dies simply lets its lease run out.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ResolvedConfig } from '../config.ts'
-import type { ActionPurpose, NewActionToken, NewOutboxMessage, UserRecord } from '../db/store.ts'
+import type { ActionPurpose, EmailChangeResult, NewActionToken, NewOutboxMessage, UserRecord } from '../db/store.ts'
 import {
   AuthenticationError, ConfigurationError, ConflictError, InvalidActionTokenError, InvalidCurrentPasswordError
 } from '../errors.ts'
@@ -141,11 +141,7 @@ export class AccountFlows {
     const hash = await this.#submitted(token, options)
     const keep = optionalString(options.keepSessionId, 'options.keepSessionId') ?? undefined
     const { db, events } = this.#d
-    const pending = await db.call((store) => store.actions.findActionToken(hash, 'change_email', new Date()))
-    // A change token always names its new address.
-    const newEmail = pending?.newEmail
-    if (newEmail == null) throw new InvalidActionTokenError()
-    const notice = (oldEmail: string) => this.#message('change_email_notice', { to: oldEmail, newEmail })
+    const notice = ({ oldEmail, newEmail }: EmailChangeResult) => this.#message('change_email_notice', { to: oldEmail, newEmail })
     const done = await db.call((store) => store.actions.confirmEmailChange(hash, notice, new Date(), keep))
     if (done === undefined) throw new InvalidActionTokenError()
     this.#d.wake()

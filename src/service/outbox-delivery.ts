@@ -41,10 +41,6 @@ export class OutboxDelivery {
     this.#d = dependencies
   }
 
-  get running (): boolean {
-    return this.#timer !== undefined
-  }
-
   start (): void {
     if (this.#timer !== undefined) return
     this.#stopped = stopSignal()

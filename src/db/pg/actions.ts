@@ -87,13 +87,15 @@ export class PgActionStore implements ActionStore {
     })
   }
 
-  async confirmEmailChange (tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined> {
+  async confirmEmailChange (tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined> {
     await this.#ready()
     try {
       return await this.#db.transaction(async (tx) => {
         const consumed = await this.#consume(tx, tokenHash, 'change_email', now, false)
-        if (consumed?.newEmail == null) return undefined
-        const { userId, newEmail } = consumed
+        if (consumed === undefined) return undefined
+        const { userId } = consumed
+        // A change token always names its new address.
+        const newEmail = consumed.newEmail!
         // Locks the user row: a concurrent change of this user waits here.
         const [old] = await tx.select({ email: this.#users.email }).from(this.#users).where(eq(this.#users.id, userId)).for('update')
         await tx.update(this.#users).set({ email: newEmail, isVerified: true, updatedAt: now }).where(eq(this.#users.id, userId))
@@ -102,8 +104,9 @@ export class PgActionStore implements ActionStore {
         ))
         await tx.update(actionTokens).set({ usedAt: now })
           .where(and(isNull(actionTokens.usedAt), or(eq(actionTokens.userId, userId), eq(actionTokens.email, old.email))))
-        await enqueue(tx, notice(old.email))
-        return { userId, email: consumed.email, oldEmail: old.email, newEmail }
+        const change = { userId, email: consumed.email, oldEmail: old.email, newEmail }
+        await enqueue(tx, notice(change))
+        return change
       })
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
@@ -114,11 +117,6 @@ export class PgActionStore implements ActionStore {
   async voidActionTokens (userId: string, purposes: readonly ActionPurpose[], now: Date): Promise<number> {
     await this.#ready()
     return this.#void(this.#db, userId, purposes, now)
-  }
-
-  async enqueueMessage (message: NewOutboxMessage): Promise<void> {
-    await this.#ready()
-    await enqueue(this.#db, message)
   }
 
   async claimMessages (limit: number, leaseMs: number, now: Date): Promise<ClaimedOutboxMessage[]> {

@@ -21,7 +21,7 @@ export class SqliteActionStore implements ActionStore {
   readonly #issue: Database.Transaction<(issue: { token: NewActionToken, message: NewOutboxMessage } | null, now: Date) => void>
   readonly #verify: Database.Transaction<(tokenHash: string, now: Date) => ConsumedAction | undefined>
   readonly #reset: Database.Transaction<(tokenHash: string, passwordHash: string, notice: NewOutboxMessage, now: Date) => ConsumedAction | undefined>
-  readonly #change: Database.Transaction<(tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keep?: string) => EmailChangeResult | undefined>
+  readonly #change: Database.Transaction<(tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keep?: string) => EmailChangeResult | undefined>
 
   constructor (db: SqliteDatabase, usersTable: typeof users) {
     this.#db = db
@@ -63,24 +63,22 @@ export class SqliteActionStore implements ActionStore {
       return { userId, email: consumed.email }
     })
 
-    this.#change = client.transaction((tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keep?: string) => {
+    this.#change = client.transaction((tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keep?: string) => {
       const consumed = this.#consume(tokenHash, 'change_email', now, false)
-      if (consumed?.newEmail == null) return undefined
-      const { userId, newEmail } = consumed
+      // A change token always names its new address.
+      if (consumed === undefined) return undefined
+      const { userId } = consumed
+      const newEmail = consumed.newEmail!
       const old = db.select({ email: this.#users.email }).from(this.#users).where(eq(this.#users.id, userId)).get()!
-      try {
-        db.update(this.#users).set({ email: newEmail, isVerified: true, updatedAt: now }).where(eq(this.#users.id, userId)).run()
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
-        throw err
-      }
+      db.update(this.#users).set({ email: newEmail, isVerified: true, updatedAt: now }).where(eq(this.#users.id, userId)).run()
       db.update(sessions).set({ revokedAt: now, revokeReason: 'email_changed' }).where(and(
         eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)
       )).run()
       db.update(actionTokens).set({ usedAt: now })
         .where(and(isNull(actionTokens.usedAt), or(eq(actionTokens.userId, userId), eq(actionTokens.email, old.email)))).run()
-      this.#enqueue(notice(old.email))
-      return { userId, email: consumed.email, oldEmail: old.email, newEmail }
+      const change = { userId, email: consumed.email, oldEmail: old.email, newEmail }
+      this.#enqueue(notice(change))
+      return change
     })
   }
 
@@ -109,16 +107,18 @@ export class SqliteActionStore implements ActionStore {
     return this.#reset.immediate(tokenHash, passwordHash, notice, now)
   }
 
-  async confirmEmailChange (tokenHash: string, notice: (oldEmail: string) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined> {
-    return this.#change.immediate(tokenHash, notice, now, keepSessionId)
+  async confirmEmailChange (tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined> {
+    try {
+      return this.#change.immediate(tokenHash, notice, now, keepSessionId)
+    } catch (err) {
+      // The whole transaction was rolled back: the token stays usable, nothing changed.
+      if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
+      throw err
+    }
   }
 
   async voidActionTokens (userId: string, purposes: readonly ActionPurpose[], now: Date): Promise<number> {
     return this.#void(userId, purposes, now)
-  }
-
-  async enqueueMessage (message: NewOutboxMessage): Promise<void> {
-    this.#enqueue(message)
   }
 
   async claimMessages (limit: number, leaseMs: number, now: Date): Promise<ClaimedOutboxMessage[]> {
