@@ -1,10 +1,12 @@
 import Fastify from 'fastify'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import fastifyDrizzleAuth, { AuthService, type MailMessage } from '../src/index.ts'
 import { sqliteStore } from '../src/db/sqlite/index.ts'
 import { pgStore } from '../src/db/pg/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 import { CountingStore } from './fixtures/counting-store.ts'
+import { tempDir } from './fixtures/temp.ts'
 import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
 
 const LINKS = {
@@ -13,14 +15,16 @@ const LINKS = {
   changeEmail: 'https://app.example/confirm-email?token={token}'
 }
 
-/** A mailer that records what it is asked to send; `hold` makes every send wait forever (a mail server that hangs). */
+/** A mailer that records what it is asked to send; `hold` makes every send wait until `release()` (a mail server that hangs). */
 function recordingMailer (hold = false) {
   const sent: MailMessage[] = []
+  const held: Array<() => void> = []
   return {
     sent,
+    release: () => { for (const done of held.splice(0)) done() },
     send: (message: MailMessage) => {
       sent.push(message)
-      return hold ? new Promise<void>(() => {}) : Promise.resolve()
+      return hold ? new Promise<void>((resolve) => { held.push(resolve) }) : Promise.resolve()
     }
   }
 }
@@ -73,7 +77,7 @@ for (const dialect of await availableDialects()) {
       const mailer = recordingMailer(true)
       const app = Fastify()
       await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS })
-      t.teardown(async () => { await app.close(); await db.close() })
+      t.teardown(async () => { mailer.release(); await app.close(); await db.close() })
       await app.ready()
       await app.authService.register('known@example.com', PASSWORD)
       const answers = []
@@ -88,6 +92,28 @@ for (const dialect of await availableDialects()) {
       const invalid = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'not an address' } })
       t.equal(invalid.statusCode, 422)
       t.equal(invalid.json().code, 'invalid_email')
+    })
+
+    t.test('closing does not hang on a mail server that hangs: the send is left to its lease, then sent by the next run', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      t.teardown(() => db.close())
+      const database = dialect === 'sqlite' ? join(tempDir(t, 'fda-hang-'), 'auth.sqlite') : db.url!
+      const hung = recordingMailer(true)
+      const first = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: hung, links: LINKS, outbox: { closeTimeoutMs: 1, leaseMs: 1 } })
+      await first.ready()
+      await first.register('known@example.com', PASSWORD)
+      await first.requestPasswordReset('known@example.com')
+      first.startMailDelivery()
+      await first.stopMailDelivery()
+      t.equal(hung.sent.length, 1, 'the send had started')
+      await first.close()
+      const next = recordingMailer()
+      const second = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: next, links: LINKS })
+      t.teardown(() => second.close())
+      await second.ready()
+      t.equal(await second.deliverMail(), 1, 'the abandoned message is sent once its lease is over')
+      t.same(next.sent.map((m) => m.to), ['known@example.com'])
+      hung.release()
     })
 
     t.test('HTTP limits: 5 mail-sending requests per IP per window, 30 token submissions, then 429 with Retry-After', async (t) => {

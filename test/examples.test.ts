@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from './fixtures/temp.ts'
@@ -50,6 +51,44 @@ t.test('examples/server.ts: the curl session of the README against the bundled r
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: fresh })).statusCode, 200)
   t.equal((await app.inject({ url: '/me', headers: fresh })).statusCode, 401)
   t.same((await app.inject({ url: '/health' })).json(), { status: 'ok' })
+})
+
+t.test('examples/server.ts without SMTP_URL: the README reset session, reading the link from the .eml file', async (t) => {
+  const dir = tempDir(t, 'fda-server-mail-')
+  const mailDir = join(dir, 'mail')
+  const app = await buildServer({
+    DATABASE_PATH: join(dir, 'auth.sqlite'), MAIL_DIR: mailDir, APP_URL: 'https://app.example/', AUTH_SECRET: 'server-example-secret-of-32-bytes!', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4'
+  })
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'POST', url: '/register', payload: CREDENTIALS })).statusCode, 201)
+  const forgot = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: CREDENTIALS.email } })
+  t.same(forgot.json(), { detail: 'If this address belongs to an account, a reset link is on its way' })
+  // The pass in flight ends, then whatever it had not claimed goes out: the file is there either way.
+  await app.authService.stopMailDelivery()
+  await app.authService.deliverMail()
+  const files = readdirSync(mailDir)
+  t.equal(files.length, 1)
+  t.match(files[0], /-reset_password-[0-9a-f]{8}\.eml$/)
+  // What the README's perl line does: join the quoted-printable soft line breaks, decode '='.
+  const eml = readFileSync(join(mailDir, files[0]), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+  const link = /http[^ "<]*token=[A-Za-z0-9_-]*/.exec(eml)![0]
+  t.match(link, /^https:\/\/app\.example\/reset\?token=[\w-]{43}$/)
+  const page = await app.inject({ url: new URL(link).pathname + new URL(link).search })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, '<script src="/account.js"></script>', 'the link opens a page; opening it uses nothing up')
+  t.equal((await app.inject({ url: '/account.js' })).statusCode, 200)
+  const token = new URL(link).searchParams.get('token')
+  const reset = await app.inject({ method: 'POST', url: '/password/reset', payload: { token, new_password: 'N3w-Passphrase-42' } })
+  t.same(reset.json(), { detail: 'Password changed: log in with the new password' })
+  const again = await app.inject({ method: 'POST', url: '/password/reset', payload: { token, new_password: 'N3w-Passphrase-42' } })
+  t.same(again.json(), { detail: 'This link is invalid or has expired: request a new one', code: 'invalid_token' })
+  t.equal((await app.inject({ method: 'POST', url: '/login', payload: { email: CREDENTIALS.email, password: 'N3w-Passphrase-42' } })).statusCode, 200)
+})
+
+t.test('examples/server.ts with SMTP_URL sends through that server', async (t) => {
+  const { mailerFrom } = await import('../examples/server.ts')
+  t.match(mailerFrom({ SMTP_URL: 'smtp://u:p@127.0.0.1:2525', MAIL_FROM: 'Example <x@app.example>' }), { from: 'Example <x@app.example>' })
+  t.match(mailerFrom({}), { directory: './data/mail' })
 })
 
 t.test('npm start: two instances start at once on their own ports and files, with no build step', async (t) => {

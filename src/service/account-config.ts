@@ -19,6 +19,8 @@ export interface OutboxConfig {
   pollIntervalMs?: number
   /** How long a sender holds a claimed message before another may take it (default 60,000 ms). */
   leaseMs?: number
+  /** How long closing waits for sends in flight before leaving them to their lease (default 5,000 ms). */
+  closeTimeoutMs?: number
 }
 
 export interface MailRateLimitConfig {
@@ -107,7 +109,8 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
       retryDelayMs: whole(outbox.retryDelayMs, 5_000, 'outbox.retryDelayMs'),
       maxRetryDelayMs: whole(outbox.maxRetryDelayMs, 3_600_000, 'outbox.maxRetryDelayMs'),
       pollIntervalMs: whole(outbox.pollIntervalMs, 1_000, 'outbox.pollIntervalMs'),
-      leaseMs: whole(outbox.leaseMs, 60_000, 'outbox.leaseMs')
+      leaseMs: whole(outbox.leaseMs, 60_000, 'outbox.leaseMs'),
+      closeTimeoutMs: whole(outbox.closeTimeoutMs, 5_000, 'outbox.closeTimeoutMs')
     },
     mailRateLimit: limit === false
       ? false

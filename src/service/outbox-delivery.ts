@@ -60,13 +60,14 @@ export class OutboxDelivery {
   }
 
   /**
-   * Stops the timer and lets the pass in flight end. A send that has not finished by then is not waited for:
-   * its message stays claimed until its lease runs out, and is sent again by whoever runs next.
+   * Stops the timer and waits for the sends in flight, at most `closeTimeoutMs`: a send still hanging then is
+   * given up here, its message stays claimed until its lease runs out and is sent by whoever runs next.
    */
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     this.#timer = undefined
-    this.#stopped.resolve(STOPPED)
+    const { resolve } = this.#stopped
+    setTimeout(() => { resolve(STOPPED) }, this.#d.config.closeTimeoutMs).unref()
     await this.#draining
   }
 
