@@ -67,8 +67,10 @@ export class OutboxDelivery {
     clearInterval(this.#timer)
     this.#timer = undefined
     const { resolve } = this.#stopped
-    setTimeout(() => { resolve(STOPPED) }, this.#d.config.closeTimeoutMs).unref()
+    // Not unref'd: whoever awaits the close is owed its end, also when nothing else keeps the process alive.
+    const timer = setTimeout(() => { resolve(STOPPED) }, this.#d.config.closeTimeoutMs)
     await this.#draining
+    clearTimeout(timer)
   }
 
   /** One pass: claims due messages and sends them; returns how many were delivered. */
