@@ -133,6 +133,26 @@ for (const dialect of await availableDialects()) {
       t.same(await import('./fixtures/app.ts').then(({ testDatabase }) => testDatabase(app).query('select id from auth_outbox')), [])
     })
 
+    t.test('a mailer that throws something other than an Error: given up after maxAttempts with its text', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      let calls = 0
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      const mailer = { send: () => { calls++; throw 'mail relay offline' } }
+      const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, outbox: { maxAttempts: 2, retryDelayMs: 1 } })
+      t.teardown(async () => { await service.close(); await db.close() })
+      await service.ready()
+      await service.register('alice@example.com', PASSWORD)
+      await service.requestPasswordReset('alice@example.com')
+      const failed = nextEvent(service, 'email_send_failed')
+      t.equal(await service.deliverMail(), 0)
+      const [retry] = await db.query('select attempts, last_error from auth_outbox')
+      t.same([Number(retry.attempts), retry.last_error], [1, 'mail relay offline'], 'the error is kept for the retry')
+      await db.query(`update auth_outbox set available_at = created_at`)
+      t.equal(await service.deliverMail(), 0)
+      t.match(await failed, { type: 'reset_password', attempts: 2, error: 'mail relay offline' })
+      t.equal(calls, 2)
+    })
+
     t.test('two instances on one database deliver each of 20 messages exactly once', async (t) => {
       const smtp = await startSmtp(t)
       const db = await createTestDatabase(dialect as Dialect)
