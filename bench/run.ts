@@ -373,8 +373,15 @@ async function main (): Promise<void> {
   writeFileSync('bench/results/latest.json', `${JSON.stringify({ quick: QUICK, machine, seconds, windows, s5, growth, memory, targets }, null, 2)}\n`)
 }
 
+const onlyIndex = process.argv.indexOf('--only')
+const only = onlyIndex === -1 ? undefined : process.argv[onlyIndex + 1]
 try {
-  await main()
+  if (only === 'vs' || only?.startsWith('vs:') === true) {
+    const { reportVs, runVs } = await import('./vs.ts')
+    reportVs(await runVs(only === 'vs' ? undefined : only.slice(3).split(',')), QUICK)
+  } else {
+    await main()
+  }
 } finally {
   stopServer()
   await sleep(50)

@@ -27,6 +27,12 @@ app.get('/__bench/gc', { config: { authenticate: false } }, async () => {
   return process.memoryUsage()
 })
 
+// Bench-only: the remembered-lookup counters of the SQLite store (absent on PostgreSQL).
+app.get('/__bench/stats', { config: { authenticate: false } }, async () => {
+  const stats = (app.authService.store as { lookupStats?: { hits: number, misses: number } }).lookupStats
+  return stats ?? { hits: 0, misses: 0 }
+})
+
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 const address = app.server.address() as { port: number }
 process.stdout.write(`listening http://127.0.0.1:${address.port}\n`)

@@ -175,3 +175,16 @@ t.test('hardening item 13: nothing is remembered inside an open transaction, so 
   t.equal((await me(app, session.accessToken)).statusCode, 401, 'after the rollback: inactive on the very next request')
   t.equal((await me(app, session.accessToken)).statusCode, 401, 'and it stays so')
 })
+
+t.test('the store counts lookups answered from memory and from the database', async (t) => {
+  const { app, session, other } = await appOnFile(t)
+  const store = app.authService.store as SqliteAuthStore
+  const before = store.lookupStats
+  for (let i = 0; i < 3; i++) t.equal((await me(app, session.accessToken)).statusCode, 200)
+  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 1 }, 'one join, then two answers from memory')
+  other.prepare('create table app_rows (id integer primary key)').run()
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 2 }, 'any commit elsewhere: the join again')
+  store.lookupStats.hits = 1000
+  t.equal(store.lookupStats.hits, before.hits + 2, 'a copy: the counts cannot be edited from outside')
+})

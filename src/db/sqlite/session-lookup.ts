@@ -11,6 +11,8 @@ export interface SessionLookup {
   (sessionId: string): FoundSession | undefined
   /** How many answers are remembered now (at most 10,000). */
   readonly size: number
+  /** Lookups answered from memory, and lookups that ran the join, since the store was made. */
+  readonly stats: { hits: number, misses: number }
 }
 
 /**
@@ -64,12 +66,14 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   }
 
   const remembered = new Map<string, FoundSession>()
+  const stats = { hits: 0, misses: 0 }
   let version: unknown
   let changes: unknown
   const find = (sessionId: string): FoundSession | undefined => {
     if (client.inTransaction) {
       remembered.clear()
       version = undefined
+      stats.misses++
       return lookup(sessionId)
     }
     const nowVersion = dataVersion.get()
@@ -80,8 +84,12 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
       changes = nowChanges
     } else {
       const known = remembered.get(sessionId)
-      if (known !== undefined) return known
+      if (known !== undefined) {
+        stats.hits++
+        return known
+      }
     }
+    stats.misses++
     const found = lookup(sessionId)
     if (found !== undefined) {
       if (remembered.size >= REMEMBERED) remembered.delete(remembered.keys().next().value!)
@@ -89,5 +97,6 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     }
     return found
   }
+  Object.defineProperty(find, 'stats', { get: () => ({ ...stats }) })
   return Object.defineProperty(find, 'size', { get: () => remembered.size }) as SessionLookup
 }

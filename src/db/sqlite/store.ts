@@ -137,6 +137,11 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     return this.#findSession.size
   }
 
+  /** Session lookups answered from memory (`hits`) and from the database (`misses`) so far. */
+  get lookupStats (): { hits: number, misses: number } {
+    return this.#findSession.stats
+  }
+
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
     return this.#rotate.immediate(oldHash, newHash, now)
   }

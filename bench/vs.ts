@@ -1,0 +1,258 @@
+/**
+ * `npm run bench -- --only vs`: the plugin against what users would run instead, in realistic traffic.
+ *
+ * Three kinds of process, each its own: the plugin's server (bench/server.ts: `npm start`'s application, an
+ * application route `GET /hello` behind `loginRequired`), the stateless alternative (bench/baselines/stateless.ts:
+ * Fastify + @fastify/jwt, `await request.jwtVerify()`) and a bare Fastify (bench/baselines/bare.ts). Every
+ * scenario measures the three in turn, round after round (interleaved, so drift falls on all alike), with
+ * autocannon at 50 connections cycling through the scenario's tokens; each window reports req/s and the
+ * server's CPU µs per request (/proc/<pid>/stat; PostgreSQL's own CPU is not counted).
+ *
+ * Scenarios: (a) one token, idle SQLite; (b) 1,000 sessions cycled while another connection commits 100
+ * rows/s to the application's own table in the same file; (c) 100,000 sessions cycled; (d) PostgreSQL, 1,000
+ * sessions cycled; (e) PostgreSQL, two plugin instances on one database, the connections split between them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import pg from 'pg'
+
+const QUICK = process.argv.includes('--quick')
+const WINDOW = QUICK ? 2 : 4
+const ROUNDS = QUICK ? 1 : 2
+const CONNECTIONS = 50
+const CLK_TCK = 100
+const SECRET = randomBytes(32).toString('hex')
+const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+export interface VsWindow {
+  scenario: string
+  process: 'plugin' | 'stateless' | 'bare'
+  rps: number
+  cpuUsPerRequest: number
+  non2xx: number
+  requests: number
+  /** SQLite scenarios: the share of session lookups answered from memory during the window. */
+  hitRate?: number
+}
+
+interface Proc { child: ChildProcess, url: string, pid: number }
+const children = new Set<ChildProcess>()
+
+function cpuTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+async function start (script: string, env: Record<string, string>, args: string[] = [], ready = /listening (http:\/\/\S+)/): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...process.env, AUTH_SECRET: SECRET, PORT: '0', BCRYPT_ROUNDS: '10', ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  children.add(child)
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = ready.exec(out)
+      if (match !== null) resolve(match[1] ?? '')
+    })
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)))
+  })
+  return { child, url, pid: child.pid! }
+}
+
+async function stop (proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null) return
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve))
+  proc.child.kill('SIGTERM')
+  await exited
+  children.delete(proc.child)
+}
+
+function killAll (): void {
+  for (const child of children) if (child.exitCode === null) { try { child.kill('SIGKILL') } catch {} }
+}
+
+async function seed (database: string, sessions: number, dir: string): Promise<string[]> {
+  const out = join(dir, `tokens-${sessions}-${randomBytes(4).toString('hex')}.json`)
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/seed-tokens.ts', database, String(sessions), out], {
+    env: { ...process.env, AUTH_SECRET: SECRET }, stdio: ['ignore', 'ignore', 'inherit']
+  })
+  children.add(child)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  children.delete(child)
+  if (code !== 0) throw new Error(`seeding exited with ${code}`)
+  return JSON.parse(readFileSync(out, 'utf8')) as string[]
+}
+
+/** autocannon options that present the tokens in turn, one per request. */
+function cycling (tokens: string[], connections = CONNECTIONS): Omit<autocannon.Options, 'url'> {
+  let next = 0
+  return {
+    connections,
+    duration: WINDOW,
+    requests: [{
+      method: 'GET',
+      setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } })
+    }]
+  }
+}
+
+async function stats (proc: Proc): Promise<{ hits: number, misses: number } | undefined> {
+  const res = await fetch(`${proc.url}/__bench/stats`).catch(() => undefined)
+  return res?.ok === true ? await res.json() as { hits: number, misses: number } : undefined
+}
+
+/** One window: the processes behind `targets` share the connections; CPU is summed over them. */
+async function measure (scenario: string, kind: VsWindow['process'], targets: Proc[], tokens: string[]): Promise<VsWindow> {
+  const before = targets.map((p) => cpuTicks(p.pid))
+  const statsBefore = kind === 'plugin' ? await Promise.all(targets.map(stats)) : []
+  const share = Math.floor(CONNECTIONS / targets.length)
+  const results = await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(tokens, share) })))
+  const ticks = targets.reduce((sum, p, i) => sum + cpuTicks(p.pid) - before[i], 0)
+  const requests = results.reduce((sum, r) => sum + r.requests.total, 0)
+  const window: VsWindow = {
+    scenario,
+    process: kind,
+    rps: results.reduce((sum, r) => sum + r.requests.total / r.duration, 0),
+    cpuUsPerRequest: requests === 0 ? 0 : (ticks / CLK_TCK) * 1e6 / requests,
+    non2xx: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+    requests
+  }
+  if (kind === 'plugin') {
+    const after = await Promise.all(targets.map(stats))
+    const hits = after.reduce((sum, s, i) => sum + (s?.hits ?? 0) - (statsBefore[i]?.hits ?? 0), 0)
+    const misses = after.reduce((sum, s, i) => sum + (s?.misses ?? 0) - (statsBefore[i]?.misses ?? 0), 0)
+    if (hits + misses > 0) window.hitRate = hits / (hits + misses)
+  }
+  return window
+}
+
+interface Scenario {
+  name: string
+  plugin: Proc[]
+  tokens: string[]
+  /** The SQLite file the application's own writer commits 100 rows/s to during the scenario's windows. */
+  writer?: string
+}
+
+async function adminQuery (text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try { await client.query(text) } finally { await client.end() }
+}
+
+export interface VsResult {
+  windows: VsWindow[]
+  targets: Array<{ target: string, measured: string, pass: boolean }>
+  seconds: number
+}
+
+export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promise<VsResult> {
+  const started = Date.now()
+  const dir = mkdtempSync(join(tmpdir(), 'fda-vs-'))
+  const pgName = `fda_bench_${process.pid}_${randomBytes(3).toString('hex')}`
+  let pgCreated = false
+  process.on('exit', () => { killAll(); rmSync(dir, { recursive: true, force: true }) })
+  try {
+    const stateless = await start('bench/baselines/stateless.ts', {})
+    const bare = await start('bench/baselines/bare.ts', {})
+    const scenarios: Scenario[] = []
+
+    if (only.includes('a') || only.includes('b')) {
+      const path = join(dir, 'ab.sqlite')
+      const tokens = await seed(path, 1000, dir)
+      const plugin = await start('bench/server.ts', { DATABASE_PATH: path })
+      if (only.includes('a')) scenarios.push({ name: '(a) one token, idle SQLite', plugin: [plugin], tokens: tokens.slice(0, 1) })
+      if (only.includes('b')) {
+        scenarios.push({ name: '(b) 1,000 sessions, the app commits 100 rows/s', plugin: [plugin], tokens, writer: path })
+      }
+    }
+    if (only.includes('c')) {
+      const path = join(dir, 'c.sqlite')
+      const tokens = await seed(path, 100_000, dir)
+      scenarios.push({ name: '(c) 100,000 sessions, idle SQLite', plugin: [await start('bench/server.ts', { DATABASE_PATH: path })], tokens })
+    }
+    if (only.includes('d') || only.includes('e')) {
+      await adminQuery(`create database ${pgName}`)
+      pgCreated = true
+      const url = new URL(PG_URL)
+      url.pathname = `/${pgName}`
+      const tokens = await seed(url.toString(), 1000, dir)
+      const first = await start('bench/server.ts', { DATABASE_URL: url.toString() })
+      if (only.includes('d')) scenarios.push({ name: '(d) PostgreSQL, 1,000 sessions', plugin: [first], tokens })
+      if (only.includes('e')) {
+        const second = await start('bench/server.ts', { DATABASE_URL: url.toString() })
+        scenarios.push({ name: '(e) PostgreSQL, two instances, 1,000 sessions', plugin: [first, second], tokens })
+      }
+    }
+    // Warm-up, not measured: JIT, connections, page cache.
+    for (const s of scenarios) {
+      for (const targets of [s.plugin, [stateless], [bare]]) {
+        await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(s.tokens, Math.floor(CONNECTIONS / targets.length)), duration: 1 })))
+      }
+    }
+
+    const windows: VsWindow[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of scenarios) {
+        // The writer runs through all three windows: its commits cost the stateless and bare servers nothing.
+        const writer = s.writer === undefined ? undefined : await start('bench/app-writer.ts', {}, [s.writer], /(writing)/)
+        windows.push(await measure(s.name, 'plugin', s.plugin, s.tokens))
+        windows.push(await measure(s.name, 'stateless', [stateless], s.tokens))
+        windows.push(await measure(s.name, 'bare', [bare], s.tokens))
+        if (writer !== undefined) await stop(writer)
+      }
+    }
+
+    const TARGETS: Record<string, number> = { '(a)': 1.30, '(b)': 1.10, '(c)': 1.00, '(d)': 0.60 }
+    const targets = []
+    for (const s of scenarios) {
+      const key = s.name.slice(0, 3)
+      const min = TARGETS[key]
+      const plugin = windows.filter((w) => w.scenario === s.name && w.process === 'plugin')
+      const base = windows.filter((w) => w.scenario === s.name && w.process === 'stateless')
+      const rps = plugin.map((w, i) => w.rps / base[i].rps)
+      const cpu = plugin.map((w, i) => base[i].cpuUsPerRequest / w.cpuUsPerRequest)
+      const clean = plugin.every((w) => w.non2xx === 0)
+      const fmt = (v: number[]) => v.map((x) => x.toFixed(2)).join(' / ')
+      if (min === undefined) {
+        targets.push({ target: `${key} req/s and CPU/request vs stateless (no target)`, measured: `${fmt(rps)}; ${fmt(cpu)}`, pass: clean })
+        continue
+      }
+      targets.push({ target: `${key} req/s vs stateless >= ${min.toFixed(2)}`, measured: fmt(rps), pass: clean && Math.min(...rps) >= min })
+      targets.push({ target: `${key} CPU/request: stateless / plugin >= ${min.toFixed(2)}`, measured: fmt(cpu), pass: clean && Math.min(...cpu) >= min })
+    }
+    for (const p of [stateless, bare, ...new Set(scenarios.flatMap((s) => s.plugin))]) await stop(p)
+    return { windows, targets, seconds: (Date.now() - started) / 1000 }
+  } finally {
+    killAll()
+    if (pgCreated) await adminQuery(`drop database if exists ${pgName} with (force)`)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Prints the table and writes bench/results/vs.{md,json}. */
+export function reportVs (result: VsResult, quick: boolean): void {
+  const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+  const lines = [
+    `fastify-drizzle-auth vs the stateless alternative (${quick ? 'quick' : 'full'}): ${CONNECTIONS} connections, ${WINDOW} s windows, ${ROUNDS} interleaved round(s), ${fmt(result.seconds)} s`,
+    '',
+    '| scenario | process | req/s | server CPU µs/req | non-2xx | remembered lookups |',
+    '|---|---|---:|---:|---:|---:|'
+  ]
+  for (const w of result.windows) {
+    lines.push(`| ${w.scenario} | ${w.process} | ${fmt(w.rps)} | ${fmt(w.cpuUsPerRequest, 1)} | ${fmt(w.non2xx)} | ${w.hitRate === undefined ? '' : `${fmt(w.hitRate * 100, 1)} %`} |`)
+  }
+  lines.push('', '| target | measured (per round) | result |', '|---|---|---|')
+  for (const t of result.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.pass ? 'PASS' : 'FAIL'} |`)
+  const report = lines.join('\n')
+  console.log(report)
+  writeFileSync('bench/results/vs.md', `${report}\n\nCommand: \`npm run bench -- --only vs${quick ? ' --quick' : ''}\`\n`)
+  writeFileSync('bench/results/vs.json', `${JSON.stringify({ quick, ...result }, null, 2)}\n`)
+}
