@@ -136,7 +136,7 @@ t.test('more sessions than are remembered: the oldest are forgotten and still an
   const insert = db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
   db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
   for (let i = 0; i <= 10_000; i++) store.findSession(`s${i}`)
-  t.equal(store.rememberedSessions, 10_000, 'after 10,001 distinct sessions, 10,000 are remembered')
+  t.equal(store.rememberedSessions, 5_001, 'after 10,001 distinct sessions, the older half of 10,000 went whole: 5,001 are remembered')
   t.equal(store.findSession('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
   t.equal(store.findSession('s10000')?.session.userId, user.id)
   t.equal(store.findSession('missing'), undefined)

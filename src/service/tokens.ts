@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt'
+import { BoundedCache } from '../db/bounded-cache.ts'
 import { TokenExpiredError, TokenInvalidError } from '../errors.ts'
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512'
@@ -49,7 +50,7 @@ export class AccessTokenCodec {
    * Tokens already verified, by their exact string: a repeat skips the HMAC and JSON work but not the expiry
    * check, and revocation is never cached (the service reads the session every time). Bounded, oldest out first.
    */
-  readonly #verified = new Map<string, AccessClaims>()
+  readonly #verified = new BoundedCache<string, AccessClaims>(VERIFIED_CACHE_SIZE)
 
   constructor (settings: TokenSettings) {
     this.#settings = settings
@@ -81,7 +82,7 @@ export class AccessTokenCodec {
     return this.#settings.accessTokenTtl
   }
 
-  /** How many verified tokens are remembered now (at most 10,000). */
+  /** How many verified tokens are remembered now (at most 10,000; the older half goes whole). */
   get rememberedTokens (): number {
     return this.#verified.size
   }
@@ -114,7 +115,6 @@ export class AccessTokenCodec {
     }
     const claims = Object.freeze(this.#checkClaims(decoded.header, decoded.payload))
     if (!ignoreExpiration) {
-      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!)
       this.#verified.set(token, claims)
     }
     return claims

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { eq, getTableColumns, sql } from 'drizzle-orm'
+import { BoundedCache } from '../bounded-cache.ts'
 import type { FoundSession, PublicUserRecord } from '../store.ts'
 import { sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
@@ -9,7 +10,7 @@ const REMEMBERED = 10_000
 /** A remembered-answer cache whose size a test can read. */
 export interface SessionLookup {
   (sessionId: string): FoundSession | undefined
-  /** How many answers are remembered now (at most 10,000). */
+  /** How many answers are remembered now (at most 10,000; the older half goes whole). */
   readonly size: number
   /** Lookups answered from memory, and lookups that ran the join, since the store was made. */
   readonly stats: { hits: number, misses: number }
@@ -65,7 +66,7 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     })
   }
 
-  const remembered = new Map<string, FoundSession>()
+  const remembered = new BoundedCache<string, FoundSession>(REMEMBERED)
   const stats = { hits: 0, misses: 0 }
   let version: unknown
   let changes: unknown
@@ -91,10 +92,7 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     }
     stats.misses++
     const found = lookup(sessionId)
-    if (found !== undefined) {
-      if (remembered.size >= REMEMBERED) remembered.delete(remembered.keys().next().value!)
-      remembered.set(sessionId, found)
-    }
+    if (found !== undefined) remembered.set(sessionId, found)
     return found
   }
   Object.defineProperty(find, 'stats', { get: () => ({ ...stats }) })

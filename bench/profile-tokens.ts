@@ -1,0 +1,43 @@
+/**
+ * `tsx bench/profile-tokens.ts <database> <tokens.json> [seconds]`: a CPU profile of the bench server on
+ * `GET /hello` while autocannon cycles through the given access tokens (scenarios b-d of `--only vs`), printed
+ * as the top self-time entries. AUTH_SECRET must be the key the tokens were signed with (bench/seed-tokens.ts).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+
+const [database, tokenFile, seconds = '5'] = process.argv.slice(2)
+const tokens = JSON.parse(readFileSync(tokenFile, 'utf8')) as string[]
+const dir = mkdtempSync(join(tmpdir(), 'fda-profile-'))
+const server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
+  env: { ...process.env, ...(database.startsWith('postgres') ? { DATABASE_URL: database } : { DATABASE_PATH: database }), PORT: '0' },
+  stdio: ['ignore', 'pipe', 'inherit']
+})
+const url = await new Promise<string>((resolve) => {
+  let out = ''
+  server.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); const m = /listening (http:\/\/\S+)/.exec(out); if (m !== null) resolve(m[1]) })
+})
+let next = 0
+const result = await autocannon({
+  url: `${url}/hello`, connections: 50, duration: Number(seconds),
+  requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } }) }]
+})
+server.kill('SIGTERM')
+await new Promise((resolve) => server.once('exit', resolve))
+const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 'utf8')) as
+  { nodes: Array<{ callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }> }
+rmSync(dir, { recursive: true, force: true })
+const self = new Map<string, number>()
+let total = 0
+for (const node of profile.nodes) {
+  const hits = node.hitCount ?? 0
+  total += hits
+  const { functionName, url: source, lineNumber } = node.callFrame
+  const where = source === '' ? '' : ` ${source.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench|examples)\//, '$1/')}:${lineNumber + 1}`
+  self.set(`${functionName || '(anonymous)'}${where}`, (self.get(`${functionName || '(anonymous)'}${where}`) ?? 0) + hits)
+}
+process.stdout.write(`${Math.round(result.requests.average)} req/s, ${result.non2xx} non-2xx\n`)
+for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) process.stdout.write(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${key}\n`)
