@@ -33,7 +33,7 @@ function appSchema (dialect: Dialect, withAuthTables: boolean): string {
   if (!withAuthTables) return `export { users } from '${plugin}'`
   return [
     `import { integer, ${table}, text } from 'drizzle-orm/${core}'`,
-    `export { users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox } from '${plugin}'`,
+    `export { users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox${dialect === 'sqlite' ? ', authChanges' : ''} } from '${plugin}'`,
     `export const posts = ${table}('posts', { id: integer('id').primaryKey(), title: text('title').notNull() })`
   ].join('\n')
 }

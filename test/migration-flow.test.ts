@@ -20,7 +20,7 @@ import { availableDialects, createTestDatabase, type Dialect } from './fixtures/
 import { tempDir } from './fixtures/temp.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SQLITE_TABLES = ['auth_action_tokens', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users']
+const SQLITE_TABLES = ['auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users']
 
 t.test('the migrations carried in the code are exactly what drizzle reads from drizzle/', async (t) => {
   for (const [dialect, embedded] of [['sqlite', SQLITE_MIGRATIONS], ['pg', PG_MIGRATIONS]] as const) {
@@ -75,9 +75,9 @@ t.test('fastify-drizzle-auth migrate: applies, is a no-op the second time, and s
   const err: string[] = []
   const io = { out: (line: string) => { out.push(line) }, err: (line: string) => { err.push(line) } }
   t.equal(await runCli(['migrate', '--database', file], {}, io), 0)
-  t.match(out.pop(), /3 migration\(s\) applied, 3 in all/)
+  t.match(out.pop(), /4 migration\(s\) applied, 4 in all/)
   t.equal(await runCli(['migrate', '-d', file], {}, io), 0)
-  t.match(out.pop(), /0 migration\(s\) applied, 3 in all/)
+  t.match(out.pop(), /0 migration\(s\) applied, 4 in all/)
   t.equal(await runCli(['migrate'], { DATABASE_URL: join(dir, 'env.sqlite') }, io), 0, 'DATABASE_URL when no --database')
   t.equal(await runCli(['migrate', '--database', join(dir, 'own.sqlite'), '--own-users-table'], {}, io), 0)
   const own = openSqlite(join(dir, 'own.sqlite'))

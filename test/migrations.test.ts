@@ -18,7 +18,7 @@ t.test('migrate(db) creates the tables in its own migrations table, and a second
   db.run(sql`create table __drizzle_migrations (id integer primary key, hash text not null, created_at numeric)`)
   migrate(db)
   const tables = db.$client.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all()
-  t.same(tables.filter((name: unknown) => String(name).startsWith('auth_')), ['auth_action_tokens', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users'])
+  t.same(tables.filter((name: unknown) => String(name).startsWith('auth_')), ['auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users'])
   t.ok(tables.includes(MIGRATIONS_TABLE))
   const applied = db.$client.prepare(`select count(*) from ${MIGRATIONS_TABLE}`).pluck().get()
   t.equal(applied, readdirSync(new URL('../drizzle/sqlite', import.meta.url)).filter((f) => f.endsWith('.sql')).length, 'every shipped migration')

@@ -182,9 +182,70 @@ t.test('the store counts lookups answered from memory and from the database', as
   const before = store.lookupStats
   for (let i = 0; i < 3; i++) t.equal((await me(app, session.accessToken)).statusCode, 200)
   t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 1 }, 'one join, then two answers from memory')
-  other.prepare('create table app_rows (id integer primary key)').run()
+  other.prepare('update auth_users set updated_at = updated_at + 1').run()
   t.equal((await me(app, session.accessToken)).statusCode, 200)
-  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 2 }, 'any commit elsewhere: the join again')
+  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 2 }, 'a user row written elsewhere: the join again')
   store.lookupStats.hits = 1000
   t.equal(store.lookupStats.hits, before.hits + 2, 'a copy: the counts cannot be edited from outside')
+})
+
+t.test('the application writing its own tables (another connection, or raw SQL on the plugin\'s) leaves the memory alone', async (t) => {
+  const { app, session, other } = await appOnFile(t)
+  const store = app.authService.store as SqliteAuthStore
+  other.prepare('create table app_events (id integer primary key, body text)').run()
+  t.equal((await me(app, session.accessToken)).statusCode, 200)
+  const before = store.lookupStats
+  for (let i = 0; i < 5; i++) {
+    other.prepare('insert into app_events (body) values (?)').run(`e${i}`)
+    // A session's columns that are not part of the answer (its last use) do not matter either.
+    other.prepare('update auth_sessions set last_used_at = ?').run(Date.now())
+    t.equal((await me(app, session.accessToken)).statusCode, 200)
+  }
+  t.same(store.lookupStats, { hits: before.hits + 5, misses: before.misses }, 'every one answered from memory')
+  other.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
+  t.equal((await me(app, session.accessToken)).statusCode, 401, 'a revocation is still seen on the next request')
+
+  // The same on the plugin's own connection (the application shares its Drizzle database with it).
+  const shared = await buildApp()
+  t.teardown(() => shared.close())
+  const own = await registerAndLogin(shared)
+  const db = testDatabase(shared)
+  await db.query('create table app_events (id integer primary key, body text)')
+  t.equal((await me(shared, own.accessToken)).statusCode, 200)
+  const sharedStore = shared.authService.store as SqliteAuthStore
+  const start = sharedStore.lookupStats
+  for (let i = 0; i < 3; i++) {
+    await db.query(`insert into app_events (body) values ('own${i}')`)
+    t.equal((await me(shared, own.accessToken)).statusCode, 200)
+  }
+  t.same(sharedStore.lookupStats, { hits: start.hits + 3, misses: start.misses })
+  await db.query('update auth_users set is_active = 0')
+  t.equal((await me(shared, own.accessToken)).statusCode, 401, 'raw SQL deactivating the user is seen at once')
+})
+
+t.test('where the triggers cannot be made (a read-only connection), any commit forgets the memory', async (t) => {
+  const path = tempFile(t)
+  const writer = openSqlite(path)
+  t.teardown(() => writer.close())
+  migrate(writer.db)
+  const service = new SqliteAuthStore(writer.db)
+  const user = await service.createUser({ email: 'ro@example.com', passwordHash: null })
+  writer.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
+  // The triggers are in place for the writer's own store: drop them, so the read-only store cannot rely on them.
+  for (const name of writer.db.$client.prepare("select name from sqlite_master where type = 'trigger'").pluck().all() as string[]) {
+    writer.db.$client.exec(`drop trigger "${name}"`)
+  }
+  const reader = new Database(path, { readonly: true })
+  t.teardown(() => reader.close())
+  const { drizzle } = await import('drizzle-orm/better-sqlite3')
+  const store = new SqliteAuthStore(drizzle(reader))
+  t.equal(reader.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get(), 0, 'no trigger could be made')
+  t.equal(store.findSession('s1')?.session.revokedAt, null)
+  t.equal(store.findSession('s1')?.session.revokedAt, null)
+  t.same(store.lookupStats, { hits: 1, misses: 1 })
+  writer.db.$client.prepare('create table app_rows (id integer primary key)').run()
+  t.equal(store.findSession('s1')?.session.revokedAt, null)
+  t.same(store.lookupStats, { hits: 1, misses: 2 }, 'any commit elsewhere: the join again')
+  writer.db.$client.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
+  t.not(store.findSession('s1')?.session.revokedAt, null, 'the revocation is seen')
 })

@@ -19,5 +19,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1795966373285,
     "breakpoints": true,
     "sql": "CREATE TABLE `auth_action_tokens` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`token_hash` text NOT NULL,\n\t`purpose` text NOT NULL,\n\t`user_id` text NOT NULL,\n\t`email` text NOT NULL,\n\t`new_email` text,\n\t`created_at` integer NOT NULL,\n\t`expires_at` integer NOT NULL,\n\t`used_at` integer\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `auth_action_tokens_token_hash_unique` ON `auth_action_tokens` (`token_hash`);--> statement-breakpoint\nCREATE INDEX `auth_action_tokens_user_idx` ON `auth_action_tokens` (`user_id`,`purpose`);--> statement-breakpoint\nCREATE INDEX `auth_action_tokens_email_idx` ON `auth_action_tokens` (`email`);--> statement-breakpoint\nCREATE INDEX `auth_action_tokens_expires_at_idx` ON `auth_action_tokens` (`expires_at`);--> statement-breakpoint\nCREATE TABLE `auth_outbox` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`payload` text NOT NULL,\n\t`created_at` integer NOT NULL,\n\t`available_at` integer NOT NULL,\n\t`claimed_until` integer,\n\t`attempts` integer DEFAULT 0 NOT NULL,\n\t`last_error` text\n);\n--> statement-breakpoint\nCREATE INDEX `auth_outbox_available_at_idx` ON `auth_outbox` (`available_at`);"
+  },
+  {
+    "tag": "0003_auth_changes",
+    "when": 1795969593899,
+    "breakpoints": true,
+    "sql": "CREATE TABLE IF NOT EXISTS `auth_changes` (\n\t`id` integer PRIMARY KEY NOT NULL,\n\t`version` integer NOT NULL\n);\n--> statement-breakpoint\nINSERT OR IGNORE INTO `auth_changes` (`id`, `version`) VALUES (1, 0);\n"
   }
 ]

@@ -81,6 +81,16 @@ export const deviceTokens = sqliteTable('auth_device_tokens', {
   index('auth_device_tokens_expires_at_idx').on(t.expiresAt)
 ])
 
+/**
+ * One row (id 1) whose `version` moves on every update or delete of a session or user row, by triggers the
+ * store puts in place when it opens (also on tables made by drizzle-kit push): remembered session lookups are
+ * forgotten when it moves, and only then, so an application writing its own tables leaves them alone.
+ */
+export const authChanges = sqliteTable('auth_changes', {
+  id: integer('id').primaryKey(),
+  version: integer('version').notNull()
+})
+
 export const ACTION_PURPOSES = ['verify_email', 'reset_password', 'change_email'] as const
 export type ActionPurpose = typeof ACTION_PURPOSES[number]
 

@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3'
 import { eq, getTableColumns, sql } from 'drizzle-orm'
+import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { BoundedCache } from '../bounded-cache.ts'
 import type { FoundSession, PublicUserRecord } from '../store.ts'
+import { trackChanges } from './change-tracking.ts'
 import { sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 
@@ -22,10 +24,12 @@ export interface SessionLookup {
  * The SQL is built by Drizzle from the table objects (so a renamed column cannot leave it stale), then run as
  * one raw better-sqlite3 statement returning an array, mapped by each column's own driver mapping.
  *
- * Answers are remembered only while the database is provably unchanged: `PRAGMA data_version` moves when any
- * other connection (another process, another handle in this one) commits, and `total_changes()` moves on any
- * row this connection inserts, updates or deletes. Either moving forgets every answer, so a revoked session, a
- * deactivated user or a deleted row is seen on the very next request; the two reads cost a fraction of the join.
+ * Answers are remembered only while no answer can have changed: `auth_changes.version` moves (by triggers in
+ * the schema, change-tracking.ts) on every update of a session's answered columns or of a user, and every
+ * deletion of either, by any connection or process, raw SQL included. It moving forgets every answer, so a
+ * revoked session, a deactivated user or a deleted row is seen on the very next request, while the
+ * application's writes to its own tables leave the memory alone. Where the triggers cannot be made, any
+ * commit forgets it: `PRAGMA data_version` (other connections) and `total_changes()` (this one).
  * The version is read before the join: a commit landing in between makes the next call look again, never
  * keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction (a
  * rollback moves neither counter). Answers are frozen: one may serve many requests.
@@ -43,8 +47,10 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     .where(eq(sessions.id, sql.placeholder('id')))
     .toSQL()
   const join = client.prepare(query.sql).raw(true)
-  const dataVersion = client.prepare('pragma data_version').pluck(true)
-  const totalChanges = client.prepare('select total_changes()').pluck(true)
+  // The version the auth tables' triggers move; without it, any commit anywhere (the fallback).
+  const tracked = trackChanges(client, getTableConfig(usersTable).name)
+  const dataVersion = tracked ?? client.prepare('pragma data_version').pluck(true)
+  const totalChanges = tracked === undefined ? client.prepare('select total_changes()').pluck(true) : undefined
   const { expiresAt, revokedAt } = sessions
 
   function lookup (sessionId: string): FoundSession | undefined {
@@ -78,7 +84,7 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
       return lookup(sessionId)
     }
     const nowVersion = dataVersion.get()
-    const nowChanges = totalChanges.get()
+    const nowChanges = totalChanges?.get()
     if (nowVersion !== version || nowChanges !== changes) {
       remembered.clear()
       version = nowVersion

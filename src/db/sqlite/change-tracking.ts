@@ -1,0 +1,32 @@
+import type Database from 'better-sqlite3'
+
+const bump = 'update auth_changes set version = version + 1 where id = 1'
+
+function quoted (name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/**
+ * Puts in place (idempotently) the triggers that move `auth_changes.version` on every update of a session's
+ * answered columns, every update of a user, and every deletion of either, whoever writes: this connection,
+ * another process, raw SQL. They live in the schema, so they also cover tables made by drizzle-kit push or
+ * an application's own users table. Returns the statement that reads the version, or undefined when the
+ * triggers cannot be made (a read-only file, say): the caller then falls back to watching every commit.
+ */
+export function trackChanges (client: Database.Database, usersTable: string): Database.Statement<[], number> | undefined {
+  try {
+    client.transaction(() => {
+      client.exec('create table if not exists `auth_changes` (`id` integer PRIMARY KEY NOT NULL, `version` integer NOT NULL)')
+      client.exec('insert or ignore into auth_changes (id, version) values (1, 0)')
+      const watched: Array<[string, string]> = [['auth_sessions', 'update of id, user_id, expires_at, revoked_at'], [usersTable, 'update']]
+      for (const [table, update] of watched) {
+        for (const [suffix, event] of [['updated', update], ['deleted', 'delete']]) {
+          client.exec(`create trigger if not exists ${quoted(`${table}_fda_${suffix}`)} after ${event} on ${quoted(table)} begin ${bump}; end`)
+        }
+      }
+    }).immediate()
+    return client.prepare<[], number>('select version from auth_changes where id = 1').pluck(true)
+  } catch {
+    return undefined
+  }
+}
