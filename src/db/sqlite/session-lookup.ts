@@ -30,14 +30,19 @@ export interface SessionLookup {
  * revoked session, a deactivated user or a deleted row is seen on the very next request, while the
  * application's writes to its own tables leave the memory alone. Where the triggers cannot be made, any
  * commit forgets it: `PRAGMA data_version` (other connections) and `total_changes()` (this one).
- * The version is read before the join: a commit landing in between makes the next call look again, never
- * keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction (a
+ * With the triggers, the version is read in the join's own statement (one snapshot), and alone for a
+ * remembered answer; without them, the counters are read before the join: a commit landing in between makes
+ * the next call look again, never keeps a stale answer. Nothing is remembered or reused while the connection is inside a transaction (a
  * rollback moves neither counter). Answers are frozen: one may serve many requests.
  */
 export function compileSessionLookup (db: SqliteDatabase, client: Database.Database, usersTable: typeof users): SessionLookup {
   const { passwordHash: _hash, ...userColumns } = getTableColumns(usersTable)
   const columns = Object.entries(userColumns)
+  // The version the auth tables' triggers move; without it, any commit anywhere (the fallback).
+  const tracked = trackChanges(client, getTableConfig(usersTable).name)
   const query = db.select({
+    // Read in the join's own statement, so the answer and its version come from one snapshot.
+    version: tracked === undefined ? sql`null` : sql`(select version from auth_changes where id = 1)`,
     userId: sessions.userId,
     expiresAt: sessions.expiresAt,
     revokedAt: sessions.revokedAt,
@@ -47,26 +52,26 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     .where(eq(sessions.id, sql.placeholder('id')))
     .toSQL()
   const join = client.prepare(query.sql).raw(true)
-  // The version the auth tables' triggers move; without it, any commit anywhere (the fallback).
-  const tracked = trackChanges(client, getTableConfig(usersTable).name)
   const dataVersion = tracked ?? client.prepare('pragma data_version').pluck(true)
   const totalChanges = tracked === undefined ? client.prepare('select total_changes()').pluck(true) : undefined
   const { expiresAt, revokedAt } = sessions
+  let rowVersion: unknown
 
   function lookup (sessionId: string): FoundSession | undefined {
     const row = join.get(sessionId) as unknown[] | undefined
     if (row === undefined) return undefined
+    rowVersion = row[0]
     const user: Record<string, unknown> = {}
     for (let i = 0; i < columns.length; i++) {
-      const value = row[i + 3]
+      const value = row[i + 4]
       user[columns[i][0]] = value === null ? null : columns[i][1].mapFromDriverValue(value)
     }
     return Object.freeze({
       session: Object.freeze({
         id: sessionId,
-        userId: row[0] as string,
-        expiresAt: expiresAt.mapFromDriverValue(row[1] as number) as Date,
-        revokedAt: row[2] === null ? null : revokedAt.mapFromDriverValue(row[2] as number) as Date
+        userId: row[1] as string,
+        expiresAt: expiresAt.mapFromDriverValue(row[2] as number) as Date,
+        revokedAt: row[3] === null ? null : revokedAt.mapFromDriverValue(row[3] as number) as Date
       }),
       user: Object.freeze(user) as unknown as PublicUserRecord
     })
@@ -76,15 +81,31 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   const stats = { hits: 0, misses: 0 }
   let version: unknown
   let changes: unknown
-  const find = (sessionId: string): FoundSession | undefined => {
-    if (client.inTransaction) {
-      remembered.clear()
-      version = undefined
-      stats.misses++
-      return lookup(sessionId)
+
+  // With the triggers: a remembered answer costs one read of the version; any other lookup one statement.
+  const findTracked = (sessionId: string): FoundSession | undefined => {
+    const known = remembered.get(sessionId)
+    if (known !== undefined && tracked!.get() === version) {
+      stats.hits++
+      return known
     }
+    stats.misses++
+    const found = lookup(sessionId)
+    if (found === undefined) {
+      if (known !== undefined) remembered.delete(sessionId)
+      return undefined
+    }
+    if (rowVersion !== version) {
+      remembered.clear()
+      version = rowVersion
+    }
+    remembered.set(sessionId, found)
+    return found
+  }
+
+  const findWatchingCommits = (sessionId: string): FoundSession | undefined => {
     const nowVersion = dataVersion.get()
-    const nowChanges = totalChanges?.get()
+    const nowChanges = totalChanges!.get()
     if (nowVersion !== version || nowChanges !== changes) {
       remembered.clear()
       version = nowVersion
@@ -100,6 +121,16 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     const found = lookup(sessionId)
     if (found !== undefined) remembered.set(sessionId, found)
     return found
+  }
+
+  const find = (sessionId: string): FoundSession | undefined => {
+    if (client.inTransaction) {
+      remembered.clear()
+      version = undefined
+      stats.misses++
+      return lookup(sessionId)
+    }
+    return tracked === undefined ? findWatchingCommits(sessionId) : findTracked(sessionId)
   }
   Object.defineProperty(find, 'stats', { get: () => ({ ...stats }) })
   return Object.defineProperty(find, 'size', { get: () => remembered.size }) as SessionLookup
