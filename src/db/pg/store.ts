@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
+import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
@@ -8,6 +8,7 @@ import type {
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { PgActionStore } from './actions.ts'
+import { compilePgSessionLookup } from './session-lookup.ts'
 import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 
 export type PgDatabase = NodePgDatabase<Record<string, unknown>>
@@ -38,23 +39,14 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly #users: typeof users
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
-  readonly #findSession
+  readonly #findSession: (sessionId: string) => Promise<FoundSession | undefined>
 
   constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgAuthStoreOptions = {}) {
     this.#db = db
     this.#users = usersTable as unknown as typeof users
     this.#options = options
     this.actions = new PgActionStore(db, this.#users, () => this.ready())
-    const { passwordHash: _hash, ...userColumns } = getTableColumns(this.#users)
-    this.#findSession = db
-      .select({
-        session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
-        user: userColumns
-      })
-      .from(sessions)
-      .innerJoin(this.#users, eq(this.#users.id, sessions.userId))
-      .where(eq(sessions.id, sql.placeholder('sid')))
-      .prepare('fastify_drizzle_auth_find_session')
+    this.#findSession = compilePgSessionLookup(db, this.#users)
   }
 
   ready (): Promise<void> {
@@ -127,8 +119,7 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async findSession (sessionId: string): Promise<FoundSession | undefined> {
     await this.ready()
-    const [row] = await this.#findSession.execute({ sid: sessionId })
-    return row === undefined ? undefined : Object.freeze({ session: Object.freeze(row.session), user: Object.freeze(row.user) })
+    return this.#findSession(sessionId)
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
