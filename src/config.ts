@@ -85,6 +85,8 @@ export interface AuthConfig extends AccountConfig {
   usersTable?: Table
   /** Run the plugin's migrations when the database is opened (default true). */
   migrate?: boolean
+  /** PostgreSQL: remember session lookups, forgotten on LISTEN/NOTIFY (`maxStalenessMs` default 1000). */
+  sessionCache?: { enabled?: boolean, maxStalenessMs?: number }
   /** Where the service logs (the plugin passes Fastify's logger). */
   logger?: AuthLogger
 }
@@ -111,6 +113,7 @@ export interface ResolvedConfig {
   purgeIntervalSeconds: number
   usersTable: Table | undefined
   migrate: boolean
+  sessionCache: { maxStalenessMs: number } | undefined
   logger: AuthLogger | undefined
   /** Email verification, password reset and email change. */
   account: ResolvedAccountConfig
@@ -153,6 +156,8 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   if (config.postgresPool !== undefined && (config.postgresPool === null || typeof config.postgresPool !== 'object')) {
     throw new ConfigurationError('fastify-drizzle-auth: `postgresPool` must be an object of node-postgres pool settings, e.g. { max: 20 }')
   }
+  // A configuration resolved before (the plugin hands its own to the service) keeps its resolved settings.
+  const again = (config as Partial<ResolvedConfig>).account !== undefined
   const algorithm = config.algorithm ?? 'HS256'
   if (!ALGORITHMS.includes(algorithm)) {
     throw new ConfigurationError(`fastify-drizzle-auth: \`algorithm\` must be one of ${ALGORITHMS.join(', ')}`)
@@ -202,9 +207,9 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
     usersTable: config.usersTable,
     migrate: config.migrate ?? true,
+    sessionCache: again ? (config as ResolvedConfig).sessionCache : resolveSessionCache(config.sessionCache),
     logger: config.logger,
-    // A configuration resolved before (the plugin hands its own to the service) keeps its account settings.
-    account: (config as Partial<ResolvedConfig>).account ?? resolveAccountConfig(config)
+    account: again ? (config as ResolvedConfig).account : resolveAccountConfig(config)
   }
 }
 
@@ -223,6 +228,14 @@ function resolveSecret (secret: unknown): Buffer {
     )
   }
   return bytes
+}
+
+function resolveSessionCache (value: AuthConfig['sessionCache']): ResolvedConfig['sessionCache'] {
+  if (value === undefined || (value as { enabled?: unknown } | null)?.enabled === false) return undefined
+  if (typeof value !== 'object' || value === null || value.enabled !== true) {
+    throw new ConfigurationError('fastify-drizzle-auth: `sessionCache` must be { enabled: true, maxStalenessMs? } (PostgreSQL only) or left out')
+  }
+  return { maxStalenessMs: positiveInteger(value.maxStalenessMs, 1000, 'sessionCache.maxStalenessMs') }
 }
 
 function isStore (value: unknown): value is AnyAuthStore {

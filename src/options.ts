@@ -37,7 +37,7 @@ export interface ResolvedPluginOptions {
 const CONFIG_KEYS = [
   'database', 'postgresPool', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
   'clockSkewSeconds', 'bcryptRounds', 'hashConcurrency', 'hashQueueLimit', 'passwordValidators', 'refreshReuseGraceSeconds',
-  'loginRateLimit', 'registrationRateLimit', 'deviceTokenTtl', 'purgeIntervalSeconds', 'usersTable', 'migrate', 'logger',
+  'loginRateLimit', 'registrationRateLimit', 'deviceTokenTtl', 'purgeIntervalSeconds', 'usersTable', 'migrate', 'sessionCache', 'logger',
   'mailer', 'links', 'requireVerifiedEmail', 'actionTokenTtl', 'mailTemplates', 'outbox', 'mailRateLimit'
 ] as const satisfies ReadonlyArray<keyof AuthConfig>
 // Fails to compile when AuthConfig gains a key this list does not forward.

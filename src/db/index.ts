@@ -10,6 +10,8 @@ export interface DatabaseShortcut {
   usersTable: object | undefined
   migrate: boolean
   postgresPool: Readonly<Record<string, unknown>>
+  /** PostgreSQL only: the opt-in memory of session lookups. */
+  sessionCache?: { maxStalenessMs: number }
 }
 
 export function isPostgresUrl (value: string): boolean {
@@ -20,10 +22,10 @@ export function isPostgresUrl (value: string): boolean {
  * Resolves the `database` shortcut into a store of its dialect, loading that dialect (and its driver) only
  * now: an application on SQLite never loads `pg`, one on PostgreSQL never loads `better-sqlite3`.
  */
-export async function openStore ({ database, usersTable, migrate, postgresPool }: DatabaseShortcut): Promise<AnyAuthStore> {
+export async function openStore ({ database, usersTable, migrate, postgresPool, sessionCache }: DatabaseShortcut): Promise<AnyAuthStore> {
   if ((typeof database === 'string' && isPostgresUrl(database)) || is(database, PgDatabase)) {
     const { pgStore } = await loadDialect('pg', () => import('./pg/index.ts'))
-    return pgStore(database as never, { usersTable: usersTable as never, migrate, pool: postgresPool })
+    return pgStore(database as never, { usersTable: usersTable as never, migrate, pool: postgresPool, sessionCache })
   }
   const { sqliteStore } = await loadDialect('better-sqlite3', () => import('./sqlite/index.ts'))
   return sqliteStore(database as never, { usersTable: usersTable as never, migrate })

@@ -21,7 +21,8 @@ export class StoreAccess {
     if (config.store === undefined) {
       // resolveConfig guarantees a database whenever no store was given.
       this.#opening = openStore({
-        database: config.database!, usersTable: config.usersTable, migrate: config.migrate, postgresPool: config.postgresPool
+        database: config.database!, usersTable: config.usersTable, migrate: config.migrate, postgresPool: config.postgresPool,
+        sessionCache: config.sessionCache
       }).then((store) => (this.#store = store))
       // Whoever awaits it sees the failure; an unawaited one must not crash the process.
       this.#opening.catch(() => {})

@@ -11,6 +11,11 @@ export interface PgStoreOptions {
   migrate?: boolean
   /** node-postgres pool settings for a URL (max, idleTimeoutMillis, ssl, ...). */
   pool?: PostgresPoolOptions
+  /**
+   * Remember session lookups in this process, forgotten when any instance's write is NOTIFYed (LISTEN on a
+   * connection of its own; nothing is remembered while it is down); `maxStalenessMs` (default 1000) caps reuse.
+   */
+  sessionCache?: { maxStalenessMs?: number }
 }
 
 /**
@@ -20,14 +25,15 @@ export interface PgStoreOptions {
 export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions = {}): PgAuthStore {
   const ownUsersTable = options.usersTable !== undefined
   const migrateDb = (options.migrate ?? true) ? (db: PgDatabase) => migrate(db, { ownUsersTable }) : undefined
+  const sessionCache = options.sessionCache === undefined ? undefined : { maxStalenessMs: options.sessionCache.maxStalenessMs ?? 1000 }
   if (typeof urlOrDb === 'string') {
     const opened = openPostgres(urlOrDb, options.pool)
-    return new PgAuthStore(opened.db, options.usersTable, { migrate: migrateDb, onClose: opened.close })
+    return new PgAuthStore(opened.db, options.usersTable, { migrate: migrateDb, onClose: opened.close, sessionCache })
   }
   if (typeof (urlOrDb as { $client?: { query?: unknown } } | null)?.$client?.query !== 'function') {
     throw new ConfigurationError('fastify-drizzle-auth: pgStore() takes a postgres:// URL or a Drizzle node-postgres database')
   }
-  return new PgAuthStore(urlOrDb, options.usersTable, { migrate: migrateDb })
+  return new PgAuthStore(urlOrDb, options.usersTable, { migrate: migrateDb, sessionCache })
 }
 
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, ACTION_PURPOSES } from './schema.ts'

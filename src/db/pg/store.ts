@@ -1,6 +1,7 @@
 import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
-import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
+import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
+import pg from 'pg'
 import { ConflictError } from '../../errors.ts'
 import type {
   AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
@@ -9,6 +10,7 @@ import type {
 import { isUniqueViolation } from '../unique-violation.ts'
 import { PgActionStore } from './actions.ts'
 import { compilePgSessionLookup } from './session-lookup.ts'
+import { PgSessionCache, type PgSessionCacheOptions } from './session-cache.ts'
 import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 
 export type PgDatabase = NodePgDatabase<Record<string, unknown>>
@@ -24,6 +26,8 @@ export interface PgAuthStoreOptions {
   migrate?: (db: PgDatabase) => Promise<void>
   /** Ends the pool the store was given, when the store owns it. */
   onClose?: () => Promise<void>
+  /** Remember session lookups, forgotten on LISTEN/NOTIFY (session-cache.ts); off by default. */
+  sessionCache?: PgSessionCacheOptions
 }
 
 /**
@@ -40,6 +44,8 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
   readonly #findSession: (sessionId: string) => Promise<FoundSession | undefined>
+  /** The opt-in memory of session lookups (`sessionCache`), if on. */
+  readonly sessionCache: PgSessionCache | undefined
 
   constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgAuthStoreOptions = {}) {
     this.#db = db
@@ -47,14 +53,22 @@ export class PgAuthStore implements AuthStore<'async'> {
     this.#options = options
     this.actions = new PgActionStore(db, this.#users, () => this.ready())
     this.#findSession = compilePgSessionLookup(db, this.#users)
+    const pool = (db as unknown as { $client: { options?: pg.ClientConfig } }).$client
+    this.sessionCache = options.sessionCache === undefined
+      ? undefined
+      : new PgSessionCache(() => new pg.Client(pool.options), getTableConfig(this.#users).name, options.sessionCache)
   }
 
   ready (): Promise<void> {
-    const migrate = this.#options.migrate
-    if (migrate === undefined) return Promise.resolve()
     // A failed start (database down) is retried by the next call, so the service recovers without a restart.
-    this.#ready ??= migrate(this.#db).catch((err: unknown) => { this.#ready = undefined; throw err })
+    this.#ready ??= this.#prepare().catch((err: unknown) => { this.#ready = undefined; throw err })
     return this.#ready
+  }
+
+  async #prepare (): Promise<void> {
+    await this.#options.migrate?.(this.#db)
+    // Never fails: a cache that cannot listen stays off and tries again.
+    await this.sessionCache?.start()
   }
 
   async createUser (values: NewUserRecord): Promise<UserRecord> {
@@ -119,7 +133,7 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async findSession (sessionId: string): Promise<FoundSession | undefined> {
     await this.ready()
-    return this.#findSession(sessionId)
+    return this.sessionCache === undefined ? this.#findSession(sessionId) : this.sessionCache.lookup(sessionId, this.#findSession)
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
@@ -273,6 +287,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   }
 
   async close (): Promise<void> {
+    await this.sessionCache?.close()
     await this.#options.onClose?.()
   }
 }

@@ -1,0 +1,148 @@
+import pg from 'pg'
+import { BoundedCache } from '../bounded-cache.ts'
+import type { FoundSession } from '../store.ts'
+
+export const CHANGES_CHANNEL = 'fastify_drizzle_auth_changes'
+const RECONNECT_MS = 1000
+
+export interface PgSessionCacheOptions {
+  /** The longest an answer is reused, even with no notification (default 1000 ms). */
+  maxStalenessMs: number
+}
+
+function quoted (name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/**
+ * The opt-in memory of session lookups on PostgreSQL. Statement-level triggers on the sessions and users
+ * tables call `pg_notify` on every update of an answered column, delete or truncate (delivered when the
+ * writing transaction commits, whoever wrote); a connection of its own LISTENs, and every notification
+ * forgets every answer. While that connection is not listening, nothing is remembered (fail closed), and no
+ * answer is reused after `maxStalenessMs`. A lookup that a notification overtook is not remembered.
+ */
+export class PgSessionCache {
+  readonly #connect: () => pg.Client
+  readonly #usersTable: string
+  readonly #maxStalenessMs: number
+  readonly #entries = new BoundedCache<string, { found: FoundSession, at: number }>(10_000)
+  readonly #stats = { hits: 0, misses: 0 }
+  #client: pg.Client | undefined
+  #listening = false
+  #epoch = 0
+  #closed = false
+  #starting: Promise<void> | undefined
+  #retry: NodeJS.Timeout | undefined
+  #notified: Array<() => void> = []
+  #notifications = 0
+
+  constructor (connect: () => pg.Client, usersTable: string, options: PgSessionCacheOptions) {
+    this.#connect = connect
+    this.#usersTable = usersTable
+    this.#maxStalenessMs = options.maxStalenessMs
+  }
+
+  /** True while the listening connection is up: only then is anything remembered. */
+  get listening (): boolean {
+    return this.#listening
+  }
+
+  get stats (): { hits: number, misses: number } {
+    return { ...this.#stats }
+  }
+
+  /** Notifications received so far. */
+  get notifications (): number {
+    return this.#notifications
+  }
+
+  /** Resolves when the memory is next forgotten: a notification, or the connection lost (tests and the bench wait on it). */
+  nextNotification (): Promise<void> {
+    return new Promise((resolve) => { this.#notified.push(resolve) })
+  }
+
+  /** Connects, puts the triggers in place and listens; a failure leaves the cache off and retries later. */
+  start (): Promise<void> {
+    if (this.#listening || this.#closed) return Promise.resolve()
+    clearTimeout(this.#retry)
+    this.#starting ??= this.#start().finally(() => { this.#starting = undefined })
+    return this.#starting
+  }
+
+  async lookup (sessionId: string, query: (sessionId: string) => Promise<FoundSession | undefined>): Promise<FoundSession | undefined> {
+    const now = Date.now()
+    const known = this.#listening ? this.#entries.get(sessionId) : undefined
+    if (known !== undefined && now - known.at <= this.#maxStalenessMs) {
+      this.#stats.hits++
+      return known.found
+    }
+    this.#stats.misses++
+    const epoch = this.#epoch
+    const listening = this.#listening
+    const found = await query(sessionId)
+    if (found !== undefined && listening && this.#listening && epoch === this.#epoch) this.#entries.set(sessionId, { found, at: now })
+    return found
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#retry)
+    // A start in flight ends first (it never rejects, and it sees #closed), then the connection goes.
+    await this.#starting
+    this.#down()
+  }
+
+  async #start (): Promise<void> {
+    const client = this.#connect()
+    this.#client = client
+    client.on('notification', () => {
+      this.#notifications++
+      this.#forget()
+    })
+    client.on('error', () => { this.#lost(client) })
+    client.on('end', () => { this.#lost(client) })
+    try {
+      await client.connect()
+      await client.query('begin')
+      // One instance at a time replaces the function and triggers (concurrent replaces would collide).
+      await client.query("select pg_advisory_xact_lock(hashtext('fastify-drizzle-auth:notify-triggers'))")
+      await client.query(`create or replace function fastify_drizzle_auth_notify() returns trigger language plpgsql as $$
+        begin perform pg_notify('${CHANGES_CHANNEL}', ''); return null; end $$`)
+      const watched: Array<[string, string]> = [['auth_sessions', 'update of id, user_id, expires_at, revoked_at'], [this.#usersTable, 'update']]
+      for (const [table, update] of watched) {
+        await client.query(`create or replace trigger ${quoted(`${table}_fda_notify`)} after ${update} or delete or truncate on ${quoted(table)}
+          for each statement execute function fastify_drizzle_auth_notify()`)
+      }
+      await client.query('commit')
+      await client.query(`listen ${CHANGES_CHANNEL}`)
+      if (this.#client !== client || this.#closed) return
+      this.#forget()
+      this.#listening = true
+    } catch {
+      this.#lost(client)
+    }
+  }
+
+  #forget (): void {
+    this.#epoch++
+    this.#entries.clear()
+    for (const resolve of this.#notified.splice(0)) resolve()
+  }
+
+  #lost (client: pg.Client): void {
+    if (this.#client !== client) return
+    this.#down()
+    if (!this.#closed) {
+      this.#retry = setTimeout(() => { void this.start() }, RECONNECT_MS)
+      this.#retry.unref()
+    }
+  }
+
+  #down (): void {
+    this.#listening = false
+    this.#forget()
+    const client = this.#client
+    this.#client = undefined
+    client?.end().catch(() => {})
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Issue 13 item 4: the opt-in memory of session lookups on PostgreSQL, forgotten on LISTEN/NOTIFY, off while
+ * the listening connection is down, capped by maxStalenessMs.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { AuthService, ConfigurationError } from '../src/index.ts'
+import type { PgAuthStore } from '../src/db/pg/index.ts'
+import { bearer, buildApp, registerAndLogin, SECRET, testDatabase } from './fixtures/app.ts'
+import { requirePostgres } from './fixtures/databases.ts'
+
+t.test('sessionCache options are checked once', async (t) => {
+  for (const bad of [{ enabled: 'yes' }, { maxStalenessMs: 5 }, { enabled: true, maxStalenessMs: 0 }, 'on']) {
+    t.throws(() => new AuthService({ database: ':memory:', secret: SECRET, sessionCache: bad as never }), ConfigurationError, JSON.stringify(bad))
+  }
+  const off = new AuthService({ database: ':memory:', secret: SECRET, sessionCache: { enabled: false } })
+  t.equal(off.config.sessionCache, undefined)
+  await off.close()
+  const on = new AuthService({ database: ':memory:', secret: SECRET, sessionCache: { enabled: true } })
+  t.same(on.config.sessionCache, { maxStalenessMs: 1000 })
+  await on.close()
+})
+
+if (await requirePostgres()) {
+  async function cachedApp (t: Test, maxStalenessMs = 60_000) {
+    const app = await buildApp({ sessionCache: { enabled: true, maxStalenessMs } }, {}, 'postgresql')
+    t.teardown(() => app.close())
+    const session = await registerAndLogin(app)
+    const store = app.authService.store as PgAuthStore
+    const cache = store.sessionCache!
+    await cache.start()
+    const db = testDatabase(app)
+    // The login stamped last_login (one notification, the cache listening since ready): let it arrive first.
+    while (cache.notifications < 1) await cache.nextNotification()
+    const me = async () => (await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode
+    /** Runs a write and waits until it has been notified. */
+    const write = async (text: string) => {
+      const seen = cache.notifications
+      await db.query(text)
+      while (cache.notifications <= seen) await cache.nextNotification()
+    }
+    return { app, session, cache, me, db, write }
+  }
+
+  t.test('without the option every request asks the database', async (t) => {
+    const app = await buildApp({}, {}, 'postgresql')
+    t.teardown(() => app.close())
+    const session = await registerAndLogin(app)
+    t.equal((app.authService.store as PgAuthStore).sessionCache, undefined)
+    t.equal((await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode, 200)
+    await testDatabase(app).query('update auth_sessions set revoked_at = now()')
+    t.equal((await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode, 401, 'refused at once')
+  })
+
+  t.test('remembered until a write that matters is notified; the application\'s own writes change nothing', async (t) => {
+    const { cache, me, db, write } = await cachedApp(t)
+    t.equal(cache.listening, true)
+    t.equal(await me(), 200)
+    t.equal(await me(), 200)
+    t.match(cache.stats, { hits: 1, misses: 1 })
+    await db.query('create table app_events (id serial primary key)')
+    await db.query('insert into app_events default values')
+    await db.query('update auth_sessions set last_used_at = now()')
+    t.equal(await me(), 200)
+    t.match(cache.stats, { hits: 2, misses: 1 }, 'an unrelated write, and a column the answer does not hold, leave it')
+    await write('update auth_sessions set revoked_at = now()')
+    t.equal(await me(), 401, 'a revocation written elsewhere is refused once notified')
+  })
+
+  t.test('deactivation and deletion are notified too', async (t) => {
+    const { me, write } = await cachedApp(t)
+    t.equal(await me(), 200)
+    await write('update auth_users set is_active = false')
+    t.equal(await me(), 401)
+    await write('update auth_users set is_active = true')
+    t.equal(await me(), 200)
+    await write('delete from auth_refresh_tokens; delete from auth_sessions')
+    t.equal(await me(), 401)
+  })
+
+  t.test('while the listening connection is down nothing is remembered (fail closed); it comes back', async (t) => {
+    const { cache, me, db } = await cachedApp(t)
+    t.equal(await me(), 200)
+    const lost = cache.nextNotification()
+    await db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`)
+    await lost
+    t.equal(cache.listening, false)
+    const before = cache.stats
+    t.equal(await me(), 200)
+    t.equal(await me(), 200)
+    t.same(cache.stats, { hits: before.hits, misses: before.misses + 2 }, 'every lookup asked the database')
+    await cache.start()
+    t.equal(cache.listening, true, 'listening again')
+    t.equal(await me(), 200)
+    t.equal(await me(), 200)
+    t.equal(cache.stats.hits, before.hits + 1)
+  })
+
+  t.test('no answer is reused after maxStalenessMs, notification or not', async (t) => {
+    const { cache, me } = await cachedApp(t, 1)
+    t.equal(await me(), 200)
+    await sleep(5)
+    t.equal(await me(), 200)
+    t.match(cache.stats, { hits: 0, misses: 2 })
+  })
+}
+
+if (await requirePostgres()) {
+  t.test('a cache that cannot listen stays off, the lookups still answer, and closing stops its retries', async (t) => {
+    const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
+    const pg = (await import('pg')).default
+    const cache = new PgSessionCache(() => new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 1000 }), 'auth_users', { maxStalenessMs: 1000 })
+    const lost = cache.nextNotification()
+    await cache.start()
+    await lost
+    t.equal(cache.listening, false)
+    let queries = 0
+    const query = async () => { queries++; return undefined }
+    await cache.lookup('s1', query)
+    await cache.lookup('s1', query)
+    t.equal(queries, 2, 'nothing remembered')
+    await cache.close()
+    await cache.start()
+    t.equal(cache.listening, false, 'a closed cache does not start again')
+  })
+
+  t.test('closing while the cache is still starting: it never starts listening', async (t) => {
+    const app = await buildApp({}, {}, 'postgresql')
+    t.teardown(() => app.close())
+    await app.ready()
+    const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
+    const pg = (await import('pg')).default
+    const url = testDatabase(app).url!
+    const cache = new PgSessionCache(() => new pg.Client({ connectionString: url }), 'auth_users', { maxStalenessMs: 1000 })
+    const starting = cache.start()
+    await cache.close()
+    await starting
+    t.equal(cache.listening, false)
+  })
+
+  t.test('a user column that is null is answered as null (a session made without a login)', async (t) => {
+    const app = await buildApp({}, {}, 'postgresql')
+    t.teardown(() => app.close())
+    const user = await app.authService.register('raw@example.com', 'Correct-Horse-9-Battery')
+    const db = testDatabase(app)
+    await db.query(`insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values ('raw-session', '${user.id}', now(), now(), now() + interval '1 hour')`)
+    const found = await (app.authService.store as PgAuthStore).findSession('raw-session')
+    t.equal(found?.user.lastLogin, null)
+    t.equal(found?.session.revokedAt, null)
+    t.ok(found?.session.expiresAt instanceof Date)
+  })
+}
