@@ -10,7 +10,8 @@
  * Mail: SMTP_URL (smtp://user:pass@host:587) sends through that server (MAIL_FROM sets the sender); without it
  * every message is written as an .eml file under MAIL_DIR (./data/mail/). APP_URL (http://HOST:PORT) is where
  * the emailed links point: /verify, /reset and /confirm-email, pages that POST the token. OUTBOX_LEASE_MS (60000)
- * is how long a message a crashed process was sending waits before another process sends it.
+ * is how long a message a crashed process was sending waits before another process sends it. SESSION_CACHE_MS
+ * (PostgreSQL) turns `sessionCache` on with that staleness cap.
  */
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -108,6 +109,7 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
       changeEmail: `${appUrl}/confirm-email?token={token}`
     },
     ...(env.OUTBOX_LEASE_MS === undefined ? {} : { outbox: { leaseMs: Number(env.OUTBOX_LEASE_MS) } }),
+    ...(env.SESSION_CACHE_MS === undefined ? {} : { sessionCache: { enabled: true, maxStalenessMs: Number(env.SESSION_CACHE_MS) } }),
     // The page at / uses cookies; the README's curl session keeps using bearer tokens.
     tokenTransport: 'both',
     ...(env.SECURE_COOKIES === 'false' ? { secureCookies: false } : {}),

@@ -131,6 +131,11 @@ export class PgAuthStore implements AuthStore<'async'> {
     return Number(result.rowCount) > 0
   }
 
+  /** With `sessionCache`: lookups answered from memory (`hits`) and from the database (`misses`) so far. */
+  get lookupStats (): { hits: number, misses: number } | undefined {
+    return this.sessionCache?.stats
+  }
+
   async findSession (sessionId: string): Promise<FoundSession | undefined> {
     await this.ready()
     return this.sessionCache === undefined ? this.#findSession(sessionId) : this.sessionCache.lookup(sessionId, this.#findSession)
