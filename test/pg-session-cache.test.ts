@@ -126,6 +126,22 @@ if (await requirePostgres()) {
     t.equal(cache.listening, false, 'a closed cache does not start again')
   })
 
+  t.test('pgStore(url, { sessionCache: {} }): an application\'s own store with the default cap', async (t) => {
+    const app = await buildApp({}, {}, 'postgresql')
+    t.teardown(() => app.close())
+    await app.ready()
+    const { pgStore } = await import('../src/db/pg/index.ts')
+    const store = pgStore(testDatabase(app).url!, { sessionCache: {} })
+    t.teardown(() => store.close())
+    await store.ready()
+    t.equal(store.sessionCache?.listening, true)
+    const user = await store.createUser({ email: 'own@example.com', passwordHash: null })
+    await testDatabase(app).query(`insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values ('own-session', '${user.id}', now(), now(), now() + interval '1 hour')`)
+    await store.findSession('own-session')
+    await store.findSession('own-session')
+    t.same(store.lookupStats, { hits: 1, misses: 1 }, 'reused within the default 1,000 ms')
+  })
+
   t.test('closing while the cache is still starting: it never starts listening', async (t) => {
     const app = await buildApp({}, {}, 'postgresql')
     t.teardown(() => app.close())
