@@ -1,5 +1,6 @@
 import { eq, getTableColumns, sql } from 'drizzle-orm'
-import type { FoundSession, PublicUserRecord } from '../store.ts'
+import { toFoundSession } from '../found-session.ts'
+import type { FoundSession } from '../store.ts'
 import { sessions, type users } from './schema.ts'
 import type { PgDatabase } from './store.ts'
 
@@ -28,20 +29,6 @@ export function compilePgSessionLookup (db: PgDatabase, usersTable: typeof users
   const { expiresAt, revokedAt } = sessions
   return async (sessionId) => {
     const { rows: [row] } = await client.query({ name: 'fastify_drizzle_auth_find_session', text, values: [sessionId], rowMode: 'array' })
-    if (row === undefined) return undefined
-    const user: Record<string, unknown> = {}
-    for (let i = 0; i < columns.length; i++) {
-      const value = row[i + 3]
-      user[columns[i][0]] = value === null ? null : columns[i][1].mapFromDriverValue(value)
-    }
-    return Object.freeze({
-      session: Object.freeze({
-        id: sessionId,
-        userId: row[0] as string,
-        expiresAt: expiresAt.mapFromDriverValue(row[1] as Date) as Date,
-        revokedAt: row[2] === null ? null : revokedAt.mapFromDriverValue(row[2] as Date) as Date
-      }),
-      user: Object.freeze(user) as unknown as PublicUserRecord
-    })
+    return row === undefined ? undefined : toFoundSession(sessionId, row, 0, columns, expiresAt, revokedAt)
   }
 }

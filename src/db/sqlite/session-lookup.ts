@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3'
 import { eq, getTableColumns, sql } from 'drizzle-orm'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { BoundedCache } from '../bounded-cache.ts'
-import type { FoundSession, PublicUserRecord } from '../store.ts'
+import { toFoundSession } from '../found-session.ts'
+import type { FoundSession } from '../store.ts'
 import { trackChanges } from './change-tracking.ts'
 import { sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
@@ -61,20 +62,7 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     const row = join.get(sessionId) as unknown[] | undefined
     if (row === undefined) return undefined
     rowVersion = row[0]
-    const user: Record<string, unknown> = {}
-    for (let i = 0; i < columns.length; i++) {
-      const value = row[i + 4]
-      user[columns[i][0]] = value === null ? null : columns[i][1].mapFromDriverValue(value)
-    }
-    return Object.freeze({
-      session: Object.freeze({
-        id: sessionId,
-        userId: row[1] as string,
-        expiresAt: expiresAt.mapFromDriverValue(row[2] as number) as Date,
-        revokedAt: row[3] === null ? null : revokedAt.mapFromDriverValue(row[3] as number) as Date
-      }),
-      user: Object.freeze(user) as unknown as PublicUserRecord
-    })
+    return toFoundSession(sessionId, row, 1, columns, expiresAt, revokedAt)
   }
 
   const remembered = new BoundedCache<string, FoundSession>(REMEMBERED)
