@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { tempDir } from './fixtures/temp.ts'
@@ -248,4 +249,39 @@ t.test('where the triggers cannot be made (a read-only connection), any commit f
   t.same(store.lookupStats, { hits: 1, misses: 2 }, 'any commit elsewhere: the join again')
   writer.db.$client.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
   t.not(store.findSession('s1')?.session.revokedAt, null, 'the revocation is seen')
+})
+
+t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and put back; until then nothing is trusted', async (t) => {
+  const { SCHEMA_CHECK_MS } = await import('../src/db/sqlite/session-lookup.ts')
+  const path = tempFile(t)
+  const opened = openSqlite(path, { busyTimeoutMs: 50, backgroundCheckpoints: false })
+  t.teardown(() => opened.close())
+  migrate(opened.db)
+  const store = new SqliteAuthStore(opened.db)
+  const user = await store.createUser({ email: 'rebuild@example.com', passwordHash: null })
+  opened.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
+  const other = new Database(path)
+  other.pragma('busy_timeout = 5000')
+  t.teardown(() => other.close())
+  const triggers = () => other.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get()
+  t.equal(triggers(), 4)
+  store.findSession('s1')
+  store.findSession('s1')
+  t.same(store.lookupStats, { hits: 1, misses: 1 })
+
+  // A rebuild's effect: the session table's triggers are gone, and a revocation then moves no version.
+  other.exec('drop trigger "auth_sessions_fda_updated"; drop trigger "auth_sessions_fda_deleted"')
+  other.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
+  // While another connection holds the write lock, the triggers cannot be put back: nothing is trusted.
+  other.exec('begin immediate')
+  await sleep(SCHEMA_CHECK_MS + 20)
+  t.not(store.findSession('s1')?.session.revokedAt, null, 'the revocation is seen once the schema check ran')
+  store.findSession('s1')
+  t.same(store.lookupStats, { hits: 1, misses: 3 }, 'untrusted: every lookup asks the database')
+  other.exec('commit')
+  await sleep(SCHEMA_CHECK_MS + 20)
+  store.findSession('s1')
+  t.equal(triggers(), 4, 'the triggers are back')
+  store.findSession('s1')
+  t.same(store.lookupStats, { hits: 2, misses: 4 }, 'and answers are remembered again')
 })

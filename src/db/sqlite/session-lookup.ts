@@ -9,6 +9,8 @@ import { sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 
 const REMEMBERED = 10_000
+/** How often the schema is checked for triggers lost to a table rebuild. */
+export const SCHEMA_CHECK_MS = 100
 
 /** A remembered-answer cache whose size a test can read. */
 export interface SessionLookup {
@@ -40,7 +42,8 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   const { passwordHash: _hash, ...userColumns } = getTableColumns(usersTable)
   const columns = Object.entries(userColumns)
   // The version the auth tables' triggers move; without it, any commit anywhere (the fallback).
-  const tracked = trackChanges(client, getTableConfig(usersTable).name)
+  const usersName = getTableConfig(usersTable).name
+  const tracked = trackChanges(client, usersName)
   const query = db.select({
     // Read in the join's own statement, so the answer and its version come from one snapshot.
     version: tracked === undefined ? sql`null` : sql`(select version from auth_changes where id = 1)`,
@@ -57,6 +60,13 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   const totalChanges = tracked === undefined ? client.prepare('select total_changes()').pluck(true) : undefined
   const { expiresAt, revokedAt } = sessions
   let rowVersion: unknown
+  // Rebuilding a table (a migration's copy-drop-rename) drops its triggers: the schema is looked at every
+  // SCHEMA_CHECK_MS, and when it moved the memory is emptied and the triggers put back (until that can be
+  // done, nothing is remembered).
+  const schemaVersion = client.prepare('pragma schema_version').pluck(true)
+  let schema = schemaVersion.get()
+  let schemaCheckedAt = Date.now()
+  let trusted = true
 
   function lookup (sessionId: string): FoundSession | undefined {
     const row = join.get(sessionId) as unknown[] | undefined
@@ -70,8 +80,24 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   let version: unknown
   let changes: unknown
 
+  const checkSchema = (now: number): void => {
+    schemaCheckedAt = now
+    // Untrusted (the triggers could not be put back), it tries again at every check.
+    if (trusted && schemaVersion.get() === schema) return
+    remembered.clear()
+    version = undefined
+    trusted = trackChanges(client, usersName) !== undefined
+    schema = schemaVersion.get()
+  }
+
   // With the triggers: a remembered answer costs one read of the version; any other lookup one statement.
   const findTracked = (sessionId: string): FoundSession | undefined => {
+    const now = Date.now()
+    if (now - schemaCheckedAt >= SCHEMA_CHECK_MS) checkSchema(now)
+    if (!trusted) {
+      stats.misses++
+      return lookup(sessionId)
+    }
     const known = remembered.get(sessionId)
     if (known !== undefined && tracked!.get() === version) {
       stats.hits++
