@@ -102,11 +102,12 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     secret,
     routes: true,
     mailer: mailerFrom(env),
-    // The links open the pages below, which POST the token: a mail scanner's GET uses nothing up.
+    // The links open the pages below, which POST the token: a mail scanner's GET uses nothing up. The token
+    // rides in the fragment, which browsers never send: it reaches no request log, proxy or Referer.
     links: {
-      verifyEmail: `${appUrl}/verify?token={token}`,
-      resetPassword: `${appUrl}/reset?token={token}`,
-      changeEmail: `${appUrl}/confirm-email?token={token}`
+      verifyEmail: `${appUrl}/verify#token={token}`,
+      resetPassword: `${appUrl}/reset#token={token}`,
+      changeEmail: `${appUrl}/confirm-email#token={token}`
     },
     ...(env.OUTBOX_LEASE_MS === undefined ? {} : { outbox: { leaseMs: Number(env.OUTBOX_LEASE_MS) } }),
     ...(env.SESSION_CACHE_MS === undefined ? {} : { sessionCache: { enabled: true, maxStalenessMs: Number(env.SESSION_CACHE_MS) } }),

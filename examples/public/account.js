@@ -1,6 +1,7 @@
-// What the emailed links open: /verify, /reset and /confirm-email, each with ?token=…
+// What the emailed links open: /verify, /reset and /confirm-email, each with #token=… (a fragment: the
+// browser never sends it, so the token is in no server log).
 const $ = (id) => document.getElementById(id)
-const token = new URLSearchParams(location.search).get('token') ?? ''
+const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? ''
 // The token leaves the address bar (and the history) at once.
 history.replaceState(null, '', location.pathname)
 
