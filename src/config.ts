@@ -4,6 +4,7 @@ import type { AnyAuthStore } from './db/store.ts'
 import { ConfigurationError } from './errors.ts'
 import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './service/account-config.ts'
 import type { AuthLogger } from './service/events.ts'
+import { positiveInteger } from './service/option-checks.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 
@@ -246,14 +247,6 @@ function isStore (value: unknown): value is AnyAuthStore {
 
 function isDrizzleDatabase (value: unknown): value is DrizzleDatabase {
   return value !== null && typeof value === 'object' && '$client' in value && 'select' in value
-}
-
-function positiveInteger (value: unknown, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be a positive integer (default ${fallback})`)
-  }
-  return value
 }
 
 function nonNegativeInteger (value: unknown, fallback: number, name: string): number {

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { AuthService, ConfigurationError } from '../src/index.ts'
 import type { PgAuthStore } from '../src/db/pg/index.ts'
 import { bearer, buildApp, registerAndLogin, SECRET, testDatabase } from './fixtures/app.ts'
-import { requirePostgres } from './fixtures/databases.ts'
+import { PG_URL, requirePostgres } from './fixtures/databases.ts'
 
 t.test('sessionCache options are checked once', async (t) => {
   for (const bad of [{ enabled: 'yes' }, { maxStalenessMs: 5 }, { enabled: true, maxStalenessMs: 0 }, 'on']) {
@@ -111,7 +111,10 @@ if (await requirePostgres()) {
   t.test('a cache that cannot listen stays off, the lookups still answer, and closing stops its retries', async (t) => {
     const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
     const pg = (await import('pg')).default
-    const cache = new PgSessionCache(() => new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 1000 }), 'auth_users', { maxStalenessMs: 1000 })
+    // The real server, refusing a database that does not exist: no port of our choosing.
+    const missing = new URL(PG_URL)
+    missing.pathname = '/fda_no_such_database'
+    const cache = new PgSessionCache(() => new pg.Client({ connectionString: missing.toString() }), 'auth_users', { maxStalenessMs: 1000 })
     const lost = cache.nextNotification()
     await cache.start()
     await lost

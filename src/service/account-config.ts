@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.ts'
+import { positiveInteger } from './option-checks.ts'
 import { defaultTemplates, MAIL_MESSAGE_TYPES, type Mailer, type MailTemplate, type MailTemplates } from './mail-messages.ts'
 
 /** Where the emailed links point: the application's own pages, which POST the token (never a GET that consumes it). */
@@ -105,20 +106,20 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
     },
     templates,
     outbox: {
-      maxAttempts: whole(outbox.maxAttempts, 8, 'outbox.maxAttempts'),
-      retryDelayMs: whole(outbox.retryDelayMs, 5_000, 'outbox.retryDelayMs'),
-      maxRetryDelayMs: whole(outbox.maxRetryDelayMs, 3_600_000, 'outbox.maxRetryDelayMs'),
-      pollIntervalMs: whole(outbox.pollIntervalMs, 1_000, 'outbox.pollIntervalMs'),
-      leaseMs: whole(outbox.leaseMs, 60_000, 'outbox.leaseMs'),
-      closeTimeoutMs: whole(outbox.closeTimeoutMs, 5_000, 'outbox.closeTimeoutMs')
+      maxAttempts: positiveInteger(outbox.maxAttempts, 8, 'outbox.maxAttempts'),
+      retryDelayMs: positiveInteger(outbox.retryDelayMs, 5_000, 'outbox.retryDelayMs'),
+      maxRetryDelayMs: positiveInteger(outbox.maxRetryDelayMs, 3_600_000, 'outbox.maxRetryDelayMs'),
+      pollIntervalMs: positiveInteger(outbox.pollIntervalMs, 1_000, 'outbox.pollIntervalMs'),
+      leaseMs: positiveInteger(outbox.leaseMs, 60_000, 'outbox.leaseMs'),
+      closeTimeoutMs: positiveInteger(outbox.closeTimeoutMs, 5_000, 'outbox.closeTimeoutMs')
     },
     mailRateLimit: limit === false
       ? false
       : {
-          perRecipientSeconds: whole(limit?.perRecipientSeconds, 60, 'mailRateLimit.perRecipientSeconds'),
-          maxRequestsPerIp: whole(limit?.maxRequestsPerIp, 5, 'mailRateLimit.maxRequestsPerIp'),
-          maxSubmissionsPerIp: whole(limit?.maxSubmissionsPerIp, 30, 'mailRateLimit.maxSubmissionsPerIp'),
-          windowSeconds: whole(limit?.windowSeconds, 900, 'mailRateLimit.windowSeconds')
+          perRecipientSeconds: positiveInteger(limit?.perRecipientSeconds, 60, 'mailRateLimit.perRecipientSeconds'),
+          maxRequestsPerIp: positiveInteger(limit?.maxRequestsPerIp, 5, 'mailRateLimit.maxRequestsPerIp'),
+          maxSubmissionsPerIp: positiveInteger(limit?.maxSubmissionsPerIp, 30, 'mailRateLimit.maxSubmissionsPerIp'),
+          windowSeconds: positiveInteger(limit?.windowSeconds, 900, 'mailRateLimit.windowSeconds')
         }
   }
 }
@@ -138,14 +139,6 @@ function lifetime (value: unknown, fallback: number, name: string): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 900 || value > 86_400) {
     throw new ConfigurationError(`fastify-drizzle-auth: \`actionTokenTtl.${name}\` must be a whole number of seconds from 900 to 86400 (default ${fallback})`)
-  }
-  return value
-}
-
-function whole (value: unknown, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be a positive integer (default ${fallback})`)
   }
   return value
 }
