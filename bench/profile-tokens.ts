@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { type CpuProfile, topSelfTime } from './profile-summary.ts'
 
 const [database, tokenFile, seconds = '5'] = process.argv.slice(2)
 const tokens = JSON.parse(readFileSync(tokenFile, 'utf8')) as string[]
@@ -27,17 +28,7 @@ const result = await autocannon({
 })
 server.kill('SIGTERM')
 await new Promise((resolve) => server.once('exit', resolve))
-const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 'utf8')) as
-  { nodes: Array<{ callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }> }
+const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 'utf8')) as CpuProfile
 rmSync(dir, { recursive: true, force: true })
-const self = new Map<string, number>()
-let total = 0
-for (const node of profile.nodes) {
-  const hits = node.hitCount ?? 0
-  total += hits
-  const { functionName, url: source, lineNumber } = node.callFrame
-  const where = source === '' ? '' : ` ${source.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench|examples)\//, '$1/')}:${lineNumber + 1}`
-  self.set(`${functionName || '(anonymous)'}${where}`, (self.get(`${functionName || '(anonymous)'}${where}`) ?? 0) + hits)
-}
 process.stdout.write(`${Math.round(result.requests.average)} req/s, ${result.non2xx} non-2xx\n`)
-for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) process.stdout.write(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${key}\n`)
+for (const line of topSelfTime(profile, 30)) process.stdout.write(`${line}\n`)

@@ -11,9 +11,8 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { AuthService } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
+import { type CpuProfile, topSelfTime } from './profile-summary.ts'
 
-interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
-interface Profile { nodes: ProfileNode[] }
 
 const path = process.argv[2] ?? '/me'
 const seconds = Number(process.argv[3] ?? 5)
@@ -78,18 +77,6 @@ const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))!
 mkdirSync('bench/results', { recursive: true })
 const kept = join('bench/results', `profile${path.replaceAll('/', '-')}.cpuprofile`)
 renameSync(join(dir, file), kept)
-const profile = JSON.parse(readFileSync(kept, 'utf8')) as Profile
-const self = new Map<string, number>()
-let total = 0
-for (const node of profile.nodes) {
-  const hits = node.hitCount ?? 0
-  total += hits
-  const { functionName, url: source, lineNumber } = node.callFrame
-  const where = source === '' ? '' : ` ${source.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(src|bench|examples)\//, '$1/')}:${lineNumber + 1}`
-  const key = `${functionName || '(anonymous)'}${where}`
-  self.set(key, (self.get(key) ?? 0) + hits)
-}
+const profile = JSON.parse(readFileSync(kept, 'utf8')) as CpuProfile
 process.stdout.write(`${path}: ${Math.round(result.requests.average)} req/s, ${result.non2xx} non-2xx; profile in ${kept}\n`)
-for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
-  process.stdout.write(`${(hits / total * 100).toFixed(1).padStart(5)} %  ${key}\n`)
-}
+for (const line of topSelfTime(profile, 40)) process.stdout.write(`${line}\n`)

@@ -18,6 +18,7 @@ import bcrypt from 'bcrypt'
 import { AuthService } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { newRefreshToken } from '../src/service/tokens.ts'
+import { CLK_TCK, cpuTicks, cpuTicksOf } from './cpu.ts'
 import { pacedGet } from './paced.ts'
 
 const QUICK = process.argv.includes('--quick')
@@ -31,7 +32,6 @@ const CONNECTIONS = 50
 const LOGIN_CONNECTIONS = 16
 const GROWTH = QUICK ? [1_000, 100_000] : [1_000, 1_000_000]
 const MEMORY = QUICK ? [10_000, 100_000] : [10_000, 1_000_000]
-const CLK_TCK = 100 // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 // With --quick the growth and memory scenarios use 100,000 instead of 1,000,000 (rows, requests).
 
 interface Measure {
@@ -60,16 +60,6 @@ function stopServer (): void {
 }
 process.on('exit', () => { stopServer(); rmSync(dir, { recursive: true, force: true }) })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { stopServer(); process.exit(130) })
-
-function cpuTicks (pid: number): number {
-  return cpuTicksOf(`/proc/${pid}/stat`)
-}
-
-function cpuTicksOf (path: string): number {
-  const stat = readFileSync(path, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15 of the full line)
-}
 
 function threadTicks (pid: number): Record<string, number> {
   const out: Record<string, number> = {}

@@ -19,12 +19,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import pg from 'pg'
+import { CLK_TCK, cpuTicks } from './cpu.ts'
 
 const QUICK = process.argv.includes('--quick')
 const WINDOW = QUICK ? 2 : 4
 const ROUNDS = QUICK ? 1 : 2
 const CONNECTIONS = 50
-const CLK_TCK = 100
 const SECRET = randomBytes(32).toString('hex')
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -41,12 +41,6 @@ export interface VsWindow {
 
 interface Proc { child: ChildProcess, url: string, pid: number }
 const children = new Set<ChildProcess>()
-
-function cpuTicks (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
-}
 
 async function start (script: string, env: Record<string, string>, args: string[] = [], ready = /listening (http:\/\/\S+)/): Promise<Proc> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
