@@ -365,12 +365,15 @@ async function main (): Promise<void> {
 
 const onlyIndex = process.argv.indexOf('--only')
 const only = onlyIndex === -1 ? undefined : process.argv[onlyIndex + 1]
+// `--all`: the core scenarios, then the comparison with the standalone processes (about 6 minutes in all).
+const all = process.argv.includes('--all')
+const vs = only === 'vs' || only?.startsWith('vs:') === true
 try {
-  if (only === 'vs' || only?.startsWith('vs:') === true) {
+  if (all || !vs) await main()
+  if (all || vs) {
+    stopServer()
     const { reportVs, runVs } = await import('./vs.ts')
-    reportVs(await runVs(only === 'vs' ? undefined : only.slice(3).split(',')), QUICK)
-  } else {
-    await main()
+    reportVs(await runVs(vs && only !== 'vs' ? only!.slice(3).split(',') : undefined), QUICK)
   }
 } finally {
   stopServer()

@@ -29,8 +29,8 @@ app.get('/__bench/gc', { config: { authenticate: false } }, async () => {
 
 // Bench-only: the remembered-lookup counters of the SQLite store (absent on PostgreSQL).
 app.get('/__bench/stats', { config: { authenticate: false } }, async () => {
-  const stats = (app.authService.store as { lookupStats?: { hits: number, misses: number } }).lookupStats
-  return stats ?? { hits: 0, misses: 0 }
+  const store = app.authService.store as { lookupStats?: { hits: number, misses: number }, sharedReads?: number }
+  return { ...(store.lookupStats ?? { hits: 0, misses: 0 }), sharedReads: store.sharedReads }
 })
 
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })

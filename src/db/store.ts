@@ -226,6 +226,11 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
   /** The hot path, run for every request with a token: one indexed lookup of the session joined with its user. */
   findSession (sessionId: string): ModeResult<M, FoundSession | undefined>
   /**
+   * Optional: several lookups at once, each answer what `findSession` would give (the bearer hook gathers the
+   * lookups of one event-loop turn). One read transaction on SQLite, one statement on PostgreSQL.
+   */
+  findSessions? (sessionIds: readonly string[]): ModeResult<M, Array<FoundSession | undefined>>
+  /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction. Only an unused token
    * of a live session of an active user is consumed; the statement decides, so concurrent callers cannot both succeed.
    */

@@ -1,6 +1,8 @@
 import type { FoundSession, RotationResult } from '../db/store.ts'
 import { AuthenticationError, ConflictError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.ts'
 import type { VerifiedAccess, VerifyCallback } from './results.ts'
+import { describeError } from '../errors.ts'
+import type { AuthLogger } from './events.ts'
 import type { StoreAccess } from './store-access.ts'
 import type { AccessClaims, AccessTokenCodec } from './tokens.ts'
 import { toAuthUser } from './user.ts'
@@ -33,17 +35,30 @@ export function refusal (result: Spent, now: Date, graceSeconds: number): Error 
   return 'reuse'
 }
 
+interface Waiting { claims: AccessClaims, callback: VerifyCallback }
+
+/** Statements in flight on an asynchronous store; lookups gathered meanwhile wait for one to end. */
+const MAX_BATCHES_IN_FLIGHT = 2
+
 /**
- * Access-token verification: the signature and claims, then the session lookup. On a synchronous store the
- * callback runs before `verify` returns, so the bearer hook makes no promise at all.
+ * Access-token verification: the signature and claims, then the session lookup. A store that answers several
+ * lookups at once (`findSessions`) gets those of one event-loop turn together, looked up after the turn's
+ * requests have arrived (so never from an older snapshot than a lookup of its own would see); on an
+ * asynchronous one, while two such statements are in flight the next waits for one to end, so a busy server
+ * sends fewer, larger ones. Any other store is asked once per token, a synchronous one before `verify` returns.
  */
 export class AccessVerifier {
   readonly #codec: AccessTokenCodec
   readonly #db: StoreAccess
+  readonly #log: AuthLogger
+  #waiting: Waiting[] = []
+  #scheduled = false
+  #inFlight = 0
 
-  constructor (codec: AccessTokenCodec, db: StoreAccess) {
+  constructor (codec: AccessTokenCodec, db: StoreAccess, log: AuthLogger) {
     this.#codec = codec
     this.#db = db
+    this.#log = log
   }
 
   verify (accessToken: string, callback: VerifyCallback): void {
@@ -54,6 +69,11 @@ export class AccessVerifier {
       return callback(err as Error)
     }
     const store = this.#db.current
+    if (store?.findSessions !== undefined) {
+      this.#waiting.push({ claims, callback })
+      this.#schedule()
+      return
+    }
     if (store?.mode !== 'sync') {
       this.#db.call((s) => s.findSession(claims.sid))
         .then((found) => { settle(claims, found, callback) }, (err: Error) => { callback(err) })
@@ -66,6 +86,63 @@ export class AccessVerifier {
       return callback(this.#db.unavailable(err))
     }
     settle(claims, found, callback)
+  }
+
+  #schedule (): void {
+    if (this.#scheduled || this.#waiting.length === 0 || this.#inFlight >= MAX_BATCHES_IN_FLIGHT) return
+    this.#scheduled = true
+    setImmediate(this.#lookUpWaiting)
+  }
+
+  readonly #lookUpWaiting = (): void => {
+    this.#scheduled = false
+    const waiting = this.#waiting
+    this.#waiting = []
+    const ids = waiting.map((w) => w.claims.sid)
+    const store = this.#db.store
+    if (store.mode === 'async') {
+      this.#inFlight++
+      const ended = (): void => {
+        this.#inFlight--
+        this.#schedule()
+      }
+      let answer: Promise<Array<FoundSession | undefined>>
+      try {
+        answer = store.findSessions!(ids)
+      } catch (err) {
+        answer = Promise.reject(err)
+      }
+      answer.then((found) => { ended(); this.#settleAll(waiting, found) }, (err: unknown) => { ended(); this.#failAll(waiting, err) })
+      return
+    }
+    let found: Array<FoundSession | undefined>
+    try {
+      found = store.findSessions!(ids)
+    } catch (err) {
+      return this.#failAll(waiting, err)
+    }
+    this.#settleAll(waiting, found)
+  }
+
+  #settleAll (waiting: Waiting[], found: Array<FoundSession | undefined>): void {
+    this.#callEach(waiting, (w, i) => { settle(w.claims, found[i], w.callback) })
+  }
+
+  #failAll (waiting: Waiting[], err: unknown): void {
+    const unavailable = this.#db.unavailable(err)
+    this.#callEach(waiting, (w) => { w.callback(unavailable) })
+  }
+
+  // A callback that throws (a programming error) must not leave the rest of the turn's requests waiting: it is
+  // logged, and every other callback still runs.
+  #callEach (waiting: Waiting[], call: (w: Waiting, i: number) => void): void {
+    for (let i = 0; i < waiting.length; i++) {
+      try {
+        call(waiting[i], i)
+      } catch (err) {
+        this.#log.error({ err: describeError(err) }, 'fastify-drizzle-auth: a token verification callback threw')
+      }
+    }
   }
 }
 

@@ -66,7 +66,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     this.#login = new LoginFlow({
       config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec
     })
-    this.#access = new AccessVerifier(this.#codec, this.#db)
+    this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
     this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, events: this.#events, log: this.#log })
     const base = { db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
     this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#revokeAll(userId, reason, except) })

@@ -1,3 +1,4 @@
+import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { BoundedCache } from '../bounded-cache.ts'
 import type { FoundSession } from '../store.ts'
@@ -8,6 +9,12 @@ const RECONNECT_MS = 1000
 export interface PgSessionCacheOptions {
   /** The longest an answer is reused, even with no notification (default 1000 ms). */
   maxStalenessMs: number
+}
+
+/** The cache of a store on `db` (its own listening connection made with the pool's settings). */
+export function sessionCacheFor (db: object, usersTable: PgTable, options: PgSessionCacheOptions): PgSessionCache {
+  const pool = (db as { $client: { options?: pg.ClientConfig } }).$client
+  return new PgSessionCache(() => new pg.Client(pool.options), getTableConfig(usersTable).name, options)
 }
 
 function quoted (name: string): string {
@@ -70,18 +77,40 @@ export class PgSessionCache {
   }
 
   async lookup (sessionId: string, query: (sessionId: string) => Promise<FoundSession | undefined>): Promise<FoundSession | undefined> {
+    const [found] = await this.lookupMany([sessionId], async ([id]) => [await query(id)])
+    return found
+  }
+
+  /** Answers from memory where it can, and asks `query` once for all the others. */
+  async lookupMany (
+    sessionIds: readonly string[], query: (sessionIds: readonly string[]) => Promise<Array<FoundSession | undefined>>
+  ): Promise<Array<FoundSession | undefined>> {
     const now = Date.now()
-    const known = this.#listening ? this.#entries.get(sessionId) : undefined
-    if (known !== undefined && now - known.at <= this.#maxStalenessMs) {
-      this.#stats.hits++
-      return known.found
+    const answers: Array<FoundSession | undefined> = []
+    const missing: string[] = []
+    const places: number[] = []
+    for (let i = 0; i < sessionIds.length; i++) {
+      const known = this.#listening ? this.#entries.get(sessionIds[i]) : undefined
+      if (known !== undefined && now - known.at <= this.#maxStalenessMs) {
+        answers.push(known.found)
+      } else {
+        answers.push(undefined)
+        missing.push(sessionIds[i])
+        places.push(i)
+      }
     }
-    this.#stats.misses++
+    this.#stats.hits += sessionIds.length - missing.length
+    this.#stats.misses += missing.length
+    if (missing.length === 0) return answers
     const epoch = this.#epoch
     const listening = this.#listening
-    const found = await query(sessionId)
-    if (found !== undefined && listening && this.#listening && epoch === this.#epoch) this.#entries.set(sessionId, { found, at: now })
-    return found
+    const found = await query(missing)
+    const remember = listening && this.#listening && epoch === this.#epoch
+    for (let j = 0; j < missing.length; j++) {
+      answers[places[j]] = found[j]
+      if (found[j] !== undefined && remember) this.#entries.set(missing[j], { found: found[j]!, at: now })
+    }
+    return answers
   }
 
   async close (): Promise<void> {

@@ -1,7 +1,6 @@
 import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
-import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core'
-import pg from 'pg'
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
 import type {
   AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
@@ -9,8 +8,8 @@ import type {
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { PgActionStore } from './actions.ts'
-import { compilePgSessionLookup } from './session-lookup.ts'
-import { PgSessionCache, type PgSessionCacheOptions } from './session-cache.ts'
+import { compilePgSessionLookup, type PgSessionLookup } from './session-lookup.ts'
+import { type PgSessionCache, type PgSessionCacheOptions, sessionCacheFor } from './session-cache.ts'
 import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 
 export type PgDatabase = NodePgDatabase<Record<string, unknown>>
@@ -43,7 +42,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly #users: typeof users
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
-  readonly #findSession: (sessionId: string) => Promise<FoundSession | undefined>
+  readonly #lookup: PgSessionLookup
   /** The opt-in memory of session lookups (`sessionCache`), if on. */
   readonly sessionCache: PgSessionCache | undefined
 
@@ -52,11 +51,8 @@ export class PgAuthStore implements AuthStore<'async'> {
     this.#users = usersTable as unknown as typeof users
     this.#options = options
     this.actions = new PgActionStore(db, this.#users, () => this.ready())
-    this.#findSession = compilePgSessionLookup(db, this.#users)
-    const pool = (db as unknown as { $client: { options?: pg.ClientConfig } }).$client
-    this.sessionCache = options.sessionCache === undefined
-      ? undefined
-      : new PgSessionCache(() => new pg.Client(pool.options), getTableConfig(this.#users).name, options.sessionCache)
+    this.#lookup = compilePgSessionLookup(db, this.#users)
+    this.sessionCache = options.sessionCache === undefined ? undefined : sessionCacheFor(db, this.#users, options.sessionCache)
   }
 
   ready (): Promise<void> {
@@ -67,8 +63,7 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async #prepare (): Promise<void> {
     await this.#options.migrate?.(this.#db)
-    // Never fails: a cache that cannot listen stays off and tries again.
-    await this.sessionCache?.start()
+    await this.sessionCache?.start() // never fails: a cache that cannot listen stays off and tries again
   }
 
   async createUser (values: NewUserRecord): Promise<UserRecord> {
@@ -138,7 +133,14 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async findSession (sessionId: string): Promise<FoundSession | undefined> {
     await this.ready()
-    return this.sessionCache === undefined ? this.#findSession(sessionId) : this.sessionCache.lookup(sessionId, this.#findSession)
+    return this.sessionCache === undefined ? this.#lookup.one(sessionId) : this.sessionCache.lookup(sessionId, this.#lookup.one)
+  }
+
+  async findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+    // A subclass with a findSession of its own is asked through it, one by one.
+    if (this.findSession !== PgAuthStore.prototype.findSession) return Promise.all(sessionIds.map(async (id) => this.findSession(id)))
+    await this.ready()
+    return this.sessionCache === undefined ? this.#lookup.many(sessionIds) : this.sessionCache.lookupMany(sessionIds, this.#lookup.many)
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {

@@ -19,6 +19,10 @@ export interface SessionLookup {
   readonly size: number
   /** Lookups answered from memory, and lookups that ran the join, since the store was made. */
   readonly stats: { hits: number, misses: number }
+  /** Several lookups, each answered as by the lookup itself, inside one read transaction (one snapshot). */
+  readonly many: (sessionIds: readonly string[]) => Array<FoundSession | undefined>
+  /** Read transactions `many` opened: a test can see that a batch shared one. */
+  readonly batches: number
 }
 
 /**
@@ -90,16 +94,21 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     schema = schemaVersion.get()
   }
 
-  // With the triggers: a remembered answer costs one read of the version; any other lookup one statement.
-  const findTracked = (sessionId: string): FoundSession | undefined => {
+  const schemaCheckDue = (): void => {
     const now = Date.now()
     if (now - schemaCheckedAt >= SCHEMA_CHECK_MS) checkSchema(now)
+  }
+
+  // With the triggers: a remembered answer costs one read of the version (or none, when a batch read it for
+  // its snapshot); any other lookup one statement.
+  const findTracked = (sessionId: string, current?: unknown): FoundSession | undefined => {
+    schemaCheckDue()
     if (!trusted) {
       stats.misses++
       return lookup(sessionId)
     }
     const known = remembered.get(sessionId)
-    if (known !== undefined && tracked!.get() === version) {
+    if (known !== undefined && (current ?? tracked!.get()) === version) {
       stats.hits++
       return known
     }
@@ -146,6 +155,28 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     }
     return tracked === undefined ? findWatchingCommits(sessionId) : findTracked(sessionId)
   }
+  // Every statement outside a transaction takes and drops SQLite's locks (system calls, a few µs each on a
+  // virtual machine); the lookups the bearer hook gathered in one event-loop turn share one read transaction.
+  const begin = client.prepare('begin')
+  const commit = client.prepare('commit')
+  let batches = 0
+  const many = (sessionIds: readonly string[]): Array<FoundSession | undefined> => {
+    if (sessionIds.length < 2 || client.inTransaction) return sessionIds.map((id) => find(id))
+    // Put back lost triggers (a write) before the read transaction, not inside it.
+    if (tracked !== undefined) schemaCheckDue()
+    begin.run()
+    batches++
+    try {
+      if (tracked === undefined) return sessionIds.map((id) => findWatchingCommits(id))
+      // One snapshot: the version cannot move inside it, so it is read once for the whole batch.
+      const current = tracked.get()
+      return sessionIds.map((id) => findTracked(id, current))
+    } finally {
+      commit.run()
+    }
+  }
   Object.defineProperty(find, 'stats', { get: () => ({ ...stats }) })
+  Object.defineProperty(find, 'batches', { get: () => batches })
+  Object.defineProperty(find, 'many', { value: many })
   return Object.defineProperty(find, 'size', { get: () => remembered.size }) as SessionLookup
 }

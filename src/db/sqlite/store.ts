@@ -132,6 +132,17 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     return this.#findSession(sessionId)
   }
 
+  findSessions (sessionIds: readonly string[]): Array<FoundSession | undefined> {
+    // A subclass with a findSession of its own is asked through it, one by one.
+    if (this.findSession !== SqliteAuthStore.prototype.findSession) return sessionIds.map((id) => this.findSession(id))
+    return this.#findSession.many(sessionIds)
+  }
+
+  /** Read transactions shared by several lookups (`findSessions`) so far. */
+  get sharedReads (): number {
+    return this.#findSession.batches
+  }
+
   /** How many session lookups are remembered now. */
   get rememberedSessions (): number {
     return this.#findSession.size

@@ -1,0 +1,92 @@
+/**
+ * Issue 13: on an asynchronous store, lookups gathered while statements are in flight wait for one of them to
+ * end (at most two at once), so a busy server sends fewer, larger statements; every request is still answered.
+ */
+import t from 'tap'
+import { AuthService } from '../src/index.ts'
+import type { FoundSession } from '../src/index.ts'
+import { sqliteStore } from '../src/db/sqlite/index.ts'
+import { PASSWORD, SECRET } from './fixtures/app.ts'
+import { CountingStore } from './fixtures/counting-store.ts'
+
+/** The application's own asynchronous store, answering several lookups at once, held until the test lets go. */
+class GatedStore extends CountingStore {
+  readonly batches: string[][] = []
+  readonly #held: Array<() => void> = []
+  #asked: Array<() => void> = []
+  readonly #inner
+
+  constructor (inner: ReturnType<typeof sqliteStore>) {
+    super(inner)
+    this.#inner = inner
+  }
+
+  async findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+    this.batches.push([...sessionIds])
+    for (const resolve of this.#asked.splice(0)) resolve()
+    await new Promise<void>((resolve) => { this.#held.push(resolve) })
+    return this.#inner.findSessions(sessionIds)
+  }
+
+  /** Resolves once `count` batches have been asked for in all. */
+  async asked (count: number): Promise<void> {
+    while (this.batches.length < count) await new Promise<void>((resolve) => { this.#asked.push(resolve) })
+  }
+
+  letGo (): void {
+    for (const resolve of this.#held.splice(0)) resolve()
+  }
+}
+
+/** Lets every immediate queued so far run (the verifier gathers a turn's lookups in one). */
+async function nextTurn (): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
+t.test('an asynchronous store: at most two batches in flight; what waits meanwhile goes in one', async (t) => {
+  const store = new GatedStore(sqliteStore(':memory:'))
+  const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => service.close())
+  await service.ready()
+  await service.register('gate@example.com', PASSWORD)
+  const tokens: string[] = []
+  for (let i = 0; i < 4; i++) tokens.push((await service.login('gate@example.com', PASSWORD)).accessToken)
+
+  const answers = [service.verifyAccessToken(tokens[0])]
+  await store.asked(1)
+  answers.push(service.verifyAccessToken(tokens[1]))
+  await store.asked(2)
+  answers.push(service.verifyAccessToken(tokens[2]), service.verifyAccessToken(tokens[3]))
+  await nextTurn()
+  await nextTurn()
+  t.equal(store.batches.length, 2, 'a third statement waits while two are in flight')
+  store.letGo()
+  await store.asked(3)
+  t.same(store.batches.map((b) => b.length), [1, 1, 2], 'the two that waited went in one')
+  store.letGo()
+  const verified = await Promise.all(answers)
+  t.same(verified.map((v) => v.user.email), Array(4).fill('gate@example.com'))
+  t.same(verified.map((v) => v.sessionId), store.batches.flat(), 'each answered with its own session')
+  t.equal(store.calls.get('findSession'), undefined, 'never asked one by one')
+})
+
+t.test('an asynchronous findSessions that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
+  const inner = sqliteStore(':memory:')
+  let fail = true
+  class Throwing extends CountingStore {
+    findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+      if (fail) throw new Error('no connection')
+      return Promise.resolve(inner.findSessions(sessionIds))
+    }
+  }
+  const errors: string[] = []
+  const service = new AuthService({ store: new Throwing(inner), secret: SECRET, bcryptRounds: 4, logger: { warn: () => {}, error: (_o, msg) => { errors.push(String(msg)) } } })
+  t.teardown(() => service.close())
+  await service.ready()
+  await service.register('throw@example.com', PASSWORD)
+  const { accessToken } = await service.login('throw@example.com', PASSWORD)
+  await t.rejects(service.verifyAccessToken(accessToken), { code: 'service_unavailable' })
+  t.same(errors, ['fastify-drizzle-auth: the store failed'])
+  fail = false
+  t.equal((await service.verifyAccessToken(accessToken)).user.email, 'throw@example.com')
+})
