@@ -70,6 +70,30 @@ t.test('an asynchronous store: at most two batches in flight; what waits meanwhi
   t.equal(store.calls.get('findSession'), undefined, 'never asked one by one')
 })
 
+t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer hold back the next', async (t) => {
+  const store = new GatedStore(sqliteStore(':memory:'))
+  const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
+  t.teardown(() => service.close())
+  await service.ready()
+  await service.register('stuck@example.com', PASSWORD)
+  const tokens: string[] = []
+  for (let i = 0; i < 3; i++) tokens.push((await service.login('stuck@example.com', PASSWORD)).accessToken)
+  const answers = [service.verifyAccessToken(tokens[0])]
+  await store.asked(1)
+  answers.push(service.verifyAccessToken(tokens[1]))
+  await store.asked(2)
+  answers.push(service.verifyAccessToken(tokens[2]))
+  // Neither of the first two ends: the third is asked for once they have been in flight SLOW_BATCH_MS.
+  await nextTurn()
+  await nextTurn()
+  t.equal(store.batches.length, 2, 'held back at first')
+  await store.asked(3)
+  t.same(store.batches.map((b) => b.length), [1, 1, 1])
+  store.letGo()
+  t.same((await Promise.all(answers)).map((v) => v.user.email), Array(3).fill('stuck@example.com'))
+  store.letGo()
+})
+
 t.test('an asynchronous findSessions that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
   const inner = sqliteStore(':memory:')
   let fail = true

@@ -39,13 +39,16 @@ interface Waiting { claims: AccessClaims, callback: VerifyCallback }
 
 /** Statements in flight on an asynchronous store; lookups gathered meanwhile wait for one to end. */
 const MAX_BATCHES_IN_FLIGHT = 2
+/** A statement in flight longer than this no longer holds the others back (a stuck connection must not stall every request). */
+export const SLOW_BATCH_MS = 100
 
 /**
  * Access-token verification: the signature and claims, then the session lookup. A store that answers several
  * lookups at once (`findSessions`) gets those of one event-loop turn together, looked up after the turn's
  * requests have arrived (so never from an older snapshot than a lookup of its own would see); on an
- * asynchronous one, while two such statements are in flight the next waits for one to end, so a busy server
- * sends fewer, larger ones. Any other store is asked once per token, a synchronous one before `verify` returns.
+ * asynchronous one, while two such statements are in flight the next waits for one to end (or for one to
+ * have taken SLOW_BATCH_MS), so a busy server sends fewer, larger ones. Any other store is asked once per
+ * token, a synchronous one before `verify` returns.
  */
 export class AccessVerifier {
   readonly #codec: AccessTokenCodec
@@ -102,10 +105,15 @@ export class AccessVerifier {
     const store = this.#db.store
     if (store.mode === 'async') {
       this.#inFlight++
+      let released = false
       const ended = (): void => {
+        if (released) return
+        released = true
+        clearTimeout(slow)
         this.#inFlight--
         this.#schedule()
       }
+      const slow = setTimeout(ended, SLOW_BATCH_MS)
       let answer: Promise<Array<FoundSession | undefined>>
       try {
         answer = store.findSessions!(ids)
