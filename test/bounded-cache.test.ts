@@ -32,3 +32,22 @@ t.test('delete and clear reach both generations; a capacity under 2 still holds 
   t.equal(tiny.size, 2, 'one per generation')
   t.equal(tiny.get('y'), 2)
 })
+
+t.test('a working set larger than the memory: once most lookups miss, only 1 insert in 16 is kept, until hits come back', async (t) => {
+  const cache = new BoundedCache<string, number>(64)
+  // 32 lookups (half the capacity) all missing, each followed by its insert.
+  for (let i = 0; i < 32; i++) {
+    t.equal(cache.get(`k${i}`), undefined)
+    cache.set(`k${i}`, i)
+  }
+  t.equal(cache.sampling, true, 'the 32nd lookup saw 0 hits in 32: sampling')
+  t.equal(cache.size, 31, 'the 32nd insert was the first offered while sampling, and was dropped')
+  for (let i = 32; i < 64; i++) cache.set(`k${i}`, i)
+  t.equal(cache.size, 33, 'of the next 32 offered (2nd to 33rd), the 16th and the 32nd kept')
+  t.same([cache.get('k46'), cache.get('k62'), cache.get('k40')], [46, 62, undefined])
+  // A small set looked up again and again: hits, so at the next review everything is kept again.
+  for (let i = 0; i < 32; i++) cache.get('k46')
+  t.equal(cache.sampling, false, 'hits again: every insert kept')
+  cache.set('fresh', 1)
+  t.equal(cache.get('fresh'), 1)
+})
