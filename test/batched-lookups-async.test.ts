@@ -2,7 +2,7 @@
  * Issue 13: on an asynchronous store, lookups gathered while statements are in flight wait for one of them to
  * end (at most two at once), so a busy server sends fewer, larger statements; every request is still answered.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AuthService } from '../src/index.ts'
 import type { FoundSession } from '../src/index.ts'
 import { sqliteStore } from '../src/db/sqlite/index.ts'
@@ -43,14 +43,20 @@ async function nextTurn (): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
 }
 
-t.test('an asynchronous store: at most two batches in flight; what waits meanwhile goes in one', async (t) => {
-  const store = new GatedStore(sqliteStore(':memory:'))
+/** A service on `store` with one user logged in `count` times: the access tokens, in order. */
+async function loggedIn (t: Test, store: CountingStore, email: string, count: number) {
   const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
   t.teardown(() => service.close())
   await service.ready()
-  await service.register('gate@example.com', PASSWORD)
+  await service.register(email, PASSWORD)
   const tokens: string[] = []
-  for (let i = 0; i < 4; i++) tokens.push((await service.login('gate@example.com', PASSWORD)).accessToken)
+  for (let i = 0; i < count; i++) tokens.push((await service.login(email, PASSWORD)).accessToken)
+  return { service, tokens }
+}
+
+t.test('an asynchronous store: at most two batches in flight; what waits meanwhile goes in one', async (t) => {
+  const store = new GatedStore(sqliteStore(':memory:'))
+  const { service, tokens } = await loggedIn(t, store, 'gate@example.com', 4)
 
   const answers = [service.verifyAccessToken(tokens[0])]
   await store.asked(1)
@@ -72,12 +78,7 @@ t.test('an asynchronous store: at most two batches in flight; what waits meanwhi
 
 t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer hold back the next', async (t) => {
   const store = new GatedStore(sqliteStore(':memory:'))
-  const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
-  t.teardown(() => service.close())
-  await service.ready()
-  await service.register('stuck@example.com', PASSWORD)
-  const tokens: string[] = []
-  for (let i = 0; i < 3; i++) tokens.push((await service.login('stuck@example.com', PASSWORD)).accessToken)
+  const { service, tokens } = await loggedIn(t, store, 'stuck@example.com', 3)
   const answers = [service.verifyAccessToken(tokens[0])]
   await store.asked(1)
   answers.push(service.verifyAccessToken(tokens[1]))
@@ -113,4 +114,18 @@ t.test('an asynchronous findSessions that throws at once is a store failure for 
   t.same(errors, ['fastify-drizzle-auth: the store failed'])
   fail = false
   t.equal((await service.verifyAccessToken(accessToken)).user.email, 'throw@example.com')
+})
+
+t.test('a store answering a batch out of order: no token is accepted on another session\'s answer', async (t) => {
+  const inner = sqliteStore(':memory:')
+  class Reversed extends CountingStore {
+    async findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+      return inner.findSessions(sessionIds).reverse()
+    }
+  }
+  const { service, tokens } = await loggedIn(t, new Reversed(inner), 'order@example.com', 2)
+  // Matched by position, each token would get the other session's answer (same user, live): refused instead.
+  const outcomes = await Promise.allSettled(tokens.map(async (token) => service.verifyAccessToken(token)))
+  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected'], 'each answer names another session: both refused')
+  for (const o of outcomes) t.match((o as PromiseRejectedResult).reason, { code: 'invalid_token' })
 })

@@ -7,9 +7,12 @@ import type { StoreAccess } from './store-access.ts'
 import type { AccessClaims, AccessTokenCodec } from './tokens.ts'
 import { toAuthUser } from './user.ts'
 
-/** Whether the session an access token names still lets it in: live, its user's, and the user active. */
+/**
+ * Whether the session an access token names still lets it in: that very session (a store's answer for another
+ * one, say from a batch answered out of order, is refused), live, its user's, and the user active.
+ */
 export function acceptSession (claims: AccessClaims, found: FoundSession | undefined): VerifiedAccess {
-  if (found === undefined || found.session.userId !== claims.sub) throw new TokenInvalidError()
+  if (found === undefined || found.session.id !== claims.sid || found.session.userId !== claims.sub) throw new TokenInvalidError()
   if (found.session.revokedAt !== null) throw new TokenRevokedError()
   if (found.session.expiresAt.getTime() <= Date.now()) throw new TokenExpiredError('Session has expired')
   if (!found.user.isActive) throw new AuthenticationError('Account is inactive', 'inactive_account')

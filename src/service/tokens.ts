@@ -48,7 +48,7 @@ export class AccessTokenCodec {
   readonly #verifyIgnoringExpiry
   /**
    * Tokens already verified, by their exact string: a repeat skips the HMAC and JSON work but not the expiry
-   * check, and revocation is never cached (the service reads the session every time). Bounded, oldest out first.
+   * check, and revocation is never cached (the session is looked up every time). Bounded (bounded-cache.ts).
    */
   readonly #verified = new BoundedCache<string, AccessClaims>(VERIFIED_CACHE_SIZE)
 
