@@ -4,7 +4,7 @@ import type { AnyAuthStore } from './db/store.ts'
 import { ConfigurationError } from './errors.ts'
 import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './service/account-config.ts'
 import type { AuthLogger } from './service/events.ts'
-import { positiveInteger } from './service/option-checks.ts'
+import { positiveInteger } from './db/option-checks.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 
@@ -208,7 +208,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
     usersTable: config.usersTable,
     migrate: config.migrate ?? true,
-    sessionCache: again ? (config as ResolvedConfig).sessionCache : resolveSessionCache(config.sessionCache),
+    sessionCache: again ? (config as ResolvedConfig).sessionCache : resolveSessionCache(config.sessionCache, config.store !== undefined),
     logger: config.logger,
     account: again ? (config as ResolvedConfig).account : resolveAccountConfig(config)
   }
@@ -231,10 +231,13 @@ function resolveSecret (secret: unknown): Buffer {
   return bytes
 }
 
-function resolveSessionCache (value: AuthConfig['sessionCache']): ResolvedConfig['sessionCache'] {
+function resolveSessionCache (value: AuthConfig['sessionCache'], withStore: boolean): ResolvedConfig['sessionCache'] {
   if (value === undefined || (value as { enabled?: unknown } | null)?.enabled === false) return undefined
   if (typeof value !== 'object' || value === null || value.enabled !== true) {
     throw new ConfigurationError('fastify-drizzle-auth: `sessionCache` must be { enabled: true, maxStalenessMs? } (PostgreSQL only) or left out')
+  }
+  if (withStore) {
+    throw new ConfigurationError('fastify-drizzle-auth: `sessionCache` applies to `database`; with `store`, pass it to pgStore(url, { sessionCache: { maxStalenessMs } })')
   }
   return { maxStalenessMs: positiveInteger(value.maxStalenessMs, 1000, 'sessionCache.maxStalenessMs') }
 }

@@ -19,6 +19,14 @@ t.test('sessionCache options are checked once', async (t) => {
   const on = new AuthService({ database: ':memory:', secret: SECRET, sessionCache: { enabled: true } })
   t.same(on.config.sessionCache, { maxStalenessMs: 1000 })
   await on.close()
+  // With a store of its own the option would do nothing: refused, saying where it goes instead.
+  const { sqliteStore } = await import('../src/db/sqlite/index.ts')
+  t.throws(() => new AuthService({ store: sqliteStore(':memory:'), secret: SECRET, sessionCache: { enabled: true } }),
+    { message: /with `store`, pass it to pgStore\(url, \{ sessionCache/ })
+  const { pgStore } = await import('../src/db/pg/index.ts')
+  for (const maxStalenessMs of [0, -1, 1.5, '100']) {
+    t.throws(() => pgStore(PG_URL, { sessionCache: { maxStalenessMs: maxStalenessMs as never } }), { message: /`sessionCache.maxStalenessMs` must be a positive integer \(default 1000\)/ })
+  }
 })
 
 if (await requirePostgres()) {

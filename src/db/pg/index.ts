@@ -1,5 +1,6 @@
 /** `fastify-drizzle-auth/pg`: the PostgreSQL dialect (node-postgres), loaded only by applications that use it. */
 import { ConfigurationError } from '../../errors.ts'
+import { positiveInteger } from '../option-checks.ts'
 import { migrate } from './migrate.ts'
 import { openPostgres, type PostgresPoolOptions } from './open.ts'
 import { type PgDatabase, PgAuthStore, type PgUsersTable } from './store.ts'
@@ -25,7 +26,9 @@ export interface PgStoreOptions {
 export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions = {}): PgAuthStore {
   const ownUsersTable = options.usersTable !== undefined
   const migrateDb = (options.migrate ?? true) ? (db: PgDatabase) => migrate(db, { ownUsersTable }) : undefined
-  const sessionCache = options.sessionCache === undefined ? undefined : { maxStalenessMs: options.sessionCache.maxStalenessMs ?? 1000 }
+  const sessionCache = options.sessionCache === undefined
+    ? undefined
+    : { maxStalenessMs: positiveInteger(options.sessionCache?.maxStalenessMs, 1000, 'sessionCache.maxStalenessMs') }
   if (typeof urlOrDb === 'string') {
     const opened = openPostgres(urlOrDb, options.pool)
     return new PgAuthStore(opened.db, options.usersTable, { migrate: migrateDb, onClose: opened.close, sessionCache })

@@ -1,6 +1,7 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { BoundedCache } from '../bounded-cache.ts'
+import { quotedIdentifier } from '../quoted-identifier.ts'
 import type { FoundSession } from '../store.ts'
 
 export const CHANGES_CHANNEL = 'fastify_drizzle_auth_changes'
@@ -15,10 +16,6 @@ export interface PgSessionCacheOptions {
 export function sessionCacheFor (db: object, usersTable: PgTable, options: PgSessionCacheOptions): PgSessionCache {
   const pool = (db as { $client: { options?: pg.ClientConfig } }).$client
   return new PgSessionCache(() => new pg.Client(pool.options), getTableConfig(usersTable).name, options)
-}
-
-function quoted (name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }
 
 /**
@@ -139,7 +136,7 @@ export class PgSessionCache {
         begin perform pg_notify('${CHANGES_CHANNEL}', ''); return null; end $$`)
       const watched: Array<[string, string]> = [['auth_sessions', 'update of id, user_id, expires_at, revoked_at'], [this.#usersTable, 'update']]
       for (const [table, update] of watched) {
-        await client.query(`create or replace trigger ${quoted(`${table}_fda_notify`)} after ${update} or delete or truncate on ${quoted(table)}
+        await client.query(`create or replace trigger ${quotedIdentifier(`${table}_fda_notify`)} after ${update} or delete or truncate on ${quotedIdentifier(table)}
           for each statement execute function fastify_drizzle_auth_notify()`)
       }
       await client.query('commit')

@@ -1,10 +1,7 @@
 import type Database from 'better-sqlite3'
+import { quotedIdentifier } from '../quoted-identifier.ts'
 
 const bump = 'update auth_changes set version = version + 1 where id = 1'
-
-function quoted (name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
-}
 
 /**
  * Puts in place (idempotently) the triggers that move `auth_changes.version` on every update of a session's
@@ -21,7 +18,7 @@ export function trackChanges (client: Database.Database, usersTable: string): Da
       const watched: Array<[string, string]> = [['auth_sessions', 'update of id, user_id, expires_at, revoked_at'], [usersTable, 'update']]
       for (const [table, update] of watched) {
         for (const [suffix, event] of [['updated', update], ['deleted', 'delete']]) {
-          client.exec(`create trigger if not exists ${quoted(`${table}_fda_${suffix}`)} after ${event} on ${quoted(table)} begin ${bump}; end`)
+          client.exec(`create trigger if not exists ${quotedIdentifier(`${table}_fda_${suffix}`)} after ${event} on ${quotedIdentifier(table)} begin ${bump}; end`)
         }
       }
     }).immediate()
