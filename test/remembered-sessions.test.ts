@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
+import { readOnlyStoreWithoutTriggers } from './fixtures/read-only-store.ts'
 import { tempDir } from './fixtures/temp.ts'
 import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
@@ -239,14 +240,8 @@ t.test('where the triggers cannot be made (a read-only connection), any commit f
   const service = new SqliteAuthStore(writer.db)
   const user = await service.createUser({ email: 'ro@example.com', passwordHash: null })
   writer.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
-  // The triggers are in place for the writer's own store: drop them, so the read-only store cannot rely on them.
-  for (const name of writer.db.$client.prepare("select name from sqlite_master where type = 'trigger'").pluck().all() as string[]) {
-    writer.db.$client.exec(`drop trigger "${name}"`)
-  }
-  const reader = new Database(path, { readonly: true })
-  t.teardown(() => reader.close())
-  const { drizzle } = await import('drizzle-orm/better-sqlite3')
-  const store = new SqliteAuthStore(drizzle(reader))
+  // The triggers are in place for the writer's own store: dropped, so the read-only store cannot rely on them.
+  const { store, reader } = readOnlyStoreWithoutTriggers(t, path, writer.db.$client)
   t.equal(reader.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get(), 0, 'no trigger could be made')
   t.equal(store.findSession('s1')?.session.revokedAt, null)
   t.equal(store.findSession('s1')?.session.revokedAt, null)
