@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { listening } from './listening.ts'
 import { type CpuProfile, topSelfTime } from './profile-summary.ts'
 
 const [database, tokenFile, seconds = '5'] = process.argv.slice(2)
@@ -17,10 +18,7 @@ const server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', 
   env: { ...process.env, ...(database.startsWith('postgres') ? { DATABASE_URL: database } : { DATABASE_PATH: database }), PORT: '0' },
   stdio: ['ignore', 'pipe', 'inherit']
 })
-const url = await new Promise<string>((resolve) => {
-  let out = ''
-  server.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); const m = /listening (http:\/\/\S+)/.exec(out); if (m !== null) resolve(m[1]) })
-})
+const url = await listening(server)
 let next = 0
 const result = await autocannon({
   url: `${url}/hello`, connections: 50, duration: Number(seconds),

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { AuthService } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
+import { listening } from './listening.ts'
 import { type CpuProfile, topSelfTime } from './profile-summary.ts'
 
 
@@ -33,15 +34,7 @@ server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', `--cpu
   env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '10', PORT: '0' },
   stdio: ['ignore', 'pipe', 'inherit']
 })
-const url = await new Promise<string>((resolve, reject) => {
-  let out = ''
-  server!.stdout!.on('data', (chunk: Buffer) => {
-    out += chunk.toString()
-    const match = /listening (http:\/\/\S+)/.exec(out)
-    if (match !== null) resolve(match[1])
-  })
-  server!.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
-})
+const url = await listening(server)
 const { access_token: token } = await fetch(`${url}/login`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'me@perf.example', password: 'Bench-Password-42!' })
 }).then((res) => res.json()) as { access_token: string }

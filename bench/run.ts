@@ -19,6 +19,7 @@ import { AuthService } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { newRefreshToken } from '../src/service/tokens.ts'
 import { CLK_TCK, cpuTicks, cpuTicksOf } from './cpu.ts'
+import { listening } from './listening.ts'
 import { pacedGet } from './paced.ts'
 
 const QUICK = process.argv.includes('--quick')
@@ -82,15 +83,7 @@ async function startServer (path: string): Promise<Server> {
     stdio: ['ignore', 'pipe', 'inherit']
   })
   children.add(child)
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /listening (http:\/\/\S+)/.exec(out)
-      if (match !== null) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}`)))
-  })
+  const url = await listening(child)
   return { child, url, pid: child.pid! }
 }
 

@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { CLK_TCK, cpuTicks } from './cpu.ts'
+import { listening } from './listening.ts'
 
 const QUICK = process.argv.includes('--quick')
 const WINDOW = QUICK ? 2 : 4
@@ -48,15 +49,7 @@ async function start (script: string, env: Record<string, string>, args: string[
     stdio: ['ignore', 'pipe', 'inherit']
   })
   children.add(child)
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = ready.exec(out)
-      if (match !== null) resolve(match[1] ?? '')
-    })
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)))
-  })
+  const url = await listening(child, ready)
   return { child, url, pid: child.pid! }
 }
 
