@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt'
 import { BoundedCache } from '../db/bounded-cache.ts'
 import { TokenExpiredError, TokenInvalidError } from '../errors.ts'
+import { checkRegisteredClaims, type ClaimRules, pinnedHmacCheck } from './pinned-jwt.ts'
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512'
 
@@ -46,6 +47,9 @@ export class AccessTokenCodec {
   readonly #sign
   readonly #verify
   readonly #verifyIgnoringExpiry
+  readonly #pinned
+  readonly #rules: ClaimRules
+  readonly #pinnedHeader: Record<string, unknown>
   /**
    * Tokens already verified, by their exact string: a repeat skips the HMAC and JSON work but not the expiry
    * check, and revocation is never cached (the session is looked up every time). Bounded (bounded-cache.ts).
@@ -76,6 +80,11 @@ export class AccessTokenCodec {
     }
     this.#verify = createVerifier(common)
     this.#verifyIgnoringExpiry = createVerifier({ ...common, ignoreExpiration: true })
+    // The signer's own header segment, as it writes it: only tokens with exactly that one take the pinned path.
+    const headerSegment = this.#sign({}).split('.')[0]
+    this.#pinnedHeader = JSON.parse(Buffer.from(headerSegment, 'base64url').toString('utf8')) as Record<string, unknown>
+    this.#pinned = pinnedHmacCheck(secret, algorithm, headerSegment)
+    this.#rules = { required, clockToleranceMs: clockSkewSeconds * 1000, issuer, audience }
   }
 
   get ttl (): number {
@@ -106,6 +115,20 @@ export class AccessTokenCodec {
       this.#verified.delete(token)
       throw new TokenExpiredError()
     }
+    const claims = Object.freeze(this.#checkClaims(...this.#decode(token, ignoreExpiration)))
+    if (!ignoreExpiration) {
+      this.#verified.set(token, claims)
+    }
+    return claims
+  }
+
+  /** Header and payload, signature and registered claims checked: by pinned-jwt.ts for our own header, else by fast-jwt. */
+  #decode (token: string, ignoreExpiration: boolean): [Record<string, unknown>, Record<string, unknown>] {
+    const payload = this.#pinned(token)
+    if (payload !== undefined) {
+      checkRegisteredClaims(payload, this.#rules, ignoreExpiration)
+      return [this.#pinnedHeader, payload]
+    }
     let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
     try {
       decoded = (ignoreExpiration ? this.#verifyIgnoringExpiry : this.#verify)(token)
@@ -113,11 +136,7 @@ export class AccessTokenCodec {
       if (err instanceof JwtError && err.code === JwtError.codes.expired) throw new TokenExpiredError()
       throw new TokenInvalidError()
     }
-    const claims = Object.freeze(this.#checkClaims(decoded.header, decoded.payload))
-    if (!ignoreExpiration) {
-      this.#verified.set(token, claims)
-    }
-    return claims
+    return [decoded.header, decoded.payload]
   }
 
   // What fast-jwt leaves to the caller (key headers, typ, claim types, iat in the future): checked here, fail closed.
