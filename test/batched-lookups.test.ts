@@ -58,6 +58,30 @@ for (const dialect of await availableDialects()) {
     t.same(next.map((r) => r.statusCode), [200, 401, 200])
   })
 
+  t.test(`${dialect}: a user changed or deleted between turns is seen by the next turn, whichever of its sessions comes`, async (t) => {
+    const app = await buildApp({}, {}, dialect)
+    t.teardown(() => app.close())
+    const alice = await registerAndLogin(app)
+    const alice2 = await login(app)
+    const alice3 = await login(app)
+    const bob = await registerAndLogin(app, 'bob@example.com')
+    const bob2 = await login(app, 'bob@example.com')
+    const first = await together(app, [alice.accessToken, bob.accessToken])
+    t.same(first.map((r) => r.json().email), ['alice@example.com', 'bob@example.com'], 'both users read once')
+    const db = testDatabase(app)
+    // Sessions never looked up before, so only a user remembered from the first turn could answer for them.
+    await db.query("update auth_users set email = 'alice.new@example.com' where email = 'alice@example.com'")
+    const renamed = await together(app, [alice2.accessToken, bob2.accessToken])
+    t.same(renamed.map((r) => r.json().email), ['alice.new@example.com', 'bob@example.com'], 'the new email, not the remembered one')
+    await db.query(`update auth_users set is_active = ${dialect === 'sqlite' ? 0 : 'false'} where email = 'alice.new@example.com'`)
+    const inactive = await together(app, [alice3.accessToken, bob.accessToken])
+    t.same(inactive.map((r) => r.statusCode), [401, 200], 'the deactivated user is refused on a session never looked up before')
+    await db.query("delete from auth_users where email = 'bob@example.com'")
+    const deleted = await together(app, [bob2.accessToken, alice.accessToken])
+    t.same(deleted.map((r) => r.statusCode), [401, 401], "a deleted user's session is refused")
+    t.same(deleted[0].json(), { detail: 'Authentication required' })
+  })
+
   t.test(`${dialect}: a store failure in a gathered turn is 503 for every request in it, never 401 or 200`, async (t) => {
     const created = await createTestDatabase(dialect)
     const errors: string[] = []
