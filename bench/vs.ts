@@ -77,15 +77,17 @@ async function seed (database: string, sessions: number, dir: string): Promise<s
   return JSON.parse(readFileSync(out, 'utf8')) as string[]
 }
 
+/** Where a scenario's token cycle is: each window goes on from where the last one stopped. */
+interface Cursor { next: number }
+
 /** autocannon options that present the tokens in turn, one per request. */
-function cycling (tokens: string[], connections = CONNECTIONS): Omit<autocannon.Options, 'url'> {
-  let next = 0
+function cycling (tokens: string[], cursor: Cursor, connections = CONNECTIONS): Omit<autocannon.Options, 'url'> {
   return {
     connections,
     duration: WINDOW,
     requests: [{
       method: 'GET',
-      setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } })
+      setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${tokens[cursor.next++ % tokens.length]}` } })
     }]
   }
 }
@@ -96,11 +98,11 @@ async function stats (proc: Proc): Promise<{ hits: number, misses: number } | un
 }
 
 /** One window: the processes behind `targets` share the connections; CPU is summed over them. */
-async function measure (scenario: string, kind: VsWindow['process'], targets: Proc[], tokens: string[]): Promise<VsWindow> {
+async function measure (scenario: string, kind: VsWindow['process'], targets: Proc[], tokens: string[], cursor: Cursor): Promise<VsWindow> {
   const before = targets.map((p) => cpuTicks(p.pid))
   const statsBefore = kind === 'plugin' ? await Promise.all(targets.map(stats)) : []
   const share = Math.floor(CONNECTIONS / targets.length)
-  const results = await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(tokens, share) })))
+  const results = await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(tokens, cursor, share) })))
   const ticks = targets.reduce((sum, p, i) => sum + cpuTicks(p.pid) - before[i], 0)
   const requests = results.reduce((sum, r) => sum + r.requests.total, 0)
   const window: VsWindow = {
@@ -147,6 +149,8 @@ interface Scenario {
   name: string
   plugin: Proc[]
   tokens: string[]
+  /** Shared by the scenario's windows, so all its tokens are cycled over the run (not the first few each window). */
+  cursor: Cursor
   /** The SQLite file the application's own writer commits 100 rows/s to during the scenario's windows. */
   writer?: string
 }
@@ -179,15 +183,15 @@ export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promis
       const path = join(dir, 'ab.sqlite')
       const tokens = await seed(path, 1000, dir)
       const plugin = await start('bench/server.ts', { DATABASE_PATH: path })
-      if (only.includes('a')) scenarios.push({ name: '(a) one token, idle SQLite', plugin: [plugin], tokens: tokens.slice(0, 1) })
+      if (only.includes('a')) scenarios.push({ name: '(a) one token, idle SQLite', plugin: [plugin], tokens: tokens.slice(0, 1), cursor: { next: 0 } })
       if (only.includes('b')) {
-        scenarios.push({ name: '(b) 1,000 sessions, the app commits 100 rows/s', plugin: [plugin], tokens, writer: path })
+        scenarios.push({ name: '(b) 1,000 sessions, the app commits 100 rows/s', plugin: [plugin], tokens, cursor: { next: 0 }, writer: path })
       }
     }
     if (only.includes('c')) {
       const path = join(dir, 'c.sqlite')
       const tokens = await seed(path, 100_000, dir)
-      scenarios.push({ name: '(c) 100,000 sessions, idle SQLite', plugin: [await start('bench/server.ts', { DATABASE_PATH: path })], tokens })
+      scenarios.push({ name: '(c) 100,000 sessions, idle SQLite', plugin: [await start('bench/server.ts', { DATABASE_PATH: path })], tokens, cursor: { next: 0 } })
     }
     if (only.includes('d') || only.includes('e')) {
       await adminQuery(`create database ${pgName}`)
@@ -196,22 +200,27 @@ export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promis
       url.pathname = `/${pgName}`
       const tokens = await seed(url.toString(), 1000, dir)
       const first = await start('bench/server.ts', { DATABASE_URL: url.toString() })
-      if (only.includes('d')) scenarios.push({ name: '(d) PostgreSQL, 1,000 sessions', plugin: [first], tokens })
+      if (only.includes('d')) scenarios.push({ name: '(d) PostgreSQL, 1,000 sessions', plugin: [first], tokens, cursor: { next: 0 } })
       if (only.includes('e')) {
         const second = await start('bench/server.ts', { DATABASE_URL: url.toString() })
-        scenarios.push({ name: '(e) PostgreSQL, two instances, 1,000 sessions', plugin: [first, second], tokens })
+        scenarios.push({ name: '(e) PostgreSQL, two instances, 1,000 sessions', plugin: [first, second], tokens, cursor: { next: 0 } })
       }
       if (only.includes('d')) {
         const cached = [await start('bench/server.ts', { DATABASE_URL: url.toString(), SESSION_CACHE_MS: '1000' }),
           await start('bench/server.ts', { DATABASE_URL: url.toString(), SESSION_CACHE_MS: '1000' })]
-        scenarios.push({ name: '(d) PostgreSQL, 1,000 sessions, sessionCache', plugin: [cached[0]], tokens })
+        scenarios.push({ name: '(d) PostgreSQL, 1,000 sessions, sessionCache', plugin: [cached[0]], tokens, cursor: { next: 0 } })
         revocation = () => revocationDelays(cached[0], cached[1], tokens)
       }
     }
-    // Warm-up, not measured: JIT, connections, page cache.
+    // Warm-up, not measured: JIT and connections (1 s each), and the page cache of a long-running server (the
+    // plugin's server is shown each of the scenario's tokens once).
     for (const s of scenarios) {
       for (const targets of [s.plugin, [stateless], [bare]]) {
-        await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(s.tokens, Math.floor(CONNECTIONS / targets.length)), duration: 1 })))
+        const connections = Math.floor(CONNECTIONS / targets.length)
+        await Promise.all(targets.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(s.tokens, { next: 0 }, connections), duration: 1 })))
+      }
+      if (s.tokens.length > 1) {
+        await Promise.all(s.plugin.map((p) => autocannon({ url: `${p.url}/hello`, ...cycling(s.tokens, { next: 0 }), amount: s.tokens.length })))
       }
     }
 
@@ -220,9 +229,9 @@ export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promis
       for (const s of scenarios) {
         // The writer runs through all three windows: its commits cost the stateless and bare servers nothing.
         const writer = s.writer === undefined ? undefined : await start('bench/app-writer.ts', {}, [s.writer], /(writing)/)
-        windows.push(await measure(s.name, 'plugin', s.plugin, s.tokens))
-        windows.push(await measure(s.name, 'stateless', [stateless], s.tokens))
-        windows.push(await measure(s.name, 'bare', [bare], s.tokens))
+        windows.push(await measure(s.name, 'plugin', s.plugin, s.tokens, s.cursor))
+        windows.push(await measure(s.name, 'stateless', [stateless], s.tokens, s.cursor))
+        windows.push(await measure(s.name, 'bare', [bare], s.tokens, s.cursor))
         if (writer !== undefined) await stop(writer)
       }
     }

@@ -116,3 +116,23 @@ t.test('a token with any other header still goes through fast-jwt, which keeps e
   t.throws(() => codec.verify(forge({ alg: 'HS256', typ: 'JWT', kid: 'k' }, payload, SECRET)), TokenInvalidError, 'a key header')
   t.throws(() => codec.verify(forge({ alg: 'none', typ: 'JWT' }, payload, SECRET)), TokenInvalidError, 'alg none')
 })
+
+t.test('the pinned path accepts what the signer signs, for every algorithm, key length and token length', async (t) => {
+  let checked = 0
+  for (const algorithm of ['HS256', 'HS384', 'HS512'] as const) {
+    // Around both block sizes (64 and 128 bytes): keys longer than a block are hashed first.
+    for (const keyLength of [32, 63, 64, 65, 127, 128, 129, 300]) {
+      const secret = Buffer.alloc(keyLength, keyLength % 251)
+      secret[0] = 7
+      const codec = new AccessTokenCodec({ secret, algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0 })
+      const other = new AccessTokenCodec({ secret: Buffer.concat([secret, Buffer.from([1])]), algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0 })
+      for (const padding of [0, 1, 37, 64, 200, 1000]) {
+        const token = codec.sign('user-1', 'session-1', { note: 'n'.repeat(padding) })
+        t.equal(codec.verify(token).note, 'n'.repeat(padding), `${algorithm}, ${keyLength}-byte key, ${token.length} characters`)
+        t.throws(() => other.verify(token), TokenInvalidError, 'the same token under a key one byte longer is refused')
+        checked++
+      }
+    }
+  }
+  t.equal(checked, 144)
+})
