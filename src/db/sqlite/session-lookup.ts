@@ -87,10 +87,10 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
   }
 
   const remembered = new BoundedCache<string, FoundSession>(REMEMBERED)
-  const users = new BoundedCache<string, PublicUserRecord>(REMEMBERED)
+  const knownUsers = new BoundedCache<string, PublicUserRecord>(REMEMBERED)
   const forget = (): void => {
     remembered.clear()
-    users.clear()
+    knownUsers.clear()
   }
 
   // In a batch: the snapshot's version is `current`; the memories hold answers of that version only.
@@ -103,12 +103,12 @@ export function compileSessionLookup (db: SqliteDatabase, client: Database.Datab
     const row = sessionOnly.get(sessionId) as unknown[] | undefined
     if (row === undefined) return undefined
     const userId = row[0] as string
-    let user = users.get(userId)
+    let user = knownUsers.get(userId)
     if (user === undefined) {
       const userRow = userOnly.get(userId) as unknown[] | undefined
       if (userRow === undefined) return undefined
       user = toPublicUser(userRow, 0, columns)
-      users.set(userId, user)
+      knownUsers.set(userId, user)
     }
     return withUser(sessionId, row, 0, user, expiresAt, revokedAt)
   }
