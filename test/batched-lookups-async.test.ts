@@ -54,14 +54,20 @@ async function loggedIn (t: Test, store: CountingStore, email: string, count: nu
   return { service, tokens }
 }
 
-t.test('an asynchronous store: at most two batches in flight; what waits meanwhile goes in one', async (t) => {
-  const store = new GatedStore(sqliteStore(':memory:'))
-  const { service, tokens } = await loggedIn(t, store, 'gate@example.com', 4)
-
+/** The first two tokens asked for in two turns, so two statements are in flight (held by the gate). */
+async function twoInFlight (service: AuthService, store: GatedStore, tokens: string[]) {
   const answers = [service.verifyAccessToken(tokens[0])]
   await store.asked(1)
   answers.push(service.verifyAccessToken(tokens[1]))
   await store.asked(2)
+  return answers
+}
+
+t.test('an asynchronous store: at most two batches in flight; what waits meanwhile goes in one', async (t) => {
+  const store = new GatedStore(sqliteStore(':memory:'))
+  const { service, tokens } = await loggedIn(t, store, 'gate@example.com', 4)
+
+  const answers = await twoInFlight(service, store, tokens)
   answers.push(service.verifyAccessToken(tokens[2]), service.verifyAccessToken(tokens[3]))
   await nextTurn()
   await nextTurn()
@@ -79,10 +85,7 @@ t.test('an asynchronous store: at most two batches in flight; what waits meanwhi
 t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer hold back the next', async (t) => {
   const store = new GatedStore(sqliteStore(':memory:'))
   const { service, tokens } = await loggedIn(t, store, 'stuck@example.com', 3)
-  const answers = [service.verifyAccessToken(tokens[0])]
-  await store.asked(1)
-  answers.push(service.verifyAccessToken(tokens[1]))
-  await store.asked(2)
+  const answers = await twoInFlight(service, store, tokens)
   answers.push(service.verifyAccessToken(tokens[2]))
   // Neither of the first two ends: the third is asked for once they have been in flight SLOW_BATCH_MS.
   await nextTurn()

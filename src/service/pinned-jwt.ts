@@ -19,7 +19,7 @@ const DIGESTS: Record<JwtAlgorithm, string> = { HS256: 'sha256', HS384: 'sha384'
  * (so the algorithm is the pinned one and no key header can be present): returns its payload, or `undefined`
  * for any other header, which the caller hands to fast-jwt unchanged. The HMAC is compared in constant time
  * with the exact spelling of the signature segment, so the other spellings of the same bytes are refused too.
- * Skipping fast-jwt's general decoding halves the cost of a token seen for the first time.
+ * Skipping fast-jwt's general decoding saves about a third of the cost of a token seen for the first time.
  */
 export function pinnedHmacCheck (secret: Buffer, algorithm: JwtAlgorithm, headerSegment: string) {
   const digest = DIGESTS[algorithm]
