@@ -8,6 +8,7 @@ import type {
 import { isUniqueViolation } from '../unique-violation.ts'
 import { actionTokens, deviceTokens, outbox, sessions, type users } from './schema.ts'
 import type { PgDatabase } from './store.ts'
+import type { PgTransactionRunner } from './pool-clients.ts'
 
 type Tx = Parameters<Parameters<PgDatabase['transaction']>[0]>[0]
 type Executor = PgDatabase | Tx
@@ -19,18 +20,20 @@ type Executor = PgDatabase | Tx
  */
 export class PgActionStore implements ActionStore {
   readonly #db: PgDatabase
+  readonly #transaction: PgTransactionRunner
   readonly #users: typeof users
   readonly #ready: () => Promise<void>
 
-  constructor (db: PgDatabase, usersTable: typeof users, ready: () => Promise<void>) {
+  constructor (db: PgDatabase, transaction: PgTransactionRunner, usersTable: typeof users, ready: () => Promise<void>) {
     this.#db = db
+    this.#transaction = transaction
     this.#users = usersTable
     this.#ready = ready
   }
 
   async issueActionToken (issue: { token: NewActionToken, message: NewOutboxMessage } | null, now: Date): Promise<void> {
     await this.#ready()
-    await this.#db.transaction(async (tx) => {
+    await this.#transaction(async (tx) => {
       // An unknown address runs the same statements on rows that cannot exist.
       const token = issue?.token
       await this.#void(tx, token?.userId ?? '', [token?.purpose ?? 'reset_password'], now)
@@ -61,7 +64,7 @@ export class PgActionStore implements ActionStore {
 
   async verifyEmail (tokenHash: string, now: Date): Promise<ConsumedAction | undefined> {
     await this.#ready()
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       const consumed = await this.#consume(tx, tokenHash, 'verify_email', now, true)
       if (consumed === undefined) return undefined
       await tx.update(this.#users).set({ isVerified: true, updatedAt: now })
@@ -73,7 +76,7 @@ export class PgActionStore implements ActionStore {
 
   async resetPassword (tokenHash: string, passwordHash: string, notice: NewOutboxMessage, now: Date): Promise<ConsumedAction | undefined> {
     await this.#ready()
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       const consumed = await this.#consume(tx, tokenHash, 'reset_password', now, true)
       if (consumed === undefined) return undefined
       const { userId } = consumed
@@ -90,7 +93,7 @@ export class PgActionStore implements ActionStore {
   async confirmEmailChange (tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined> {
     await this.#ready()
     try {
-      return await this.#db.transaction(async (tx) => {
+      return await this.#transaction(async (tx) => {
         const consumed = await this.#consume(tx, tokenHash, 'change_email', now, false)
         if (consumed === undefined) return undefined
         const { userId } = consumed

@@ -7,6 +7,7 @@ import type {
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
+import { poolTransactions, type PgTransactionRunner } from './pool-clients.ts'
 import { PgActionStore } from './actions.ts'
 import { compilePgSessionLookup, type PgSessionLookup } from './session-lookup.ts'
 import { type PgSessionCache, type PgSessionCacheOptions, sessionCacheFor } from './session-cache.ts'
@@ -39,6 +40,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly mode = 'async'
   readonly actions: PgActionStore
   readonly #db: PgDatabase
+  readonly #transaction: PgTransactionRunner
   readonly #users: typeof users
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
@@ -48,9 +50,10 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgAuthStoreOptions = {}) {
     this.#db = db
+    this.#transaction = poolTransactions(db)
     this.#users = usersTable as unknown as typeof users
     this.#options = options
-    this.actions = new PgActionStore(db, this.#users, () => this.ready())
+    this.actions = new PgActionStore(db, this.#transaction, this.#users, () => this.ready())
     this.#lookup = compilePgSessionLookup(db, this.#users)
     this.sessionCache = options.sessionCache === undefined ? undefined : sessionCacheFor(db, this.#users, options.sessionCache)
   }
@@ -98,7 +101,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   async createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean> {
     await this.ready()
     const users = this.#users
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       // One conditional statement checks and locks the user row: a password change or deactivation committed
       // before it is seen (the WHERE is re-checked on the newest row), one in flight waits for this transaction
       // and then revokes the session it made.
@@ -145,7 +148,7 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
     await this.ready()
-    return this.#db.transaction(async (tx): Promise<RotationResult> => {
+    return this.#transaction(async (tx): Promise<RotationResult> => {
       const [consumed] = await tx.update(refreshTokens)
         .set({ usedAt: now })
         .where(and(
@@ -210,7 +213,7 @@ export class PgAuthStore implements AuthStore<'async'> {
     const resetAt = new Date(now.getTime() + windowMs)
     const stamp = now.toISOString()
     const keys = limits.map((limit) => limit.key)
-    return this.#db.transaction(async (tx): Promise<AttemptOutcome> => {
+    return this.#transaction(async (tx): Promise<AttemptOutcome> => {
       const live = await tx.select().from(loginAttempts)
         .where(and(inArray(loginAttempts.key, keys), sql`${loginAttempts.resetAt} > ${stamp}`))
       if (live.some((row) => row.count >= limits.find((limit) => limit.key === row.key)!.max)) {
@@ -279,7 +282,7 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async purgeExpired (now: Date): Promise<number> {
     await this.ready()
-    return this.#db.transaction(async (tx) => {
+    return this.#transaction(async (tx) => {
       const { rows: [lock] } = await tx.execute<{ locked: boolean }>(PURGE_LOCK)
       if (lock?.locked !== true) return 0
       const deadSessions = or(lte(sessions.expiresAt, now), sql`${sessions.revokedAt} is not null`)

@@ -1,0 +1,56 @@
+import t from 'tap'
+import pg from 'pg'
+import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
+import { PG_URL, requirePostgres } from './fixtures/databases.ts'
+
+const USERS = 4
+const ROUNDS = 10
+
+/** Ends every server connection to the database `url` names (a failover, a restart, a network reset). */
+async function killBackends (url: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  try {
+    const { rowCount } = await admin.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [new URL(url).pathname.slice(1)]
+    )
+    return rowCount ?? 0
+  } finally {
+    await admin.end()
+  }
+}
+
+if (await requirePostgres()) {
+  for (const sessionCache of [undefined, { enabled: true as const }]) {
+    t.test(`backends killed while logins, refreshes and /me are in flight${sessionCache === undefined ? '' : ' (sessionCache on)'}: the process lives, 503 at worst, success after`, async (t) => {
+      // A small pool: a client that a lost connection left checked out would soon leave none to serve with.
+      const app = await buildApp({ sessionCache, postgresPool: { max: 3, connectionTimeoutMillis: 2000 } }, {}, 'postgresql')
+      t.teardown(() => app.close())
+      const url = testDatabase(app).url!
+      const emails = Array.from({ length: USERS }, (_, i) => `user${i}@example.com`)
+      for (const email of emails) await registerAndLogin(app, email)
+      const statuses = new Map<number, number>()
+      let killed = 0
+      for (let round = 0; round < ROUNDS; round++) {
+        const sessions = await Promise.all(emails.map(async (email) => login(app, email)))
+        const inFlight = sessions.flatMap((session, i) => [
+          app.inject({ method: 'POST', url: '/login', payload: { email: emails[i], password: PASSWORD } }),
+          app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: session.refreshToken } }),
+          app.inject({ url: '/me', headers: bearer(session.accessToken) }),
+          app.inject({ url: '/me', headers: bearer(session.accessToken) })
+        ])
+        killed += await killBackends(url)
+        for (const res of await Promise.all(inFlight)) {
+          statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+          if (res.statusCode === 503) t.same(res.json().code, 'service_unavailable')
+        }
+        // The pool replaces what it lost: the next requests succeed.
+        const after = await login(app, emails[round % USERS])
+        t.equal((await app.inject({ url: '/me', headers: bearer(after.accessToken) })).statusCode, 200, `round ${round}: /me after the kill`)
+      }
+      t.ok(killed >= ROUNDS, `backends were killed (${killed})`)
+      t.same([...statuses.keys()].filter((status) => status !== 200 && status !== 503), [], `only 200 and 503 (${JSON.stringify([...statuses])})`)
+    })
+  }
+}
