@@ -5,7 +5,7 @@ import type { AuthService } from './service/auth-service.ts'
 import { MAX_ACCESS_TOKEN_LENGTH, TOKEN_SHAPE } from './service/tokens.ts'
 import type { AuthUser } from './service/user.ts'
 import { cookieToken } from './transport/cookies.ts'
-import { doubleSubmitMatches, isUnsafe, originAllowed } from './transport/csrf.ts'
+import { doubleSubmitMatches, isUnsafe, logCsrfRefusal, originRefusal } from './transport/csrf.ts'
 import type { ResolvedTransport } from './transport/options.ts'
 import type { AuthInfo } from './types.ts'
 
@@ -81,6 +81,12 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
     done(err)
   }
 
+  // Logged here, once per request; the guard or route that answers 403 adds nothing.
+  function csrfRejected (request: FastifyRequest, reason: string, done: HookHandlerDoneFunction): void {
+    logCsrfRefusal(request, reason)
+    anonymous(request, CSRF_REJECTED, done)
+  }
+
   return function fastifyDrizzleAuthBearer (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const credential = credentialOf(request, settings)
     // A route declared with `config: { authenticate: false }` never looks at the token (checked only when one came).
@@ -88,13 +94,16 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
     const { token, transport } = credential
     if (token === null) return anonymous(request, REJECTED[transport], done)
     const checkCsrf = transport === 'cookie' && isUnsafe(request.method)
-    if (checkCsrf && !originAllowed(request, settings)) return anonymous(request, CSRF_REJECTED, done)
+    if (checkCsrf) {
+      const refusal = originRefusal(request, settings)
+      if (refusal !== undefined) return csrfRejected(request, refusal, done)
+    }
     getService().verifyAccessToken(token, (err, verified) => {
       // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine).
       if (err !== null) return anonymous(request, err instanceof ServiceUnavailableError ? UNAVAILABLE[transport] : REJECTED[transport], done)
       const { user, sessionId } = verified!
       if (checkCsrf && settings.doubleSubmit && !doubleSubmitMatches(request, getService().config.secret, sessionId)) {
-        return anonymous(request, CSRF_REJECTED, done)
+        return csrfRejected(request, request.headers['x-csrf-token'] === undefined ? 'no X-CSRF-Token header' : 'X-CSRF-Token does not match the session', done)
       }
       let scopes: readonly string[]
       try {

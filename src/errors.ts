@@ -222,6 +222,16 @@ export class ServiceUnavailableError extends AuthError {
 }
 
 /** An argument of the wrong type or shape was passed to the framework-free API (a programming error, as a 400). */
+/** `POST /refresh` with no refresh token in its body and no refresh cookie: a client mistake, not a refusal. */
+export class MissingRefreshTokenError extends AuthError {
+  override readonly statusCode = 400
+  override readonly code = 'missing_refresh_token'
+
+  constructor () {
+    super('No refresh token: send it as refresh_token in the JSON body, or let the browser send the refresh cookie')
+  }
+}
+
 export class InvalidArgumentError extends AuthError {
   override readonly statusCode = 400
   override readonly code = 'invalid_argument'

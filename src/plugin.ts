@@ -42,7 +42,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
     // Fastify's own `prefix` of this registration composes with `routes.prefix`, as nested prefixes do.
     const prefix = `${resolved.prefix}${resolved.routes.prefix}`
     await fastify.register(authRoutes, {
-      ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: `${prefix}/refresh`, accountRoutes: config.account.mailer !== undefined
+      ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: resolved.transport.refreshOnRoot ? '/' : `${prefix}/refresh`, accountRoutes: config.account.mailer !== undefined
     })
   }
 

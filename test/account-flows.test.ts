@@ -217,9 +217,12 @@ for (const dialect of await availableDialects()) {
       const tokenRow = await rows(db, "select email, new_email from auth_action_tokens where purpose = 'change_email'")
       t.same(tokenRow, [{ email: 'new@example.com', new_email: 'new@example.com' }])
 
+      const liveDevices = async () => (await rows(db, 'select revoked_at from auth_device_tokens')).filter((r) => r.revoked_at === null).length
+      t.equal(await liveDevices(), 2, 'each login made a device token')
       const confirmed = await app.inject({ method: 'POST', url: '/email/confirm', payload: { token: mail.token }, headers: bearer(current.accessToken) })
       t.equal(confirmed.statusCode, 200)
       t.same(confirmed.json(), { detail: 'Email address changed' })
+      t.equal(await liveDevices(), 0, 'the confirmation ended every device token')
       t.equal((await app.inject({ url: '/me', headers: bearer(current.accessToken) })).json().email, 'new@example.com', 'the confirming session stays')
       t.equal((await app.inject({ url: '/me', headers: bearer(other.accessToken) })).statusCode, 401, 'other sessions end')
       const [, , notice] = await smtp.waitFor(3)

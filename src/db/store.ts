@@ -180,8 +180,8 @@ export interface ActionStore {
   resetPassword (tokenHash: string, passwordHash: string, notice: NewOutboxMessage, now: Date): Promise<ConsumedAction | undefined>
   /**
    * Consumes a live change_email token, moves the user to the new address (ConflictError('email_taken') when it
-   * was taken meanwhile, nothing written), marks it verified, revokes the user's sessions but `keepSessionId`,
-   * voids every other token of the user and queues `notice`, in one transaction.
+   * was taken meanwhile, nothing written), marks it verified, revokes the user's sessions but `keepSessionId`
+   * and all its device tokens, voids every other token of the user and queues `notice`, in one transaction.
    */
   confirmEmailChange (tokenHash: string, notice: (change: EmailChangeResult) => NewOutboxMessage, now: Date, keepSessionId?: string): Promise<EmailChangeResult | undefined>
   /** Voids the user's unused tokens of these purposes; returns how many. */

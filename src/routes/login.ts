@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { CsrfRejectedError } from '../errors.ts'
-import { loginAllowed } from '../transport/csrf.ts'
+import { csrfRefused, loginRefusal } from '../transport/csrf.ts'
 import type { RouteContext } from './index.ts'
 import { errorResponse, errorResponses, loginBody } from './schemas.ts'
 import { sendTokens, tokenResponseSchema } from './token-response.ts'
@@ -19,12 +18,13 @@ export function loginRoute (fastify: FastifyInstance, context: RouteContext): vo
     }
   }, async (request, reply) => {
     // Login CSRF: a cross-site page must not log the browser in (to an account of its choosing).
-    if (transport.cookie && !loginAllowed(request, transport)) throw new CsrfRejectedError()
+    const refusal = transport.cookie ? loginRefusal(request, transport) : undefined
+    if (refusal !== undefined) throw csrfRefused(request, refusal)
     const result = await service().login(request.body.email, request.body.password, {
       ip: request.ip,
       userAgent: request.headers['user-agent'],
       deviceToken: request.body.device_token
     })
-    return sendTokens(reply, result, context, { device_token: result.deviceToken })
+    return sendTokens(request, reply, result, context, { extra: { device_token: result.deviceToken } })
   })
 }

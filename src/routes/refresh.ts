@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { CsrfRejectedError } from '../errors.ts'
+import { MissingRefreshTokenError } from '../errors.ts'
 import { cookieToken } from '../transport/cookies.ts'
-import { originAllowed } from '../transport/csrf.ts'
+import { csrfRefused, loginRefusal, originRefusal } from '../transport/csrf.ts'
 import type { RouteContext } from './index.ts'
 import { errorResponse, errorResponses, refreshBody, refreshCookieBody } from './schemas.ts'
 import { sendTokens, tokenResponseSchema } from './token-response.ts'
@@ -26,15 +26,22 @@ export function refreshRoute (fastify: FastifyInstance, context: RouteContext): 
       response: { 200: tokenResponseSchema(transport, false), ...errorResponses, 409: errorResponse, ...(transport.cookie ? { 403: errorResponse } : {}) }
     }
   }, async (request, reply) => {
-    // Without cookies the schema requires the body's token; with them, an empty body means the cookie's.
     const fromBody = request.body.refresh_token
-    const pair = await service().refresh(fromBody !== undefined ? fromBody : refreshCookie(request))
-    return sendTokens(reply, pair, context)
+    if (fromBody !== undefined) {
+      // A token in the body is answered in the body and never sets cookies: a cross-site form posting an
+      // attacker's own token must not sign the victim's browser in. With cookies on, /login's origin check too.
+      if (transport.cookie) {
+        const refusal = loginRefusal(request, transport)
+        if (refusal !== undefined) throw csrfRefused(request, refusal)
+      }
+      return sendTokens(request, reply, await service().refresh(fromBody), context, { cookies: false })
+    }
+    // Only with cookies on can the body lack the token (the schema requires it otherwise).
+    const fromCookie = cookieToken(request, transport.names.refresh)
+    if (fromCookie === undefined) throw new MissingRefreshTokenError()
+    // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
+    const refusal = originRefusal(request, transport)
+    if (refusal !== undefined) throw csrfRefused(request, refusal)
+    return sendTokens(request, reply, await service().refresh(fromCookie ?? ''), context)
   })
-
-  // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
-  function refreshCookie (request: FastifyRequest): string {
-    if (!originAllowed(request, transport)) throw new CsrfRejectedError()
-    return cookieToken(request, transport.names.refresh) ?? ''
-  }
 }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
+import { CsrfRejectedError } from '../errors.ts'
 import type { ResolvedTransport } from './options.ts'
 
 type CsrfSettings = Pick<ResolvedTransport, 'trustedOrigins' | 'allowSameSite'>
@@ -15,35 +16,62 @@ export function isUnsafe (method: string): boolean {
 }
 
 /**
- * Whether a cookie-authenticated unsafe request comes from where it may: `Sec-Fetch-Site: same-origin` (or
- * `same-site` when allowed), else an `Origin` (without one, the `Referer`'s origin) that is trusted: listed in
- * `csrf.trustedOrigins`, or the request's own origin when Fastify's `trustProxy` is set (only then are its
- * scheme and host known for sure). Anything else (no header at all included) is refused.
+ * Why a cookie-authenticated unsafe request may not proceed, or `undefined` when it comes from where it may:
+ * `Sec-Fetch-Site: same-origin` (or `same-site` when allowed), else an `Origin` (without one, the `Referer`'s
+ * origin) that is trusted: listed in `csrf.trustedOrigins`, or the request's own origin when Fastify's
+ * `trustProxy` is set (only then are its scheme and host known for sure). Anything else (no header at all
+ * included) is refused.
  */
-export function originAllowed (request: FastifyRequest, settings: CsrfSettings): boolean {
+export function originRefusal (request: FastifyRequest, settings: CsrfSettings): string | undefined {
   const site = request.headers['sec-fetch-site']
-  if (site === 'same-origin' || (site === 'same-site' && settings.allowSameSite)) return true
-  return trustedOrigin(request, settings)
+  if (site === 'same-origin' || (site === 'same-site' && settings.allowSameSite)) return undefined
+  return untrustedOrigin(request, settings)
 }
 
 /**
- * Login CSRF (logging a victim in as the attacker): a login the browser says is cross-site (or same-site,
- * unless allowed), or one with an untrusted `Origin`, is refused; a request with neither header is not a
- * browser's cross-site request, and passes.
+ * Login CSRF (logging a victim in as the attacker): why a sign-in is refused, or `undefined`. A request the
+ * browser says is cross-site (or same-site, unless allowed), or one with an untrusted `Origin`, is refused; a
+ * request with neither header is not a browser's cross-site request, and passes.
  */
-export function loginAllowed (request: FastifyRequest, settings: CsrfSettings): boolean {
+export function loginRefusal (request: FastifyRequest, settings: CsrfSettings): string | undefined {
   const site = request.headers['sec-fetch-site']
-  if (site === 'cross-site' || (site === 'same-site' && !settings.allowSameSite)) return trustedOrigin(request, settings)
-  if (site !== undefined || request.headers.origin === undefined) return true
-  return trustedOrigin(request, settings)
+  if (site === 'cross-site' || (site === 'same-site' && !settings.allowSameSite)) return untrustedOrigin(request, settings)
+  if (site !== undefined || request.headers.origin === undefined) return undefined
+  return untrustedOrigin(request, settings)
 }
 
-function trustedOrigin (request: FastifyRequest, settings: CsrfSettings): boolean {
+/** Whether a browser sent the request (any Fetch Metadata header), as opposed to curl, a server or a native app. */
+export function sentByBrowser (request: FastifyRequest): boolean {
+  const headers = request.headers
+  return headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined ||
+    headers['sec-fetch-dest'] !== undefined || headers['sec-fetch-user'] !== undefined
+}
+
+/**
+ * Logs a refusal once, at info, so a developer whose page's origin is not trusted sees why (the reason names
+ * headers and origins only, never a cookie or token), and gives the error to answer with.
+ */
+export function csrfRefused (request: FastifyRequest, reason: string): CsrfRejectedError {
+  logCsrfRefusal(request, reason)
+  return new CsrfRejectedError()
+}
+
+export function logCsrfRefusal (request: FastifyRequest, reason: string): void {
+  request.log.info({ reason }, `fastify-drizzle-auth: cross-site request refused: ${reason}`)
+}
+
+function untrustedOrigin (request: FastifyRequest, settings: CsrfSettings): string | undefined {
   const origin = originOf(request)
-  if (origin === undefined) return false
-  if (settings.trustedOrigins.has(origin)) return true
+  if (origin === undefined) {
+    const site = request.headers['sec-fetch-site']
+    return site === undefined
+      ? 'no Sec-Fetch-Site, Origin or Referer header'
+      : `Sec-Fetch-Site is ${JSON.stringify(String(site).slice(0, 20))} and no Origin or Referer header names a trusted origin`
+  }
+  if (settings.trustedOrigins.has(origin)) return undefined
   // `ips` exists only when Fastify's trustProxy is configured.
-  return request.ips !== undefined && origin === `${request.protocol}://${request.host}`
+  if (request.ips !== undefined && origin === `${request.protocol}://${request.host}`) return undefined
+  return `origin ${JSON.stringify(origin.slice(0, 200))} is not in csrf.trustedOrigins`
 }
 
 function originOf (request: FastifyRequest): string | undefined {

@@ -8,6 +8,12 @@ export interface CookieOptions {
   names?: { access?: string, refresh?: string, csrf?: string }
   /** SameSite of each cookie (defaults: access 'lax', refresh 'strict'). */
   sameSite?: { access?: SameSite, refresh?: SameSite }
+  /**
+   * Where the refresh cookie is sent. Default: only to the refresh route, which rules out a `__Host-` name, so
+   * a sibling subdomain can plant a refresh cookie of its own (two refresh cookies are refused). `'/'`: sent to
+   * every path, under a `__Host-` name (default `__Host-fda_refresh`) that no other host can set.
+   */
+  refreshPath?: '/'
 }
 
 export interface CsrfOptions {
@@ -34,6 +40,8 @@ export interface ResolvedTransport {
   cookie: boolean
   secure: boolean
   names: { access: string, refresh: string, csrf: string }
+  /** The refresh cookie goes to every path (`cookies.refreshPath: '/'`), not only to the refresh route. */
+  refreshOnRoot: boolean
   sameSite: { access: SameSite, refresh: SameSite }
   trustedOrigins: ReadonlySet<string>
   allowSameSite: boolean
@@ -56,6 +64,10 @@ export function resolveTransport (options: TransportOptions): ResolvedTransport 
   const cookies = objectOption(options.cookies, 'cookies')
   const names = objectOption(cookies.names, 'cookies.names')
   const sameSite = objectOption(cookies.sameSite, 'cookies.sameSite')
+  if (cookies.refreshPath !== undefined && cookies.refreshPath !== '/') {
+    throw new ConfigurationError("fastify-drizzle-auth: `cookies.refreshPath` must be '/' (the refresh cookie on every path, under a __Host- name) or left out (only the refresh route)")
+  }
+  const refreshOnRoot = cookies.refreshPath === '/'
   const resolved: ResolvedTransport = {
     transport,
     bearer: transport !== 'cookie',
@@ -63,17 +75,18 @@ export function resolveTransport (options: TransportOptions): ResolvedTransport 
     secure,
     names: {
       access: cookieName(names.access, secure ? '__Host-fda_access' : 'fda_access', 'access', secure),
-      refresh: cookieName(names.refresh, secure ? '__Secure-fda_refresh' : 'fda_refresh', 'refresh', secure),
+      refresh: cookieName(names.refresh, !secure ? 'fda_refresh' : refreshOnRoot ? '__Host-fda_refresh' : '__Secure-fda_refresh', 'refresh', secure),
       csrf: cookieName(names.csrf, secure ? '__Host-fda_csrf' : 'fda_csrf', 'csrf', secure)
     },
+    refreshOnRoot,
     sameSite: {
       access: sameSiteOption(sameSite.access, 'lax', 'access', secure),
       refresh: sameSiteOption(sameSite.refresh, 'strict', 'refresh', secure)
     },
     ...resolveCsrf(objectOption(options.csrf, 'csrf'))
   }
-  if (resolved.names.refresh.startsWith('__Host-')) {
-    throw new ConfigurationError('fastify-drizzle-auth: `cookies.names.refresh` cannot start with __Host-: the refresh cookie is scoped to the refresh route\'s path')
+  if (!refreshOnRoot && resolved.names.refresh.startsWith('__Host-')) {
+    throw new ConfigurationError("fastify-drizzle-auth: `cookies.names.refresh` cannot start with __Host-: the refresh cookie is scoped to the refresh route's path (set `cookies.refreshPath: '/'` for a __Host- refresh cookie)")
   }
   return resolved
 }
@@ -110,20 +123,31 @@ function sameSiteOption (value: unknown, fallback: SameSite, which: string, secu
 
 function resolveCsrf (csrf: Partial<CsrfOptions>): Pick<ResolvedTransport, 'trustedOrigins' | 'allowSameSite' | 'doubleSubmit'> {
   const { trustedOrigins = [], allowSameSite = false, doubleSubmit = false } = csrf
-  if (!Array.isArray(trustedOrigins) || !trustedOrigins.every(isOrigin)) {
+  if (!Array.isArray(trustedOrigins)) {
     throw new ConfigurationError("fastify-drizzle-auth: `csrf.trustedOrigins` must be an array of origins, e.g. ['https://app.example']")
   }
+  const origins = trustedOrigins.map((value: unknown) => {
+    const origin = originOf(value)
+    if (origin === undefined) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`csrf.trustedOrigins\` has ${JSON.stringify(value)}, which is not an origin: write scheme://host[:port] with no path, e.g. 'https://app.example'`)
+    }
+    return origin
+  })
   if (typeof allowSameSite !== 'boolean') throw new ConfigurationError('fastify-drizzle-auth: `csrf.allowSameSite` must be true or false')
   if (typeof doubleSubmit !== 'boolean') throw new ConfigurationError('fastify-drizzle-auth: `csrf.doubleSubmit` must be true or false')
-  return { trustedOrigins: new Set(trustedOrigins), allowSameSite, doubleSubmit }
+  return { trustedOrigins: new Set(origins), allowSameSite, doubleSubmit }
 }
 
-/** `scheme://host[:port]` exactly as a browser sends it in `Origin`. */
-function isOrigin (value: unknown): boolean {
-  if (typeof value !== 'string') return false
+/**
+ * `scheme://host[:port]` exactly as a browser sends it in `Origin`; a trailing slash (as an address bar shows
+ * it) names the same origin and is dropped.
+ */
+function originOf (value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
   try {
-    return new URL(value).origin === value
+    const { origin } = new URL(value)
+    return origin !== 'null' && (value === origin || value === `${origin}/`) ? origin : undefined
   } catch {
-    return false
+    return undefined
   }
 }

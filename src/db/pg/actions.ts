@@ -105,6 +105,7 @@ export class PgActionStore implements ActionStore {
         await tx.update(sessions).set({ revokedAt: now, revokeReason: 'email_changed' }).where(and(
           eq(sessions.userId, userId), isNull(sessions.revokedAt), keepSessionId === undefined ? undefined : ne(sessions.id, keepSessionId)
         ))
+        await tx.update(deviceTokens).set({ revokedAt: now }).where(and(eq(deviceTokens.userId, userId), isNull(deviceTokens.revokedAt)))
         await tx.update(actionTokens).set({ usedAt: now })
           .where(and(isNull(actionTokens.usedAt), or(eq(actionTokens.userId, userId), eq(actionTokens.email, old.email))))
         const change = { userId, email: consumed.email, oldEmail: old.email, newEmail }

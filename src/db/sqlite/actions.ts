@@ -74,6 +74,7 @@ export class SqliteActionStore implements ActionStore {
       db.update(sessions).set({ revokedAt: now, revokeReason: 'email_changed' }).where(and(
         eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)
       )).run()
+      db.update(deviceTokens).set({ revokedAt: now }).where(and(eq(deviceTokens.userId, userId), isNull(deviceTokens.revokedAt))).run()
       db.update(actionTokens).set({ usedAt: now })
         .where(and(isNull(actionTokens.usedAt), or(eq(actionTokens.userId, userId), eq(actionTokens.email, old.email)))).run()
       const change = { userId, email: consumed.email, oldEmail: old.email, newEmail }
