@@ -41,7 +41,20 @@ t.test('changePassword from a script: no address still counts per email and acco
   await t.rejects(app.authService.changePassword({ id: 'no-such-user' }, PASSWORD, 'Fresh-Strong-Pass-8'), { code: 'user_not_found', statusCode: 401 })
 })
 
-t.test('ipKey: IPv4 as it is, IPv4-mapped as IPv4, IPv6 by its /64', async (t) => {
+t.test('ipKey: IPv4 as it is, IPv4-mapped as IPv4 in every spelling, IPv6 by its /64, ports dropped, garbage shared', async (t) => {
+  t.equal(ipKey('203.0.113.9:4711'), '203.0.113.9', 'ip:port')
+  t.equal(ipKey(' 203.0.113.9 '), '203.0.113.9')
+  t.equal(ipKey('[2001:db8::1]:443'), '2001:db8:0:0::/64', '[v6]:port')
+  t.equal(ipKey('[2001:db8::1]'), '2001:db8:0:0::/64', '[v6]')
+  t.equal(ipKey('::ffff:cb00:7109'), '203.0.113.9', 'IPv4-mapped in hex')
+  t.equal(ipKey('::FFFF:CB00:7109'), '203.0.113.9')
+  t.equal(ipKey('0:0:0:0:0:ffff:cb00:7109'), '203.0.113.9', 'uncompressed')
+  t.equal(ipKey('0000:0000:0000:0000:0000:ffff:203.0.113.9'), '203.0.113.9')
+  t.equal(ipKey('[::ffff:203.0.113.9]:80'), '203.0.113.9')
+  t.equal(ipKey('::ffff:0:cb00:7109'), '0:0:0:0::/64', 'IPv4-translated (not mapped) stays IPv6')
+  for (const garbage of ['not an address', 'unknown', '', '1.2.3', '[nope]:1', 'fe80::1::2']) {
+    t.equal(ipKey(garbage), 'unparsed', `one shared bucket: ${JSON.stringify(garbage)}`)
+  }
   t.equal(ipKey('203.0.113.9'), '203.0.113.9')
   t.equal(ipKey('::ffff:203.0.113.9'), '203.0.113.9')
   t.equal(ipKey('2001:db8::1'), '2001:db8:0:0::/64')
@@ -49,7 +62,6 @@ t.test('ipKey: IPv4 as it is, IPv4-mapped as IPv4, IPv6 by its /64', async (t) =
   t.equal(ipKey('2001:db8:0:1::1'), '2001:db8:0:1::/64')
   t.equal(ipKey('fe80::1%eth0'), 'fe80:0:0:0::/64')
   t.equal(ipKey('::1'), '0:0:0:0::/64')
-  t.equal(ipKey('not an address'), 'not an address')
 })
 
 for (const dialect of await availableDialects()) {

@@ -28,6 +28,18 @@ t.test('TRUST_PROXY=1: the address is the one the proxy saw, whatever the client
   t.equal((await attempt(app, '192.0.2.77, 203.0.113.51')).statusCode, 401, 'another real client is counted apart')
 })
 
+t.test('TRUST_PROXY=1 behind a proxy that writes ports and other spellings: one client, one count', async (t) => {
+  const { app, limited } = await server(t, '1')
+  const spellings = ['203.0.113.9:50001', '203.0.113.9:50002', '[::ffff:203.0.113.9]:50003', '::ffff:cb00:7109', '0:0:0:0:0:ffff:cb00:7109', '203.0.113.9:50006']
+  const statuses = []
+  for (const spelling of spellings) statuses.push((await attempt(app, spelling)).statusCode)
+  t.same(statuses, [401, 401, 401, 401, 401, 429], 'every port and spelling of one address shares its count')
+  t.equal(limited.length, 1)
+  const garbage = []
+  for (let i = 0; i < 6; i++) garbage.push((await attempt(app, `garbage-${i}`)).statusCode)
+  t.same(garbage, [401, 401, 401, 401, 401, 429], 'what is not an address shares one bucket')
+})
+
 t.test('TRUST_PROXY with addresses: only those proxies are believed', async (t) => {
   const { app, limited } = await server(t, '127.0.0.1, 10.0.0.0/8')
   for (let i = 0; i < 6; i++) await attempt(app, `192.0.2.${i}, 203.0.113.60`, '10.2.3.4')

@@ -4,22 +4,46 @@ import type { AnyAuthStore, AttemptCount, AttemptLimit } from '../db/store.ts'
 import { RateLimitError } from '../errors.ts'
 import type { LimitedAction } from './events.ts'
 
+/** The one key every address that is not an IP address shares (garbage from a proxy buys no fresh limits). */
+export const UNPARSED_ADDRESS_KEY = 'unparsed'
+
 /**
- * The address a limit is keyed on: IPv4 as it is (also when written IPv4-mapped), IPv6 by its /64, the block
- * one subscriber gets, so rotating through it buys no extra attempts. Anything else is used as given.
+ * The address a limit is keyed on, whatever spelling a proxy wrote it in: a port is dropped (`ip:port`,
+ * `[v6]:port`, `[v6]`), an IPv4-mapped IPv6 address (dotted or hex, compressed or not) is its IPv4 address,
+ * any other IPv6 address is its /64 (the block one subscriber gets, so rotating through it buys no extra
+ * attempts), and anything that is still not an IP address goes into one shared bucket.
  */
 export function ipKey (ip: string): string {
-  const address = ip.split('%')[0]
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)
-  if (mapped !== null) return mapped[1]
-  if (isIP(address) !== 6) return address
-  const [head, tail = ''] = address.toLowerCase().split('::')
-  const left = head === '' ? [] : head.split(':')
-  const right = tail === '' ? [] : tail.split(':')
-  // An embedded IPv4 tail (::1.2.3.4) holds two groups; only the first four groups matter here anyway.
-  const missing = 8 - left.length - right.length - right.filter((group) => group.includes('.')).length
-  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right] : left
-  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`
+  const address = withoutPort(ip.trim()).split('%')[0]
+  const family = isIP(address)
+  if (family === 4) return address
+  if (family !== 6) return UNPARSED_ADDRESS_KEY
+  const groups = ipv6Groups(address)
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.')
+  }
+  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`
+}
+
+function withoutPort (address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(address)
+  if (bracketed !== null) return bracketed[1]
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(address)
+  return v4 === null ? address : v4[1]
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 tail is two of them). */
+function ipv6Groups (address: string): number[] {
+  const parse = (part: string): number[] => part === '' ? [] : part.split(':').flatMap((group) => {
+    if (!group.includes('.')) return [parseInt(group, 16)]
+    const [a, b, c, d] = group.split('.').map(Number)
+    return [(a << 8) | b, (c << 8) | d]
+  })
+  const [head, tail] = address.toLowerCase().split('::')
+  const left = parse(head)
+  if (tail === undefined) return left
+  const right = parse(tail)
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right]
 }
 
 export interface LimitedEvent {
