@@ -133,6 +133,29 @@ for (const dialect of await availableDialects()) {
       t.same(await import('./fixtures/app.ts').then(({ testDatabase }) => testDatabase(app).query('select id from auth_outbox')), [])
     })
 
+    t.test('an SMTP server whose refusal quotes the recipient: the log, the event and the row keep the code, not the address', async (t) => {
+      const smtp = await startSmtp(t)
+      smtp.refuseRecipients()
+      const lines: string[] = []
+      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, outbox: { retryDelayMs: 1, pollIntervalMs: 5, maxAttempts: 2 } }, {
+        logger: { level: 'trace', stream: { write: (line: string) => { lines.push(line) } } }
+      }, dialect)
+      t.teardown(() => app.close())
+      await app.ready()
+      await app.authService.register('victim.name+tag@example.com', PASSWORD)
+      const failed = nextEvent(app.authService, 'email_send_failed')
+      await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'victim.name+tag@example.com' } })
+      const event = await failed
+      const logged = lines.map((line) => JSON.parse(line)).filter((line) => /sending an email failed|could not be sent/.test(line.msg))
+      t.equal(logged.length, 2, 'one retry, then given up')
+      for (const line of logged) {
+        t.equal(line.responseCode, 550, 'the SMTP reply code')
+        t.match(line.error, /Recipient address rejected: mailbox \[address\] unknown/, 'the text without the address')
+      }
+      t.notMatch(lines.join('\n'), /victim/, 'no address anywhere in the log')
+      t.notMatch(event.error, /victim/, 'nor in the event')
+    })
+
     t.test('a mailer that throws something other than an Error: given up after maxAttempts with its text', async (t) => {
       const db = await createTestDatabase(dialect as Dialect)
       let calls = 0

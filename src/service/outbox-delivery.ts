@@ -1,5 +1,6 @@
 import type { ClaimedOutboxMessage } from '../db/store.ts'
 import { describeError } from '../errors.ts'
+import { describeMailError } from './mail-error.ts'
 import type { OutboxConfig } from './account-config.ts'
 import type { AuthEventEmitter, AuthLogger } from './events.ts'
 import type { Mailer, MailMessage } from './mail-messages.ts'
@@ -111,15 +112,15 @@ export class OutboxDelivery {
 
   async #failed (row: ClaimedOutboxMessage, message: MailMessage | undefined, err: unknown, final: boolean): Promise<void> {
     const { db, config, events, log } = this.#d
-    const error = err instanceof Error ? err.message : String(err)
+    const { responseCode, message: error } = describeMailError(err)
     if (!final) {
       const delay = Math.min(config.retryDelayMs * 2 ** (row.attempts - 1), config.maxRetryDelayMs)
-      log.warn({ messageId: row.id, attempts: row.attempts, retryInMs: delay, error }, 'fastify-drizzle-auth: sending an email failed, will retry')
-      await db.call((store) => store.actions.retryMessage(row.id, new Date(Date.now() + delay), error.slice(0, 1000)))
+      log.warn({ messageId: row.id, attempts: row.attempts, retryInMs: delay, responseCode, error }, 'fastify-drizzle-auth: sending an email failed, will retry')
+      await db.call((store) => store.actions.retryMessage(row.id, new Date(Date.now() + delay), error))
       return
     }
     await db.call((store) => store.actions.deleteMessage(row.id))
-    log.error({ messageId: row.id, attempts: row.attempts, error }, 'fastify-drizzle-auth: an email could not be sent and was given up')
+    log.error({ messageId: row.id, attempts: row.attempts, responseCode, error }, 'fastify-drizzle-auth: an email could not be sent and was given up')
     events.emit('email_send_failed', { messageId: row.id, type: message?.type ?? null, to: message?.to ?? null, attempts: row.attempts, error })
   }
 }
