@@ -19,11 +19,15 @@ const LINKS = {
 function recordingMailer (hold = false) {
   const sent: MailMessage[] = []
   const held: Array<() => void> = []
+  const waiting: Array<{ count: number, resolve: () => void }> = []
   return {
     sent,
     release: () => { for (const done of held.splice(0)) done() },
+    /** Resolves once `count` messages in all were handed to the mailer. */
+    until: (count: number) => new Promise<void>((resolve) => { if (sent.length >= count) resolve(); else waiting.push({ count, resolve }) }),
     send: (message: MailMessage) => {
       sent.push(message)
+      for (const waiter of waiting.filter((w) => sent.length >= w.count)) { waiting.splice(waiting.indexOf(waiter), 1); waiter.resolve() }
       return hold ? new Promise<void>((resolve) => { held.push(resolve) }) : Promise.resolve()
     }
   }
@@ -158,6 +162,38 @@ for (const dialect of await availableDialects()) {
         statuses.push(res.statusCode)
       }
       t.same(statuses, [403, 403, 403, 403, 403, 429])
+    })
+
+    t.test('one mailbox cannot be flooded through sub-addresses, and an account sends at most 3 email changes an hour', async (t) => {
+      async function app (mailRateLimit: Record<string, number>) {
+        const db = await createTestDatabase(dialect as Dialect)
+        const mailer = recordingMailer()
+        const server = Fastify({ trustProxy: true })
+        await server.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, mailRateLimit })
+        t.teardown(async () => { await server.close(); await db.close() })
+        await server.authService.register('attacker@example.com', PASSWORD)
+        const { accessToken } = await server.authService.login('attacker@example.com', PASSWORD)
+        const change = (newEmail: string, i: number) => server.inject({
+          method: 'POST', url: '/email/change', payload: { current_password: PASSWORD, new_email: newEmail },
+          headers: { ...bearer(accessToken), 'x-forwarded-for': `198.51.100.${i}` }
+        })
+        return { server, mailer, change }
+      }
+      const wide = await app({ maxEmailChangesPerAccount: 100 })
+      const statuses = []
+      for (let i = 0; i < 10; i++) statuses.push((await wide.change(`Victim+${i}@Example.com`, i)).statusCode)
+      t.same(statuses, Array(10).fill(202), 'answered alike')
+      await wide.mailer.until(1)
+      await wide.server.authService.deliverMail()
+      t.same(wide.mailer.sent.map((m) => m.to), ['victim+0@example.com'], 'one message for the one mailbox')
+
+      const strict = await app({})
+      const perAccount = []
+      for (let i = 0; i < 4; i++) perAccount.push((await strict.change(`someone${i}@example.com`, i)).statusCode)
+      t.same(perAccount, [202, 202, 202, 429], '3 email changes per account per hour, whatever the address and the client address')
+      await strict.mailer.until(3)
+      await strict.server.authService.deliverMail()
+      t.equal(strict.mailer.sent.length, 3)
     })
 
     t.test('mailRateLimit: false lifts the limits', async (t) => {

@@ -33,6 +33,10 @@ export interface MailRateLimitConfig {
   maxSubmissionsPerIp?: number
   /** Window length in seconds (default 900). */
   windowSeconds?: number
+  /** Email-change requests per account within `accountWindowSeconds`, whatever the new address (default 3); more get 429. */
+  maxEmailChangesPerAccount?: number
+  /** Window of the per-account limit, in seconds (default 3,600). */
+  accountWindowSeconds?: number
 }
 
 export interface ActionTokenTtlConfig {
@@ -119,7 +123,9 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
           perRecipientSeconds: positiveInteger(limit?.perRecipientSeconds, 60, 'mailRateLimit.perRecipientSeconds'),
           maxRequestsPerIp: positiveInteger(limit?.maxRequestsPerIp, 5, 'mailRateLimit.maxRequestsPerIp'),
           maxSubmissionsPerIp: positiveInteger(limit?.maxSubmissionsPerIp, 30, 'mailRateLimit.maxSubmissionsPerIp'),
-          windowSeconds: positiveInteger(limit?.windowSeconds, 900, 'mailRateLimit.windowSeconds')
+          windowSeconds: positiveInteger(limit?.windowSeconds, 900, 'mailRateLimit.windowSeconds'),
+          maxEmailChangesPerAccount: positiveInteger(limit?.maxEmailChangesPerAccount, 3, 'mailRateLimit.maxEmailChangesPerAccount'),
+          accountWindowSeconds: positiveInteger(limit?.accountWindowSeconds, 3_600, 'mailRateLimit.accountWindowSeconds')
         }
   }
 }

@@ -131,6 +131,7 @@ export class AccountFlows {
     if (await db.call((store) => store.findUserByEmail(normalized)) !== undefined) {
       throw new ConflictError('Email is already registered', 'email_taken')
     }
+    await limits.emailChange(user.id, ip)
     const allowed = await limits.recipient('change_email', normalized)
     await this.#issue('change_email', allowed ? user : undefined, normalized, normalized)
     events.emit('email_change_requested', { userId: user.id, newEmail: normalized })

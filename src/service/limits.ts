@@ -46,6 +46,17 @@ function ipv6Groups (address: string): number[] {
   return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right]
 }
 
+/**
+ * The mailbox an address delivers to, as far as a limit can tell: lower-cased, with a `+tag` sub-address
+ * dropped, so `victim+1@` ... `victim+9@` share one per-recipient limit.
+ */
+export function canonicalMailbox (email: string): string {
+  const at = email.lastIndexOf('@')
+  const local = email.slice(0, at)
+  const plus = local.indexOf('+')
+  return `${plus > 0 ? local.slice(0, plus) : local}${email.slice(at)}`.toLowerCase()
+}
+
 export interface LimitedEvent {
   action: LimitedAction
   email: string | null
@@ -137,6 +148,14 @@ export class AttemptLimiter {
       'Too many email requests from this address, try again later')
   }
 
+  /** An email change of account `userId` that is about to send mail: 429 past the per-account limit. */
+  async emailChange (userId: string, ip: string | null): Promise<void> {
+    const limit = this.#config.account.mailRateLimit
+    if (limit === false) return
+    await this.#hit('mail_request', [{ key: `email-change:${userId}`, max: limit.maxEmailChangesPerAccount }], limit.accountWindowSeconds, null, ip,
+      'Too many email change requests for this account, try again later')
+  }
+
   /** A submitted action token (verify, reset, confirm) from `ip`: 429 past the limit. */
   async submission (ip: string | null): Promise<void> {
     const limit = this.#config.account.mailRateLimit
@@ -152,7 +171,7 @@ export class AttemptLimiter {
   async recipient (purpose: string, email: string): Promise<boolean> {
     const limit = this.#config.account.mailRateLimit
     if (limit === false) return true
-    const key = `mailto:${purpose}:${email}`
+    const key = `mailto:${purpose}:${canonicalMailbox(email)}`
     const { counted } = await this.#call((store) => store.hitLoginAttempts([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date()))
     return counted
   }
