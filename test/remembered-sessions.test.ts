@@ -65,6 +65,25 @@ t.test('a user deactivated through another connection is refused on the next req
   t.equal((await me(app, session.accessToken)).statusCode, 200, 'and accepted again once reactivated')
 })
 
+for (const verb of ['insert or replace into', 'replace into']) {
+  t.test(`${verb.toUpperCase()} through another connection is seen at once: a session rewritten revoked, a user rewritten inactive`, async (t) => {
+    const { app, session, other } = await appOnFile(t)
+    // The rows rewritten whole through a copy (the copy's own update touches no watched table).
+    const rewrite = (table: string, set: string) => other.exec(`create temp table copy as select * from ${table};
+      update temp.copy set ${set}; ${verb} ${table} select * from temp.copy; drop table temp.copy`)
+    t.equal((await me(app, session.accessToken)).statusCode, 200)
+    t.equal((await me(app, session.accessToken)).statusCode, 200, 'served again (remembered)')
+    rewrite('auth_sessions', `revoked_at = ${Date.now()}`)
+    t.equal((await me(app, session.accessToken)).statusCode, 401, 'the replaced session is revoked')
+
+    const fresh = await login(app)
+    t.equal((await me(app, fresh.accessToken)).statusCode, 200)
+    t.equal((await me(app, fresh.accessToken)).statusCode, 200, 'served again (remembered)')
+    rewrite('auth_users', 'is_active = 0')
+    t.equal((await me(app, fresh.accessToken)).statusCode, 401, 'the replaced user is inactive')
+  })
+}
+
 t.test('a change written on the plugin\'s own connection (raw SQL, no service call) is seen on the next request', async (t) => {
   const app = await buildApp()
   t.teardown(() => app.close())
@@ -266,7 +285,7 @@ t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and 
   other.pragma('busy_timeout = 5000')
   t.teardown(() => other.close())
   const triggers = () => other.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get()
-  t.equal(triggers(), 4)
+  t.equal(triggers(), 6)
   store.findSession('s1')
   store.findSession('s1')
   t.same(store.lookupStats, { hits: 1, misses: 1 })
@@ -283,7 +302,7 @@ t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and 
   other.exec('commit')
   await sleep(SCHEMA_CHECK_MS + 20)
   store.findSession('s1')
-  t.equal(triggers(), 4, 'the triggers are back')
+  t.equal(triggers(), 6, 'the triggers are back')
   store.findSession('s1')
   t.same(store.lookupStats, { hits: 2, misses: 4 }, 'and answers are remembered again')
 })

@@ -6,7 +6,9 @@ const bump = 'update auth_changes set version = version + 1 where id = 1'
 /**
  * Puts in place (idempotently) the triggers that move `auth_changes.version` on every update of a session's
  * answered columns, every update of a user, and every deletion of either, whoever writes: this connection,
- * another process, raw SQL. They live in the schema, so they also cover tables made by drizzle-kit push or
+ * another process, raw SQL. `REPLACE` deletes without running delete triggers (unless the writing connection
+ * turned on recursive_triggers), so inserts are watched too: every user insert, and a session insert that
+ * finds its id taken (a replacement; a new session cannot be remembered yet, so logins move nothing). They live in the schema, so they also cover tables made by drizzle-kit push or
  * an application's own users table. Returns the statement that reads the version, or undefined when the
  * triggers cannot be made (a read-only file, say): the caller then falls back to watching every commit.
  */
@@ -21,6 +23,9 @@ export function trackChanges (client: Database.Database, usersTable: string): Da
           client.exec(`create trigger if not exists ${quotedIdentifier(`${table}_fda_${suffix}`)} after ${event} on ${quotedIdentifier(table)} begin ${bump}; end`)
         }
       }
+      client.exec(`create trigger if not exists ${quotedIdentifier(`${usersTable}_fda_inserted`)} after insert on ${quotedIdentifier(usersTable)} begin ${bump}; end`)
+      client.exec(`create trigger if not exists \`auth_sessions_fda_replaced\` before insert on \`auth_sessions\`
+        when exists (select 1 from \`auth_sessions\` where \`id\` = new.\`id\`) begin ${bump}; end`)
     }).immediate()
     return client.prepare<[], number>('select version from auth_changes where id = 1').pluck(true)
   } catch {
