@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { AuthService, ConfigurationError } from '../src/index.ts'
-import type { PgAuthStore } from '../src/db/pg/index.ts'
+import { type PgAuthStore, sessions, users } from '../src/db/pg/index.ts'
 import { bearer, buildApp, registerAndLogin, SECRET, testDatabase } from './fixtures/app.ts'
 import { PG_URL, requirePostgres } from './fixtures/databases.ts'
 
@@ -106,6 +106,48 @@ if (await requirePostgres()) {
     t.equal(cache.stats.hits, before.hits + 1)
   })
 
+  t.test('a users table in another schema (and a decoy public.users): its writes are notified; a lost connection is logged once', async (t) => {
+    const { pgSchema } = await import('drizzle-orm/pg-core')
+    const { authUserColumns } = await import('../src/db/pg/index.ts')
+    const Fastify = (await import('fastify')).default
+    const fastifyDrizzleAuth = (await import('../src/index.ts')).default
+    const { createTestDatabase } = await import('./fixtures/databases.ts')
+    const db = await createTestDatabase('postgresql')
+    await db.query(`create schema app;
+      create table app.users (id text primary key, email text not null unique, password_hash text, is_active boolean not null default true,
+        is_verified boolean not null default false, last_login timestamptz, joined_at timestamptz not null default now(),
+        created_at timestamptz not null default now(), updated_at timestamptz not null default now());
+      create table public.users (id text primary key, is_active boolean not null default true)`)
+    const lines: Array<{ level: number, msg: string, reason?: string }> = []
+    const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+    await app.register(fastifyDrizzleAuth, {
+      database: db.url!, secret: SECRET, bcryptRounds: 4, routes: true, usersTable: pgSchema('app').table('users', authUserColumns()),
+      sessionCache: { enabled: true, maxStalenessMs: 60_000 }
+    })
+    t.teardown(async () => { await app.close(); await db.close() })
+    const session = await registerAndLogin(app)
+    const cache = (app.authService.store as PgAuthStore).sessionCache!
+    await cache.start()
+    t.equal(cache.listening, true, 'listening')
+    const me = async () => (await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode
+    t.equal(await me(), 200)
+    t.equal(await me(), 200)
+    const triggers = await db.query("select event_object_schema as schema, event_object_table as name from information_schema.triggers where trigger_name like '%fda_notify' group by 1, 2 order by 1, 2")
+    t.same(triggers, [{ schema: 'app', name: 'users' }, { schema: 'public', name: 'auth_sessions' }], 'the trigger is on app.users, not on the decoy')
+    const seen = cache.notifications
+    await db.query('update app.users set is_active = false')
+    while (cache.notifications <= seen) await cache.nextNotification()
+    t.equal(await me(), 401, 'a raw deactivation of app.users is seen at once')
+
+    t.same(lines.filter((line) => /sessionCache/.test(line.msg)), [], 'no warning while it listens')
+    const lost = cache.nextNotification()
+    await db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`)
+    await lost
+    const warnings = lines.filter((line) => /sessionCache is not listening/.test(line.msg))
+    t.equal(warnings.length, 1, 'the lost connection is logged once')
+    t.match(warnings[0], { level: 40, reason: /57P01|terminat/ }, 'at warn, with the reason')
+  })
+
   t.test('no answer is reused after maxStalenessMs, notification or not', async (t) => {
     const { cache, me } = await cachedApp(t, 1)
     t.equal(await me(), 200)
@@ -122,11 +164,16 @@ if (await requirePostgres()) {
     // The real server, refusing a database that does not exist: no port of our choosing.
     const missing = new URL(PG_URL)
     missing.pathname = '/fda_no_such_database'
-    const cache = new PgSessionCache(() => new pg.Client({ connectionString: missing.toString() }), 'auth_users', { maxStalenessMs: 1000 })
+    const cache = new PgSessionCache(() => new pg.Client({ connectionString: missing.toString() }), { sessions, users }, { maxStalenessMs: 1000 })
+    const warnings: Array<{ reason: string }> = []
+    cache.onWarning((details) => { warnings.push(details) })
     const lost = cache.nextNotification()
     await cache.start()
     await lost
     t.equal(cache.listening, false)
+    t.match(warnings, [{ reason: /^3D000: database "fda_no_such_database" does not exist/ }], 'warned once, with the reason')
+    await cache.start()
+    t.equal(warnings.length, 1, 'not again while the outage lasts')
     let queries = 0
     const query = async () => { queries++; return undefined }
     await cache.lookup('s1', query)
@@ -160,7 +207,7 @@ if (await requirePostgres()) {
     const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
     const pg = (await import('pg')).default
     const url = testDatabase(app).url!
-    const cache = new PgSessionCache(() => new pg.Client({ connectionString: url }), 'auth_users', { maxStalenessMs: 1000 })
+    const cache = new PgSessionCache(() => new pg.Client({ connectionString: url }), { sessions, users }, { maxStalenessMs: 1000 })
     const starting = cache.start()
     await cache.close()
     await starting

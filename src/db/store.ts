@@ -197,6 +197,10 @@ export interface ActionStore {
   retryMessage (id: string, availableAt: Date, error: string): Promise<void>
 }
 
+export interface StoreLogger {
+  warn (details: object, message: string): void
+}
+
 export interface AuthStore<M extends StoreMode = StoreMode> {
   /** A name for logs and errors, e.g. 'sqlite' or 'postgresql'. */
   readonly dialect: string
@@ -207,6 +211,8 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
 
   /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
   ready (): Promise<void>
+  /** Optional: where the store tells of problems it meets in the background (a cache that stopped listening). */
+  setLogger? (log: StoreLogger): void
 
   /** Inserts a user; a taken email raises ConflictError('email_taken') from the unique index itself. */
   createUser (values: NewUserRecord): Promise<UserRecord>

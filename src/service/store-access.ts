@@ -18,12 +18,16 @@ export class StoreAccess {
   constructor (config: ResolvedConfig, log: AuthLogger) {
     this.#log = log
     this.#store = config.store
+    config.store?.setLogger?.(log)
     if (config.store === undefined) {
       // resolveConfig guarantees a database whenever no store was given.
       this.#opening = openStore({
         database: config.database!, usersTable: config.usersTable, migrate: config.migrate, postgresPool: config.postgresPool,
         sessionCache: config.sessionCache
-      }).then((store) => (this.#store = store))
+      }).then((store) => {
+        store.setLogger?.(log)
+        return (this.#store = store)
+      })
       // Whoever awaits it sees the failure; an unawaited one must not crash the process.
       this.#opening.catch(() => {})
     }

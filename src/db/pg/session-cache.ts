@@ -1,6 +1,7 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { BoundedCache } from '../bounded-cache.ts'
+import { describeError } from '../../errors.ts'
 import { quotedIdentifier } from '../quoted-identifier.ts'
 import type { FoundSession } from '../store.ts'
 
@@ -13,9 +14,23 @@ export interface PgSessionCacheOptions {
 }
 
 /** The cache of a store on `db` (its own listening connection made with the pool's settings). */
-export function sessionCacheFor (db: object, usersTable: PgTable, options: PgSessionCacheOptions): PgSessionCache {
+export function sessionCacheFor (db: object, tables: WatchedTables, options: PgSessionCacheOptions): PgSessionCache {
   const pool = (db as { $client: { options?: pg.ClientConfig } }).$client
-  return new PgSessionCache(() => new pg.Client(pool.options), getTableConfig(usersTable).name, options)
+  return new PgSessionCache(() => new pg.Client(pool.options), tables, options)
+}
+
+export interface WatchedTables {
+  sessions: PgTable
+  users: PgTable
+}
+
+/** Where a problem of the listening connection is told (the service hands over its logger). */
+export type CacheWarning = (details: { reason: string }, message: string) => void
+
+/** The table as the statements Drizzle builds name it: schema-qualified when it has a schema. */
+function qualifiedName (table: PgTable): { qualified: string, name: string } {
+  const { schema, name } = getTableConfig(table)
+  return { qualified: schema === undefined ? quotedIdentifier(name) : `${quotedIdentifier(schema)}.${quotedIdentifier(name)}`, name }
 }
 
 /**
@@ -27,7 +42,9 @@ export function sessionCacheFor (db: object, usersTable: PgTable, options: PgSes
  */
 export class PgSessionCache {
   readonly #connect: () => pg.Client
-  readonly #usersTable: string
+  readonly #tables: WatchedTables
+  #warn: CacheWarning | undefined
+  #warned = false
   readonly #maxStalenessMs: number
   readonly #entries = new BoundedCache<string, { found: FoundSession, at: number }>(10_000)
   readonly #stats = { hits: 0, misses: 0 }
@@ -40,9 +57,9 @@ export class PgSessionCache {
   #notified: Array<() => void> = []
   #notifications = 0
 
-  constructor (connect: () => pg.Client, usersTable: string, options: PgSessionCacheOptions) {
+  constructor (connect: () => pg.Client, tables: WatchedTables, options: PgSessionCacheOptions) {
     this.#connect = connect
-    this.#usersTable = usersTable
+    this.#tables = tables
     this.#maxStalenessMs = options.maxStalenessMs
   }
 
@@ -63,6 +80,14 @@ export class PgSessionCache {
   /** Resolves when the memory is next forgotten: a notification, or the connection lost (tests and the bench wait on it). */
   nextNotification (): Promise<void> {
     return new Promise((resolve) => { this.#notified.push(resolve) })
+  }
+
+  /**
+   * Tells `warn` when the cache cannot start listening or loses its connection (once per outage, with the
+   * reason): it then remembers nothing, so every lookup asks the database until it listens again.
+   */
+  onWarning (warn: CacheWarning): void {
+    this.#warn = warn
   }
 
   /** Connects, puts the triggers in place and listens; a failure leaves the cache off and retries later. */
@@ -125,8 +150,8 @@ export class PgSessionCache {
       this.#notifications++
       this.#forget()
     })
-    client.on('error', () => { this.#lost(client) })
-    client.on('end', () => { this.#lost(client) })
+    client.on('error', (err: Error) => { this.#lost(client, err) })
+    client.on('end', () => { this.#lost(client, new Error('the connection ended')) })
     try {
       await client.connect()
       await client.query('begin')
@@ -134,9 +159,10 @@ export class PgSessionCache {
       await client.query("select pg_advisory_xact_lock(hashtext('fastify-drizzle-auth:notify-triggers'))")
       await client.query(`create or replace function fastify_drizzle_auth_notify() returns trigger language plpgsql as $$
         begin perform pg_notify('${CHANGES_CHANNEL}', ''); return null; end $$`)
-      const watched: Array<[string, string]> = [['auth_sessions', 'update of id, user_id, expires_at, revoked_at'], [this.#usersTable, 'update']]
+      const watched: Array<[PgTable, string]> = [[this.#tables.sessions, 'update of id, user_id, expires_at, revoked_at'], [this.#tables.users, 'update']]
       for (const [table, update] of watched) {
-        await client.query(`create or replace trigger ${quotedIdentifier(`${table}_fda_notify`)} after ${update} or delete or truncate on ${quotedIdentifier(table)}
+        const { qualified, name } = qualifiedName(table)
+        await client.query(`create or replace trigger ${quotedIdentifier(`${name}_fda_notify`)} after ${update} or delete or truncate on ${qualified}
           for each statement execute function fastify_drizzle_auth_notify()`)
       }
       await client.query('commit')
@@ -144,8 +170,9 @@ export class PgSessionCache {
       if (this.#client !== client || this.#closed) return
       this.#forget()
       this.#listening = true
-    } catch {
-      this.#lost(client)
+      this.#warned = false
+    } catch (err) {
+      this.#lost(client, err)
     }
   }
 
@@ -155,9 +182,15 @@ export class PgSessionCache {
     for (const resolve of this.#notified.splice(0)) resolve()
   }
 
-  #lost (client: pg.Client): void {
+  #lost (client: pg.Client, err: unknown): void {
     if (this.#client !== client) return
     this.#down()
+    if (!this.#closed && !this.#warned) {
+      this.#warned = true
+      const { code, message } = describeError(err)
+      const reason = code === undefined ? message : `${String(code)}: ${message}`
+      this.#warn?.({ reason }, 'fastify-drizzle-auth: the PostgreSQL sessionCache is not listening (every lookup asks the database until it is back)')
+    }
     if (!this.#closed) {
       this.#retry = setTimeout(() => { void this.start() }, RECONNECT_MS)
       this.#retry.unref()

@@ -4,7 +4,7 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
 import type {
   AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
-  NewUserRecord, RotationResult, UserPatch, UserRecord
+  NewUserRecord, RotationResult, StoreLogger, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
 import { poolTransactions, type PgTransactionRunner } from './pool-clients.ts'
@@ -55,7 +55,11 @@ export class PgAuthStore implements AuthStore<'async'> {
     this.#options = options
     this.actions = new PgActionStore(db, this.#transaction, this.#users, () => this.ready())
     this.#lookup = compilePgSessionLookup(db, this.#users)
-    this.sessionCache = options.sessionCache === undefined ? undefined : sessionCacheFor(db, this.#users, options.sessionCache)
+    this.sessionCache = options.sessionCache === undefined ? undefined : sessionCacheFor(db, { sessions, users: this.#users }, options.sessionCache)
+  }
+
+  setLogger (log: StoreLogger): void {
+    this.sessionCache?.onWarning((details, message) => { log.warn(details, message) })
   }
 
   ready (): Promise<void> {
