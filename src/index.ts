@@ -8,7 +8,7 @@ export { securitySchemes, SECURITY_SCHEME_NAME, COOKIE_SCHEME_NAME, ERROR_SCHEMA
 export { configure, getConfig, resetConfig, MIN_SECRET_BYTES } from './config.ts'
 export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig, RegistrationRateLimitConfig, DrizzleDatabase } from './config.ts'
 export { AuthService } from './service/auth-service.ts'
-export type { AccountRequestOptions, EmailConfirmOptions } from './service/account-flows.ts'
+export type { AccountRequestOptions, AfterAnswer, EmailConfirmOptions } from './service/account-flows.ts'
 export type {
   AccountConfig, AccountLinks, ActionTokenTtlConfig, MailRateLimitConfig, OutboxConfig, ResolvedAccountConfig
 } from './service/account-config.ts'

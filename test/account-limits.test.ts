@@ -51,26 +51,88 @@ for (const dialect of await availableDialects()) {
       await service.register('known@example.com', PASSWORD)
       const inactive = await service.register('inactive@example.com', PASSWORD)
       await service.deactivate(inactive.id)
-      const calls: Record<string, Record<string, number>> = {}
+      const before: Record<string, string[]> = {}
+      const after: Record<string, string[]> = {}
       for (const email of ['known@example.com', 'unknown@example.com', 'inactive@example.com']) {
-        store.calls.clear()
-        await service.requestPasswordReset(email, { ip: '203.0.113.9' })
-        calls[email] = Object.fromEntries(store.calls)
+        const later: Array<() => Promise<void>> = []
+        store.sequence.length = 0
+        await service.requestPasswordReset(email, { ip: '203.0.113.9', after: (work) => { later.push(work) } })
+        before[email] = [...store.sequence]
+        store.sequence.length = 0
+        for (const work of later) await work()
+        after[email] = [...store.sequence]
       }
-      t.same(calls['unknown@example.com'], calls['known@example.com'], 'an unknown address does the same work')
-      t.same(calls['inactive@example.com'], calls['known@example.com'], 'an inactive account does the same work')
-      t.same(calls['known@example.com'], { findUserByEmail: 1, hitLoginAttempts: 2, 'actions.issueActionToken': 1 })
+      t.same(before['known@example.com'], ['hitLoginAttempts'], 'before the answer: the client limit only')
+      t.same(before['unknown@example.com'], before['known@example.com'], 'an unknown address: the same')
+      t.same(before['inactive@example.com'], before['known@example.com'], 'an inactive account: the same')
+      t.same(after['known@example.com'], ['findUserByEmail', 'hitLoginAttempts', 'actions.issueActionToken'], 'after it: the lookup, the recipient limit, the token')
+      t.same(after['unknown@example.com'], after['known@example.com'], 'an unknown address does the same work after the answer too')
+      t.same(after['inactive@example.com'], after['known@example.com'])
       t.equal(mailer.sent.length, 0, 'nothing is sent on the request path')
       t.equal(await service.deliverMail(), 1, 'one message was queued, for the known address only')
       t.same(mailer.sent.map((m) => [m.type, m.to]), [['reset_password', 'known@example.com']])
+    })
+
+    t.test('HTTP forgot password and verification request: the same calls before the reply, no outbox claim or send before onResponse', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      const inner = dialect === 'sqlite' ? sqliteStore(':memory:') : pgStore(db.url!)
+      const store = new CountingStore(inner)
+      const mailer = recordingMailer()
+      const app = Fastify()
+      // The mailer is a call in the same sequence: it must come after the response.
+      const send = mailer.send
+      mailer.send = (message: MailMessage) => { store.sequence.push('mailer.send'); return send(message) }
+      await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, outbox: { pollIntervalMs: 60_000 } })
+      app.addHook('onSend', async () => { store.sequence.push('reply') })
+      app.addHook('onResponse', async () => { store.sequence.push('response') })
+      t.teardown(async () => { await app.close(); await db.close() })
+      await app.ready()
+      // The sender's first look at the outbox, when it starts: not a request's doing.
+      while (!store.sequence.includes('actions.claimMessages')) await new Promise(setImmediate)
+      await app.authService.register('known@example.com', PASSWORD)
+      const sequences: Record<string, string[]> = {}
+      for (const email of ['known@example.com', 'unknown@example.com']) {
+        store.sequence.length = 0
+        const sent = mailer.sent.length
+        const res = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email } })
+        t.equal(res.statusCode, 202)
+        if (email === 'known@example.com') {
+          await mailer.until(sent + 1)
+          while (!store.sequence.includes('actions.deleteMessage')) await new Promise(setImmediate)
+        } else {
+          await app.authService.deliverMail()
+        }
+        sequences[email] = [...store.sequence]
+      }
+      const beforeReply = (sequence: string[]) => sequence.slice(0, sequence.indexOf('reply'))
+      t.same(beforeReply(sequences['known@example.com']), ['hitLoginAttempts'], 'known: the client limit, then the reply')
+      t.same(beforeReply(sequences['unknown@example.com']), beforeReply(sequences['known@example.com']), 'unknown: the same calls in the same order')
+      const known = sequences['known@example.com']
+      const response = known.indexOf('response')
+      for (const late of ['findUserByEmail', 'actions.issueActionToken', 'actions.claimMessages', 'mailer.send']) {
+        t.ok(known.indexOf(late) > response, `${late} only after onResponse (${known.join(' ')})`)
+      }
+
+      const { accessToken } = await app.authService.login('known@example.com', PASSWORD)
+      store.sequence.length = 0
+      const sent = mailer.sent.length
+      const verify = await app.inject({ method: 'POST', url: '/verify-email/request', headers: bearer(accessToken) })
+      t.equal(verify.statusCode, 202)
+      await mailer.until(sent + 1)
+      const sequence = store.sequence
+      for (const late of ['actions.issueActionToken', 'actions.claimMessages', 'mailer.send']) {
+        t.ok(sequence.indexOf(late) > sequence.indexOf('response'), `verification: ${late} only after onResponse`)
+      }
     })
 
     t.test('one message per recipient and purpose per period: the second request is answered alike and sends nothing', async (t) => {
       const { service, store, mailer } = await countingService(t)
       await service.register('known@example.com', PASSWORD)
       await service.requestPasswordReset('known@example.com')
+      await service.settled()
       store.calls.clear()
       await service.requestPasswordReset('known@example.com')
+      await service.settled()
       t.same(Object.fromEntries(store.calls), { findUserByEmail: 1, hitLoginAttempts: 1, 'actions.issueActionToken': 1 }, 'the same statements')
       t.equal(await service.deliverMail(), 1)
       t.equal(mailer.sent.length, 1)
@@ -107,6 +169,7 @@ for (const dialect of await availableDialects()) {
       await first.ready()
       await first.register('known@example.com', PASSWORD)
       await first.requestPasswordReset('known@example.com')
+      await first.settled()
       first.startMailDelivery()
       await first.stopMailDelivery()
       t.equal(hung.sent.length, 1, 'the send had started')

@@ -88,8 +88,7 @@ t.test('templates: an application template replaces the default; one that return
     mailer: { send: (m: MailMessage) => { sent.push(m) } },
     links: LINKS,
     mailTemplates: {
-      reset_password: ({ link }) => ({ subject: 'Your Example reset', text: `Go to ${link}`, html: `<a href="${link}">reset</a>` }),
-      verify_email: () => ({ subject: 'x' }) as never
+      reset_password: ({ link }) => ({ subject: 'Your Example reset', text: `Go to ${link}`, html: `<a href="${link}">reset</a>` })
     }
   })
   t.teardown(() => service.close())
@@ -98,8 +97,12 @@ t.test('templates: an application template replaces the default; one that return
   await service.requestPasswordReset('alice@example.com')
   t.equal(await service.deliverMail(), 1)
   t.match(sent[0], { type: 'reset_password', to: 'alice@example.com', subject: 'Your Example reset', text: /^Go to https:\/\/app\.example\/reset\?token=[\w-]{43}$/ })
-  await t.rejects(service.requestEmailVerification(user.id), { name: 'ConfigurationError', message: /`mailTemplates.verify_email` template must return \{ subject, text, html \} strings/ })
-  t.equal(await service.deliverMail(), 0, 'nothing was queued by the failed request')
+  t.ok(user.id)
+  // A template that cannot render is refused when the service is made, not after a request was answered.
+  t.throws(() => new AuthService({ ...base, mailer: { send: () => {} }, links: LINKS, mailTemplates: { verify_email: () => ({ subject: 'x' }) as never } }),
+    { name: 'ConfigurationError', message: /`mailTemplates.verify_email` template must return \{ subject, text, html \} strings/ })
+  t.throws(() => new AuthService({ ...base, mailer: { send: () => {} }, links: LINKS, mailTemplates: { reset_password: () => { throw new Error('no such key') } } }),
+    { name: 'ConfigurationError', message: /`mailTemplates.reset_password` template threw on a sample message: no such key/ })
   t.match(defaultTemplates.change_email_notice({ to: 'a@example.com', newEmail: '<b>@example.com' }).html, '&#60;b&#62;', 'the default html escapes')
 })
 

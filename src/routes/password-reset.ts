@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { afterResponse, runAfterResponse } from './after-response.ts'
 import type { RouteContext } from './index.ts'
 import { detailResponse, emailBody, errorResponse, errorResponses, passwordResetBody } from './schemas.ts'
 
@@ -6,13 +7,14 @@ export function passwordResetRoutes (fastify: FastifyInstance, { service, bodyLi
   fastify.post<{ Body: { email: string } }>('/password/forgot', {
     bodyLimit,
     config: config(),
+    onResponse: runAfterResponse,
     schema: {
       ...docs('authForgotPassword', 'Email a password-reset link (the same answer whether or not the address has an account)', false),
       body: emailBody,
       response: { 202: detailResponse, ...errorResponses, 422: errorResponse }
     }
   }, async (request, reply) => {
-    await service().requestPasswordReset(request.body.email, { ip: request.ip })
+    await service().requestPasswordReset(request.body.email, { ip: request.ip, after: afterResponse(request) })
     return reply.code(202).send({ detail: 'If this address belongs to an account, a reset link is on its way' })
   })
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { loginRequired, requireAuth } from '../guards.ts'
+import { afterResponse, runAfterResponse } from './after-response.ts'
 import type { RouteContext } from './index.ts'
 import { actionTokenBody, detailResponse, errorResponse, errorResponses } from './schemas.ts'
 
@@ -7,6 +8,7 @@ export function verifyEmailRoutes (fastify: FastifyInstance, { service, bodyLimi
   fastify.post('/verify-email/request', {
     bodyLimit,
     onRequest: loginRequired,
+    onResponse: runAfterResponse,
     config: config(),
     schema: {
       ...docs('authRequestEmailVerification', 'Email a verification link to the account\'s address', true),
@@ -14,7 +16,7 @@ export function verifyEmailRoutes (fastify: FastifyInstance, { service, bodyLimi
     }
   }, async (request, reply) => {
     const user = requireAuth(request)
-    await service().requestEmailVerification(user.id, { ip: request.ip })
+    await service().requestEmailVerification(user.id, { ip: request.ip, after: afterResponse(request) })
     return reply.code(202).send({ detail: 'A verification link is on its way' })
   })
 

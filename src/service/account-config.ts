@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.ts'
 import { positiveInteger } from '../db/option-checks.ts'
-import { defaultTemplates, MAIL_MESSAGE_TYPES, type Mailer, type MailTemplate, type MailTemplates } from './mail-messages.ts'
+import { defaultTemplates, MAIL_MESSAGE_TYPES, type Mailer, type MailTemplate, type MailTemplates, renderMail } from './mail-messages.ts'
 
 /** Where the emailed links point: the application's own pages, which POST the token (never a GET that consumes it). */
 export interface AccountLinks {
@@ -96,6 +96,13 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
       throw new ConfigurationError(`fastify-drizzle-auth: \`mailTemplates.${type}\` is not a template: use one of ${MAIL_MESSAGE_TYPES.join(', ')}, each (context) => ({ subject, text, html })`)
     }
     templates[type as keyof MailTemplates] = template as MailTemplate
+    // Tried once here: a template that cannot render would otherwise fail only after a request was answered.
+    try {
+      renderMail(templates, type as keyof MailTemplates, { to: 'someone@example.com', link: 'https://app.example/?token=sample', newEmail: 'new@example.com' })
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw err
+      throw new ConfigurationError(`fastify-drizzle-auth: the \`mailTemplates.${type}\` template threw on a sample message: ${(err as Error).message}`)
+    }
   }
   const outbox = config.outbox ?? {}
   const limit = config.mailRateLimit

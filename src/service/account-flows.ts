@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { ResolvedConfig } from '../config.ts'
 import type { ActionPurpose, EmailChangeResult, NewActionToken, NewOutboxMessage, UserRecord } from '../db/store.ts'
 import {
-  AuthenticationError, ConfigurationError, ConflictError, InvalidActionTokenError, InvalidCurrentPasswordError
+  AuthenticationError, ConfigurationError, ConflictError, describeError, InvalidActionTokenError, InvalidArgumentError, InvalidCurrentPasswordError
 } from '../errors.ts'
 import type { AccountLinks } from './account-config.ts'
 import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
 import { normalizeAndCheckEmail } from './email.ts'
-import type { AuthEventEmitter } from './events.ts'
+import type { AuthEventEmitter, AuthLogger } from './events.ts'
 import type { AttemptLimiter } from './limits.ts'
 import { type MailMessageType, type MailTemplateContext, renderMail } from './mail-messages.ts'
 import type { OutboxSeal } from './outbox-seal.ts'
@@ -24,16 +24,32 @@ export interface AccountDependencies {
   seal: OutboxSeal
   /** Tells the delivery loop a message is waiting (it never makes the request wait). */
   wake: () => void
+  log: AuthLogger
 }
+
+/** Runs work the answer does not need, once the answer is out. */
+export type AfterAnswer = (work: () => Promise<void>) => void
 
 export interface AccountRequestOptions {
   /** The client's address: counted by the mail and submission limits. */
   ip?: string | null
+  /**
+   * Where a mail-sending request puts the work its answer does not need (finding the account, writing the
+   * token and its message, waking the sender), so that the answer takes the same time whatever the address
+   * is. The bundled routes run it when the response has been sent; default: after the current turn.
+   */
+  after?: AfterAnswer
 }
 
 export interface EmailConfirmOptions extends AccountRequestOptions {
   /** The session the confirmation came from, if any: kept, every other session of the user ends. */
   keepSessionId?: string | null
+}
+
+function afterAnswer (options: AccountRequestOptions): AfterAnswer | undefined {
+  const { after } = objectArgument(options, 'options')
+  if (after !== undefined && typeof after !== 'function') throw new InvalidArgumentError('`options.after` must be a function when given')
+  return after
 }
 
 const LINK_OF: Record<ActionPurpose, keyof AccountLinks> = {
@@ -50,6 +66,7 @@ const MESSAGE_OF: Record<ActionPurpose, MailMessageType> = {
  */
 export class AccountFlows {
   readonly #d: AccountDependencies
+  readonly #pending = new Set<Promise<void>>()
 
   constructor (dependencies: AccountDependencies) {
     this.#d = dependencies
@@ -58,11 +75,14 @@ export class AccountFlows {
   async requestEmailVerification (userId: string, options: AccountRequestOptions = {}): Promise<void> {
     const id = userIdOf(userId)
     const ip = this.#ip(options)
+    const after = afterAnswer(options)
     this.#links()
     const user = await this.#user(id)
     if (user.isVerified) throw new ConflictError('Email address is already verified', 'already_verified')
     await this.#d.limits.mailRequest(ip)
-    await this.#issue('verify_email', await this.#d.limits.recipient('verify_email', user.email) ? user : undefined, user.email)
+    this.#afterAnswer(after, 'verification', async () => {
+      await this.#issue('verify_email', await this.#d.limits.recipient('verify_email', user.email) ? user : undefined, user.email)
+    })
   }
 
   async verifyEmail (token: string, options: AccountRequestOptions = {}): Promise<void> {
@@ -73,19 +93,50 @@ export class AccountFlows {
   }
 
   /**
-   * Sends a reset link if the address belongs to an active account. The same statements run, and the same
-   * answer comes back, whether or not it does; the mail server is never waited for.
+   * Sends a reset link if the address belongs to an active account. Before the answer only the client's limit
+   * is counted, the same statement whatever the address; the account is looked up, and the link written and
+   * sent, after it (`options.after`). The mail server is never waited for.
    */
   async requestPasswordReset (email: string, options: AccountRequestOptions = {}): Promise<void> {
     const normalized = normalizeAndCheckEmail(email)
     const ip = this.#ip(options)
+    const after = afterAnswer(options)
     this.#links()
     await this.#d.limits.mailRequest(ip)
-    const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
-    const allowed = await this.#d.limits.recipient('reset_password', normalized)
-    const user = found?.isActive === true && allowed ? found : undefined
-    await this.#issue('reset_password', user, normalized)
-    if (user !== undefined) this.#d.events.emit('password_reset_requested', { userId: user.id, email: user.email, ip })
+    this.#afterAnswer(after, 'password reset', async () => {
+      const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
+      const allowed = await this.#d.limits.recipient('reset_password', normalized)
+      const user = found?.isActive === true && allowed ? found : undefined
+      await this.#issue('reset_password', user, normalized)
+      if (user !== undefined) this.#d.events.emit('password_reset_requested', { userId: user.id, email: user.email, ip })
+    })
+  }
+
+  /** Resolves when the work handed on after answers so far has run (`deliverMail` and `close` wait for it). */
+  async settled (): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending)
+  }
+
+  /**
+   * Hands `work` to the caller's scheduler (by default the next turn, counted as pending from now on); a
+   * failure there can no longer change the answer, so it is logged.
+   */
+  #afterAnswer (after: AfterAnswer | undefined, what: string, work: () => Promise<void>): void {
+    const job = async (): Promise<void> => {
+      try {
+        await work()
+      } catch (err) {
+        this.#d.log.warn({ err: describeError(err) }, `fastify-drizzle-auth: a ${what} request could not be completed after its answer`)
+      }
+    }
+    if (after === undefined) this.#track(new Promise(setImmediate).then(job))
+    else after(() => this.#track(job()))
+  }
+
+  #track (job: Promise<void>): Promise<void> {
+    this.#pending.add(job)
+    void job.finally(() => this.#pending.delete(job))
+    return job
   }
 
   /**

@@ -73,7 +73,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     const seal = new OutboxSeal(this.config.secret)
     const { mailer, outbox } = this.config.account
     this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
-    this.#account = new AccountFlows({ ...base, config: this.config, seal, wake: () => this.#delivery?.wake() })
+    this.#account = new AccountFlows({ ...base, config: this.config, seal, log: this.#log, wake: () => this.#delivery?.wake() })
     this.#passwords.dummyHash().catch(() => {})
   }
 
@@ -236,8 +236,17 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     await this.#delivery?.stop()
   }
 
+  /**
+   * Resolves once the work that mail-sending requests handed on after their answer (finding the account,
+   * queueing the message) has run: a script that requested a reset can then send or close.
+   */
+  async settled (): Promise<void> {
+    await this.#account.settled()
+  }
+
   /** Sends the due messages now and returns how many went (a script's or a worker's way to run the outbox). */
   async deliverMail (): Promise<number> {
+    await this.#account.settled()
     return this.#delivery === undefined ? 0 : this.#delivery.deliverDue()
   }
 
@@ -272,6 +281,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   }
 
   async close (): Promise<void> {
+    // Requests answered before their mail was queued are finished first: closing loses none of them.
+    await this.#account.settled()
     await this.#delivery?.stop()
     await this.#db.close()
   }
