@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import { resolveConfig } from '../src/config.ts'
 import { openStore } from '../src/db/index.ts'
-import { AccessTokenCodec, hashRefreshToken, newRefreshToken, newSessionId } from '../src/service/tokens.ts'
+import { AccessTokenCodec, hashRefreshToken, newSessionId } from '../src/service/tokens.ts'
+import { newRefreshToken } from './refresh-token.ts'
 
 const [database, total, out] = process.argv.slice(2)
 const sessions = Number(total)

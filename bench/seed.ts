@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { SqliteAuthStore, openSqlite } from '../src/db/sqlite/index.ts'
-import { hashRefreshToken, newRefreshToken, newSessionId } from '../src/service/tokens.ts'
+import { hashRefreshToken, newSessionId } from '../src/service/tokens.ts'
+import { newRefreshToken } from './refresh-token.ts'
 
 const [databasePath, userId, target] = process.argv.slice(2)
 const known = JSON.parse(readFileSync(0, 'utf8')) as string[]

@@ -81,7 +81,7 @@ for (const dialect of dialects) {
       t.equal(await store.findRefreshTokenSession('nope'), undefined)
     })
 
-    t.test('rotation: consume once, report spent tokens with the newest generation, refuse dead sessions', async (t) => {
+    t.test('rotation: consume once, report spent tokens with the newest generation, keep two rows a session, refuse dead sessions', async (t) => {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 'r@example.com', passwordHash: null })
       const now = new Date()
@@ -89,9 +89,11 @@ for (const dialect of dialects) {
       const ends = new Date(now.getTime() + hour)
       t.same(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 1, expiresAt: ends }, 'with when the session ends')
       t.same(await store.rotateRefreshToken('h1', 'h2', now), { outcome: 'rotated', sessionId: 'sid', userId: user.id, generation: 2, expiresAt: ends })
-      const spent = await store.rotateRefreshToken('h0', 'hx', now)
-      t.match(spent, { outcome: 'spent', generation: 0, latestGeneration: 2, session: { id: 'sid', userId: user.id, revokedAt: null } })
+      const spent = await store.rotateRefreshToken('h1', 'hx', now)
+      t.match(spent, { outcome: 'spent', generation: 1, latestGeneration: 2, session: { id: 'sid', userId: user.id, revokedAt: null } }, 'the previous token')
       t.equal((spent as { usedAt: Date }).usedAt.getTime(), now.getTime())
+      t.same(await store.rotateRefreshToken('h0', 'hy', now), { outcome: 'unknown' }, 'an older one is no longer stored (its mac tells the service whose it is)')
+      t.equal(await store.findRefreshTokenSession('h0'), undefined)
       t.same(await store.rotateRefreshToken('unknown', 'hy', now), { outcome: 'unknown' })
       t.same(await store.rotateRefreshToken('hx', 'hz', now), { outcome: 'unknown' }, 'the failed rotation stored nothing')
 

@@ -237,8 +237,10 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
    */
   findSessions? (sessionIds: readonly string[]): ModeResult<M, Array<FoundSession | undefined>>
   /**
-   * Consumes `oldHash` and stores `newHash` as the next generation in one transaction. Only an unused token
-   * of a live session of an active user is consumed; the statement decides, so concurrent callers cannot both succeed.
+   * Consumes `oldHash` and stores `newHash` as the next generation in one transaction, and drops the
+   * session's tokens older than the one consumed (a session keeps two rows: the new token and the previous).
+   * Only an unused token of a live session of an active user is consumed; the statement decides, so
+   * concurrent callers cannot both succeed.
    */
   rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
   /** The session a refresh token belongs to, used or not. */

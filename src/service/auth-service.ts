@@ -10,6 +10,7 @@ import { OutboxDelivery } from './outbox-delivery.ts'
 import { OutboxSeal } from './outbox-seal.ts'
 import { PasswordFlows } from './password-flows.ts'
 import { SessionFlows } from './session-flows.ts'
+import { RefreshTokens } from './refresh-tokens.ts'
 import { normalizeAndCheckEmail } from './email.ts'
 import {
   AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
@@ -63,11 +64,12 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
       this.#log.warn({ action: event.action, ip: event.ip, retryAfter: event.retryAfter }, 'fastify-drizzle-auth: rate limit exceeded')
       this.#events.emit('rate_limit_exceeded', event)
     })
+    const refreshTokens = new RefreshTokens(this.config.secret)
     this.#login = new LoginFlow({
-      config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec
+      config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec, refreshTokens
     })
     this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
-    this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, events: this.#events, log: this.#log })
+    this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, refreshTokens, events: this.#events, log: this.#log })
     const base = { db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
     this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#revokeAll(userId, reason, except) })
     const seal = new OutboxSeal(this.config.secret)

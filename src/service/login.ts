@@ -4,11 +4,12 @@ import { objectArgument, optionalString } from './arguments.ts'
 import { normalizeEmail } from './email.ts'
 import type { AuthEventEmitter, LoginFailureReason } from './events.ts'
 import type { AttemptLimiter } from './limits.ts'
+import type { RefreshTokens } from './refresh-tokens.ts'
 import type { PasswordHasher, Slot } from './passwords.ts'
 import type { LoginOptions, LoginResult } from './results.ts'
 import type { StoreAccess } from './store-access.ts'
 import {
-  type AccessTokenCodec, hashDeviceToken, hashRefreshToken, isRefreshTokenShape, newDeviceToken, newRefreshToken, newSessionId
+  type AccessTokenCodec, hashDeviceToken, hashRefreshToken, isDeviceTokenShape, newDeviceToken, newSessionId
 } from './tokens.ts'
 import { toAuthUser, withoutHash } from './user.ts'
 
@@ -21,6 +22,7 @@ export interface LoginDependencies {
   limits: AttemptLimiter
   events: AuthEventEmitter
   codec: AccessTokenCodec
+  refreshTokens: RefreshTokens
 }
 
 /**
@@ -41,7 +43,7 @@ export class LoginFlow {
     const userAgent = optionalString(givenAgent, 'options.userAgent')
     // Not a string is simply not these credentials: the same work and the same answer as a wrong password.
     const normalized = normalizeEmail(String(email))
-    const presented = isRefreshTokenShape(givenDevice) ? givenDevice : undefined
+    const presented = isDeviceTokenShape(givenDevice) ? givenDevice : undefined
     // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
     // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
     const checked = await passwords.withSlot('login', async (slot) => {
@@ -70,7 +72,7 @@ export class LoginFlow {
     const { user } = checked
     const now = new Date()
     const sessionId = newSessionId()
-    const refreshToken = newRefreshToken()
+    const refreshToken = this.#d.refreshTokens.issue(sessionId)
     const deviceToken = checked.onDevice ? presented! : newDeviceToken()
     const session = {
       id: sessionId, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000), userAgent, ip

@@ -1,15 +1,17 @@
 import type { ResolvedConfig } from '../config.ts'
-import { describeError, TokenInvalidError, TokenRevokedError } from '../errors.ts'
+import { describeError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.ts'
 import { refusal } from './access.ts'
 import type { AuthEventEmitter, AuthLogger } from './events.ts'
 import type { TokenPair } from './results.ts'
 import type { StoreAccess } from './store-access.ts'
-import { type AccessTokenCodec, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './tokens.ts'
+import type { RefreshTokens } from './refresh-tokens.ts'
+import { type AccessTokenCodec, hashRefreshToken } from './tokens.ts'
 
 export interface SessionDependencies {
   config: ResolvedConfig
   db: StoreAccess
   codec: AccessTokenCodec
+  refreshTokens: RefreshTokens
   events: AuthEventEmitter
   log: AuthLogger
 }
@@ -24,22 +26,43 @@ export class SessionFlows {
 
   async refresh (refreshToken: string): Promise<TokenPair> {
     const d = this.#d
-    if (!isRefreshTokenShape(refreshToken)) throw new TokenInvalidError('Refresh token is invalid')
-    const next = newRefreshToken()
+    const presented = d.refreshTokens.read(refreshToken)
+    if (presented === undefined) throw new TokenInvalidError('Refresh token is invalid')
+    const hash = hashRefreshToken(refreshToken)
+    // A token of the earlier format names no session: its row does (it is rotated into the current format).
+    const sessionId = presented.format === 'named'
+      ? presented.sessionId
+      : await d.db.call((store) => store.findRefreshTokenSession(hash))
+    if (sessionId === undefined) throw new TokenInvalidError('Refresh token is invalid')
+    const next = d.refreshTokens.issue(sessionId)
     const now = new Date()
-    const result = await d.db.call((store) => store.rotateRefreshToken(hashRefreshToken(refreshToken), hashRefreshToken(next), now))
+    const result = await d.db.call((store) => store.rotateRefreshToken(hash, hashRefreshToken(next), now))
     if (result.outcome === 'rotated') {
-      const { userId, sessionId, expiresAt } = result
+      const { userId, expiresAt } = result
       return { accessToken: d.codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: d.codec.ttl, sessionId, sessionExpiresAt: expiresAt }
     }
-    if (result.outcome === 'unknown') throw new TokenInvalidError('Refresh token is invalid')
-    const verdict = refusal(result, now, d.config.refreshReuseGraceSeconds)
-    if (verdict !== 'reuse') throw verdict
-    const { session } = result
-    await d.db.call((store) => store.revokeSession(session.id, 'refresh_token_reused', now))
-    d.log.warn({ userId: session.userId, sessionId: session.id, generation: result.generation },
-      'fastify-drizzle-auth: refresh token reuse detected, session revoked')
-    d.events.emit('refresh_token_reused', { userId: session.userId, sessionId: session.id })
+    if (result.outcome === 'spent') {
+      const verdict = refusal(result, now, d.config.refreshReuseGraceSeconds)
+      if (verdict !== 'reuse') throw verdict
+      return this.#reused(result.session.id, now)
+    }
+    // Not stored, yet genuine (its mac holds): an older token of the session than the two it keeps.
+    if (presented.format !== 'named') throw new TokenInvalidError('Refresh token is invalid')
+    const found = await d.db.call((store) => store.findSession(sessionId))
+    if (found === undefined) throw new TokenInvalidError('Refresh token is invalid')
+    if (found.session.revokedAt !== null) throw new TokenRevokedError()
+    if (found.session.expiresAt.getTime() <= now.getTime()) throw new TokenExpiredError('Session has expired')
+    return this.#reused(sessionId, now)
+  }
+
+  /** A refresh token used before, replayed: the whole session ends. */
+  async #reused (sessionId: string, now: Date): Promise<never> {
+    const d = this.#d
+    const userId = await d.db.call((store) => store.revokeSession(sessionId, 'refresh_token_reused', now))
+    if (userId !== undefined) {
+      d.log.warn({ userId, sessionId }, 'fastify-drizzle-auth: refresh token reuse detected, session revoked')
+      d.events.emit('refresh_token_reused', { userId, sessionId })
+    }
     throw new TokenRevokedError('Refresh token reuse detected: the session has been revoked')
   }
 
@@ -57,7 +80,9 @@ export class SessionFlows {
 
   async #sessionOf (token: string): Promise<string | undefined> {
     const d = this.#d
-    if (isRefreshTokenShape(token)) return d.db.call((store) => store.findRefreshTokenSession(hashRefreshToken(token)))
+    const presented = d.refreshTokens.read(token)
+    if (presented?.format === 'named') return presented.sessionId
+    if (presented?.format === 'legacy') return d.db.call((store) => store.findRefreshTokenSession(hashRefreshToken(token)))
     try {
       return d.codec.verify(token, { ignoreExpiration: true }).sid
     } catch {

@@ -32,7 +32,7 @@ export interface AccessClaims {
 export const MAX_ACCESS_TOKEN_LENGTH = 4096
 /** What a token may look like where it travels (an RFC 6750 b64token): the bearer header and the cookies. */
 export const TOKEN_SHAPE = '[A-Za-z0-9\\-._~+/]+=*'
-const REFRESH_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
+const DEVICE_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
 /** Header parameters that point at keys: never honoured, since the key is pinned. */
 const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'kid', 'crit']
 const VERIFIED_CACHE_SIZE = 10_000
@@ -162,32 +162,25 @@ function isTime (value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0
 }
 
-/**
- * 32 bytes, base64url: opaque, never a JWT. The first 6 bytes are the issue time in milliseconds, the other
- * 26 (208 bits) are random and are the secret. The time leads the stored key (`hashRefreshToken`), so new
- * tokens are written next to each other at the end of the index instead of at random places across it: the
- * pages a refresh touches stay in memory however many tokens the table holds.
- */
-export function newRefreshToken (): string {
-  const token = randomBytes(32)
-  token.writeUIntBE(Date.now(), 0, 6)
-  return token.toString('base64url')
-}
-
-export function isRefreshTokenShape (token: unknown): token is string {
-  return typeof token === 'string' && REFRESH_TOKEN_SHAPE.test(token)
+/** The shape of a device token (and of a refresh token of the earlier format): 32 bytes, base64url. */
+export function isDeviceTokenShape (token: unknown): token is string {
+  return typeof token === 'string' && DEVICE_TOKEN_SHAPE.test(token)
 }
 
 /**
- * What the database holds instead of the token: its issue time (12 hex digits, not secret, in order) and the
- * SHA-256 of the whole token. The token cannot be recovered from it.
+ * What the database holds instead of a refresh token: the issue time its nonce leads with (12 hex digits, not
+ * secret, in order, so new keys are written next to each other at the end of the index and the pages a
+ * refresh touches stay in memory however many keys the table holds) and the SHA-256 of the whole token. The
+ * token cannot be recovered from it.
  */
 export function hashRefreshToken (token: string): string {
-  const issued = Buffer.from(token.slice(0, 8), 'base64url').toString('hex')
+  const dot = token.indexOf('.')
+  const nonce = dot === -1 ? token : token.slice(dot + 1)
+  const issued = Buffer.from(nonce.slice(0, 8), 'base64url').toString('hex')
   return issued + createHash('sha256').update(token).digest('base64url')
 }
 
-/** A device token: 256 random bits, base64url (the refresh token's shape). */
+/** A device token: 256 random bits, base64url. */
 export function newDeviceToken (): string {
   return randomBytes(32).toString('base64url')
 }

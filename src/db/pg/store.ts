@@ -166,6 +166,8 @@ export class PgAuthStore implements AuthStore<'async'> {
       if (consumed !== undefined) {
         const generation = consumed.generation + 1
         await tx.insert(refreshTokens).values({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
+        // Rows per session stay at two: the new token and the one just used (for the grace window's answer).
+        await tx.delete(refreshTokens).where(and(eq(refreshTokens.sessionId, consumed.sessionId), lt(refreshTokens.generation, consumed.generation)))
         const [session] = await tx.update(sessions).set({ lastUsedAt: now })
           .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt })
         return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation, expiresAt: session.expiresAt }

@@ -48,6 +48,9 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       ))
       .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       .prepare(),
+    // Rows per session stay at two: the new token and the one just used (for the grace window's answer).
+    dropOlderRefreshTokens: db.delete(refreshTokens)
+      .where(and(eq(refreshTokens.sessionId, p('sessionId')), sql`${refreshTokens.generation} < ${p('generation')}`)).prepare(),
     touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}` })
       .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt }).prepare(),
     spentRefreshToken: db.select({

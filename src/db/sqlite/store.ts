@@ -63,6 +63,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
       if (consumed !== undefined) {
         const generation = consumed.generation + 1
         q.insertRefreshToken.run({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
+        q.dropOlderRefreshTokens.run({ sessionId: consumed.sessionId, generation: consumed.generation })
         const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId })
         return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation, expiresAt: session!.expiresAt }
       }
