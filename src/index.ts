@@ -42,7 +42,7 @@ export {
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {
-  AnyAuthStore, AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, ModeResult,
+  AnyAuthStore, AttemptCount, AttemptLimit, AttemptOutcome, DeviceCheck, LoginPeek, AuthStore, CheckedCredentials, FoundSession, ModeResult,
   NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionState, StoreMode, UserPatch, UserRecord,
   ActionPurpose, ActionStore, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage
 } from './db/store.ts'

@@ -54,16 +54,16 @@ t.test('the hashing queue is bounded: beyond hashQueueLimit a registration is 50
   const pending = Array.from({ length: 4 }, (_, i) => register(app, `queued${i}@example.com`))
   await bcrypt.held(1)
   await until(() => app.authService.hashQueue.waitingOthers === 3)
-  t.same(app.authService.hashQueue, { running: 1, waitingLogins: 0, waitingOthers: 3 })
+  t.same(app.authService.hashQueue, { running: 1, waitingDevices: 0, waitingLogins: 0, waitingOthers: 3 })
   const busy = await register(app, 'one-too-many@example.com')
   t.equal(busy.statusCode, 503)
   t.same(busy.json(), { detail: 'The server is busy, try again shortly', code: 'busy' })
   t.equal(busy.headers['retry-after'], '1')
-  t.same(app.authService.hashQueue, { running: 1, waitingLogins: 0, waitingOthers: 3 }, 'the queue did not grow')
+  t.same(app.authService.hashQueue, { running: 1, waitingDevices: 0, waitingLogins: 0, waitingOthers: 3 }, 'the queue did not grow')
   bcrypt.release()
   t.same((await Promise.all(pending)).map((r) => r.statusCode), [201, 201, 201, 201])
   t.equal(await users(app), 4, 'the refused one wrote nothing')
-  t.same(app.authService.hashQueue, { running: 0, waitingLogins: 0, waitingOthers: 0 })
+  t.same(app.authService.hashQueue, { running: 0, waitingDevices: 0, waitingLogins: 0, waitingOthers: 0 })
 })
 
 t.test('a login waiting for a hash goes before registrations and password changes waiting longer', async (t) => {
@@ -101,4 +101,51 @@ t.test('logins have their own bound: a full queue of registrations does not refu
   bcrypt.release()
   t.same((await Promise.all(logins)).map((r) => r.statusCode), [200, 200])
   t.same((await Promise.all(registrations)).map((r) => r.statusCode), [201, 201, 201])
+})
+
+t.test('a queue full of anonymous logins: a known device still gets hashed, an over-limit address takes no place, one address holds at most 4', async (t) => {
+  const app = await buildApp({ hashConcurrency: 1, hashQueueLimit: 6, registrationRateLimit: false })
+  t.teardown(() => app.close())
+  await app.authService.register('victim@example.com', PASSWORD)
+  const known = await app.inject({ method: 'POST', url: '/login', remoteAddress: '192.0.2.1', payload: { email: 'victim@example.com', password: PASSWORD } })
+  const deviceToken = known.json().device_token as string
+  const login = (ip: string, email: string, extra: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/login', remoteAddress: ip, payload: { email, password: 'Wrong-Horse-1-Battery', ...extra } })
+
+  const bcrypt = holdBcrypt(t)
+  bcrypt.hold('compare')
+  // The flood: random emails from many addresses, until the hashing place and the login waiting places are full.
+  const flood = Array.from({ length: 7 }, (_, i) => login(`203.0.113.${i + 1}`, `random${i}@example.com`))
+  await bcrypt.held(1)
+  await until(() => app.authService.hashQueue.waitingLogins === 6)
+  const refused = await login('203.0.113.99', 'random-more@example.com')
+  t.equal(refused.statusCode, 503, 'the anonymous flood filled its lane')
+
+  const device = app.inject({ method: 'POST', url: '/login', remoteAddress: '198.51.100.7', payload: { email: 'victim@example.com', password: PASSWORD, device_token: deviceToken } })
+  await until(() => app.authService.hashQueue.waitingDevices === 1)
+  t.same(app.authService.hashQueue, { running: 1, waitingDevices: 1, waitingLogins: 6, waitingOthers: 0 }, 'the known device waits in a lane of its own')
+  bcrypt.release()
+  const answered = await device
+  t.equal(answered.statusCode, 200, 'the victim on its known device gets in')
+  t.same(bcrypt.calls.map((c) => c.op).slice(0, 2), ['compare', 'compare'], 'right after the running comparison')
+  t.same((await Promise.all(flood)).map((r) => r.statusCode), Array(7).fill(401))
+
+  // An address over its limit is refused before it takes a place: 429, and the queue never sees it.
+  for (let i = 0; i < 5; i++) await login('198.51.100.50', 'victim@example.com')
+  bcrypt.hold('compare')
+  const blocker = login('198.51.100.51', 'someone@example.com')
+  await bcrypt.held(1)
+  const overLimit = await login('198.51.100.50', 'victim@example.com')
+  t.equal(overLimit.statusCode, 429, 'over the limit: 429, not a queue place')
+  t.same(app.authService.hashQueue, { running: 1, waitingDevices: 0, waitingLogins: 0, waitingOthers: 0 }, 'it took no place')
+
+  // One address (an IPv6 /64 counts as one) holds at most 4 places; another address still queues.
+  const same = Array.from({ length: 4 }, (_, i) => login(`2001:db8:1:2::${i + 1}`, `guess${i}@example.com`))
+  await until(() => app.authService.hashQueue.waitingLogins === 4)
+  const fifth = await login('2001:db8:1:2::ff', 'guess-more@example.com')
+  t.equal(fifth.statusCode, 503, 'the fifth place of one /64 is refused')
+  const other = login('2001:db8:9:9::1', 'elsewhere@example.com')
+  await until(() => app.authService.hashQueue.waitingLogins === 5)
+  bcrypt.release()
+  t.same((await Promise.all([blocker, ...same, other])).map((r) => r.statusCode), Array(6).fill(401))
 })

@@ -197,6 +197,18 @@ export interface ActionStore {
   retryMessage (id: string, availableAt: Date, error: string): Promise<void>
 }
 
+export interface DeviceCheck {
+  tokenHash: string
+  userId: string
+  max: number
+}
+
+export interface LoginPeek {
+  /** The live counts among the keys asked (a key with no live window is left out). */
+  counts: AttemptCount[]
+  deviceLive: boolean
+}
+
 export interface StoreLogger {
   warn (details: object, message: string): void
 }
@@ -254,6 +266,12 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
    * one of the keys is already at its limit: a refused attempt writes nothing.
    */
   hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome>
+  /**
+   * Writes nothing: the live counts of these keys, and whether `device` is a live device token of its user
+   * under `device.max` failures. A login asks before it takes a hashing place (to be refused or put in the
+   * known devices' lane), and is counted once it holds one.
+   */
+  peekLogin (limits: AttemptLimit[], device: DeviceCheck | undefined, now: Date): Promise<LoginPeek>
   /** Forgets a key (a successful login resets its email+IP count). */
   clearLoginAttempts (key: string): Promise<void>
   /** Takes back one counted attempt (a success does not use up the IP's allowance). */

@@ -15,7 +15,7 @@ import { normalizeAndCheckEmail } from './email.ts'
 import {
   AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
 } from './events.ts'
-import { AttemptLimiter } from './limits.ts'
+import { AttemptLimiter, ipKey } from './limits.ts'
 import { type HashQueueState, PasswordHasher } from './passwords.ts'
 import type {
   LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
@@ -114,7 +114,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     const extra = registerFieldsArgument(fields, this.config)
     const ip = optionalString(objectArgument(options, 'options').ip, 'options.ip')
     await this.#limits.registration(ip)
-    const passwordHash = await this.#passwords.hash(password)
+    const passwordHash = await this.#passwords.hash(password, ip === null ? undefined : ipKey(ip))
     const row = await this.#db.call((store) => store.createUser({ ...extra, email: normalized, passwordHash }))
     const user = toAuthUser(withoutHash(row))
     this.#events.emit('user_registered', { user })

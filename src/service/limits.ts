@@ -112,14 +112,8 @@ export class AttemptLimiter {
         failed: () => call((store) => store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date()))
       }
     }
-    const address = ip === null ? '-' : ipKey(ip)
-    const emailKey = `email:${email}|${address}`
-    const accountKey = `account:${email}`
-    const limits: AttemptLimit[] = [
-      { key: emailKey, max: limit.maxAttemptsPerEmail },
-      { key: accountKey, max: limit.maxAttemptsPerAccount }
-    ]
-    if (ip !== null) limits.push({ key: `ip:${address}`, max: limit.maxAttemptsPerIp })
+    const limits = passwordLimits(limit, email, ip)
+    const emailKey = limits[0].key
     await this.#hit(action, limits, limit.windowSeconds, email, ip, 'Too many failed login attempts, try again later')
     return {
       onDevice: false,
@@ -130,6 +124,24 @@ export class AttemptLimiter {
       },
       failed: async () => {}
     }
+  }
+
+  /**
+   * Before a login takes a hashing place, writing nothing: a login whose address or account is already over
+   * its limit is refused (429) without one, and one presenting a live device token of its account is told
+   * so (it may wait in the known devices' lane). The attempt itself is counted later, by `password`.
+   */
+  async preflight (email: string, ip: string | null, device?: DeviceClaim): Promise<{ knownDevice: boolean }> {
+    const limit = this.#config.loginRateLimit
+    if (limit === false) return { knownDevice: false }
+    const limits = passwordLimits(limit, email, ip)
+    const check = device === undefined ? undefined : { ...device, max: limit.maxAttemptsPerDevice }
+    const now = Date.now()
+    const { counts, deviceLive } = await this.#call((store) => store.peekLogin(limits, check, new Date(now)))
+    if (deviceLive) return { knownDevice: true }
+    const over = counts.filter((count) => count.count >= limits.find((l) => l.key === count.key)!.max)
+    if (over.length > 0) this.#refuse('login', over, now, email, ip, 'Too many failed login attempts, try again later')
+    return { knownDevice: false }
   }
 
   /** One registration from `ip` (none counted for callers that give no address, such as scripts). */
@@ -181,11 +193,25 @@ export class AttemptLimiter {
     const { counted, counts } = await this.#call((store) => store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
     const max = (count: AttemptCount) => limits.find((l) => l.key === count.key)!.max
     const over = counts.filter((c) => counted ? c.count > max(c) : c.count >= max(c))
-    if (over.length === 0) return
+    if (over.length > 0) this.#refuse(action, over, now, email, ip, message)
+  }
+
+  #refuse (action: LimitedEvent['action'], over: AttemptCount[], now: number, email: string | null, ip: string | null, message: string): never {
     const retryAfter = Math.max(1, Math.ceil((Math.max(...over.map((c) => c.resetAt.getTime())) - now) / 1000))
     this.#onLimited({ action, email, ip, retryAfter })
     throw new RateLimitError(retryAfter, message)
   }
+}
+
+/** The windows a password check counts on: email+address, account, and (when known) address. */
+function passwordLimits (limit: Exclude<ResolvedConfig['loginRateLimit'], false>, email: string, ip: string | null): AttemptLimit[] {
+  const address = ip === null ? '-' : ipKey(ip)
+  const limits: AttemptLimit[] = [
+    { key: `email:${email}|${address}`, max: limit.maxAttemptsPerEmail },
+    { key: `account:${email}`, max: limit.maxAttemptsPerAccount }
+  ]
+  if (ip !== null) limits.push({ key: `ip:${address}`, max: limit.maxAttemptsPerIp })
+  return limits
 }
 
 const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, succeeded: async () => {}, failed: async () => {} })

@@ -3,7 +3,7 @@ import { AuthenticationError, EmailNotVerifiedError } from '../errors.ts'
 import { objectArgument, optionalString } from './arguments.ts'
 import { normalizeEmail } from './email.ts'
 import type { AuthEventEmitter, LoginFailureReason } from './events.ts'
-import type { AttemptLimiter } from './limits.ts'
+import { type AttemptLimiter, ipKey } from './limits.ts'
 import type { RefreshTokens } from './refresh-tokens.ts'
 import type { PasswordHasher, Slot } from './passwords.ts'
 import type { LoginOptions, LoginResult } from './results.ts'
@@ -44,13 +44,18 @@ export class LoginFlow {
     // Not a string is simply not these credentials: the same work and the same answer as a wrong password.
     const normalized = normalizeEmail(String(email))
     const presented = isDeviceTokenShape(givenDevice) ? givenDevice : undefined
+    // Looked up and checked for an unknown email too (it matches nothing): the same queries whether or not
+    // the account exists. Before a hashing place is taken, an address or account over its limit is refused,
+    // and a known device (a live device token of this account) gets the lane anonymous logins cannot fill;
+    // any other login holds only a few places per address once the queue fills.
+    const found = await db.call((store) => store.findUserByEmail(normalized))
+    const claim = presented === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found?.id ?? '' }
+    const { knownDevice } = await limits.preflight(normalized, ip, claim)
     // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
     // cannot slip past the limit, and logins merely waiting for a slot do not use up anyone's allowance.
-    const checked = await passwords.withSlot('login', async (slot) => {
-      const found = await db.call((store) => store.findUserByEmail(normalized))
-      // Checked for an unknown email too (it matches nothing): the same queries whether or not the account exists.
-      const device = presented === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found?.id ?? '' }
-      const attempt = await limits.password('login', normalized, ip, device)
+    const address = knownDevice || ip === null ? undefined : ipKey(ip)
+    const checked = await passwords.withSlot(knownDevice ? 'device' : 'login', async (slot) => {
+      const attempt = await limits.password('login', normalized, ip, claim)
       const matched = await slot.verify(String(password), found?.passwordHash)
       if (found === undefined || !found.isActive || !matched) {
         await attempt.failed()
@@ -67,7 +72,7 @@ export class LoginFlow {
       // A match implies a stored hash.
       const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
       return { user: found, passwordHash, onDevice: attempt.onDevice }
-    })
+    }, address)
 
     const { user } = checked
     const now = new Date()

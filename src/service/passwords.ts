@@ -3,26 +3,37 @@ import { BusyError, InvalidPasswordError } from '../errors.ts'
 import { bcryptWorkers } from './bcrypt-workers.ts'
 import { BCRYPT_MAX_BYTES, type PasswordContext, type PasswordValidator } from './validators.ts'
 
-export type HashPriority = 'login' | 'other'
+/** `device`: a login with a live device token of its account; `login`: any other login; `other`: the rest. */
+export type HashPriority = 'device' | 'login' | 'other'
 
 export interface HashQueueState {
   /** Jobs holding a hashing slot. */
   running: number
-  /** Logins waiting for a slot (served first). */
+  /** Logins from known devices waiting for a slot (served first). */
+  waitingDevices: number
+  /** Other logins waiting for a slot (served next). */
   waitingLogins: number
   /** Registrations and password changes waiting for a slot. */
   waitingOthers: number
 }
 
 /**
- * At most `limit` jobs at once. Waiting logins go before every other waiting job (a priority, not a second
- * pool); a job that finds `maxWaiting` ahead of it is refused at once with BusyError (a login counts only
- * the logins ahead of it, so a flood of registrations cannot shut logins out).
+ * Places (running or waiting) one client address may hold once its lane is half full: a flood then needs
+ * many addresses, while a quiet server still lets many people behind one NAT address log in at once.
+ */
+export const MAX_PLACES_PER_ADDRESS = 4
+
+/**
+ * At most `limit` jobs at once. Waiting jobs are served by lane: known devices, then other logins, then the
+ * rest (a priority, not a second pool). A job that finds `maxWaiting` of its own lane and those before it
+ * waiting is refused at once with BusyError, so a flood of registrations cannot shut logins out and a flood
+ * of anonymous logins cannot shut known devices out. Once half of those waiting places are taken, a job that
+ * names its client address is refused too when that address already holds MAX_PLACES_PER_ADDRESS places.
  */
 class Gate {
   #running = 0
-  readonly #logins: Array<() => void> = []
-  readonly #others: Array<() => void> = []
+  readonly #lanes: Record<HashPriority, Array<() => void>> = { device: [], login: [], other: [] }
+  readonly #places = new Map<string, number>()
   readonly #limit: number
   readonly #maxWaiting: number
 
@@ -32,25 +43,43 @@ class Gate {
   }
 
   get state (): HashQueueState {
-    return { running: this.#running, waitingLogins: this.#logins.length, waitingOthers: this.#others.length }
+    const { device, login, other } = this.#lanes
+    return { running: this.#running, waitingDevices: device.length, waitingLogins: login.length, waitingOthers: other.length }
   }
 
-  async run<T>(job: () => Promise<T>, priority: HashPriority): Promise<T> {
+  async run<T>(job: () => Promise<T>, priority: HashPriority, address?: string): Promise<T> {
+    const held = address === undefined ? 0 : this.#places.get(address) ?? 0
+    if (held >= MAX_PLACES_PER_ADDRESS && this.#ahead(priority) * 2 >= this.#maxWaiting) throw new BusyError()
     if (this.#running < this.#limit) {
       this.#running++
+      this.#hold(address, 1)
     } else {
-      const ahead = priority === 'login' ? this.#logins.length : this.#logins.length + this.#others.length
-      if (ahead >= this.#maxWaiting) throw new BusyError()
-      await new Promise<void>((resolve) => (priority === 'login' ? this.#logins : this.#others).push(resolve))
+      if (this.#ahead(priority) >= this.#maxWaiting) throw new BusyError()
+      this.#hold(address, 1)
+      await new Promise<void>((resolve) => this.#lanes[priority].push(resolve))
     }
     try {
       return await job()
     } finally {
+      this.#hold(address, -1)
       // A finished job hands its slot straight to the next in line.
-      const next = this.#logins.shift() ?? this.#others.shift()
+      const next = this.#lanes.device.shift() ?? this.#lanes.login.shift() ?? this.#lanes.other.shift()
       if (next === undefined) this.#running--
       else next()
     }
+  }
+
+  #ahead (priority: HashPriority): number {
+    const { device, login, other } = this.#lanes
+    if (priority === 'device') return device.length
+    return priority === 'login' ? device.length + login.length : device.length + login.length + other.length
+  }
+
+  #hold (address: string | undefined, change: number): void {
+    if (address === undefined) return
+    const places = (this.#places.get(address) ?? 0) + change
+    if (places === 0) this.#places.delete(address)
+    else this.#places.set(address, places)
   }
 }
 
@@ -99,8 +128,9 @@ export class PasswordHasher {
     if (errors.length > 0) throw new InvalidPasswordError(errors)
   }
 
-  hash (password: string): Promise<string> {
-    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds), 'other')
+  /** `address`: the client's rate-limit key, holding at most MAX_PLACES_PER_ADDRESS places. */
+  hash (password: string, address?: string): Promise<string> {
+    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds), 'other', address)
   }
 
   /** True when `hash` is a bcrypt hash of another cost than the configured one. */
@@ -119,11 +149,11 @@ export class PasswordHasher {
   }
 
   /** Runs `job` holding one hashing slot; what the slot gives it does not queue again. */
-  withSlot<T>(priority: HashPriority, job: (slot: Slot) => Promise<T>): Promise<T> {
+  withSlot<T>(priority: HashPriority, job: (slot: Slot) => Promise<T>, address?: string): Promise<T> {
     return this.#gate.run(() => job({
       verify: (password, hash) => this.#verifyNow(password, hash),
       hash: (password) => bcryptWorkers.hash(password, this.rounds)
-    }), priority)
+    }), priority, address)
   }
 
   async #verifyNow (password: string, hash: string | null | undefined): Promise<boolean> {

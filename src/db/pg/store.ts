@@ -3,7 +3,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
+  AttemptCount, AttemptLimit, AttemptOutcome, DeviceCheck, LoginPeek, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, StoreLogger, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
@@ -253,6 +253,22 @@ export class PgAuthStore implements AuthStore<'async'> {
     await this.ready()
     await this.#db.update(loginAttempts).set({ count: sql`greatest(${loginAttempts.count} - 1, 0)` })
       .where(eq(loginAttempts.key, key))
+  }
+
+  async peekLogin (limits: AttemptLimit[], device: DeviceCheck | undefined, now: Date): Promise<LoginPeek> {
+    await this.ready()
+    const keys = limits.map((limit) => limit.key)
+    const [counts, live] = await Promise.all([
+      this.#db.select({ key: loginAttempts.key, count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
+        .where(and(inArray(loginAttempts.key, keys), gt(loginAttempts.resetAt, now))),
+      device === undefined
+        ? []
+        : this.#db.select({ userId: deviceTokens.userId }).from(deviceTokens).where(and(
+          eq(deviceTokens.tokenHash, device.tokenHash), eq(deviceTokens.userId, device.userId), isNull(deviceTokens.revokedAt),
+          gt(deviceTokens.expiresAt, now), lt(deviceTokens.failures, device.max)
+        ))
+    ])
+    return { counts, deviceLive: live.length > 0 }
   }
 
   async hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean> {

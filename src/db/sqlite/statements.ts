@@ -90,6 +90,14 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     insertDeviceToken: db.insert(deviceTokens).values({
       tokenHash: p('tokenHash'), userId: p('userId'), createdAt: p('createdAt'), lastUsedAt: p('createdAt'), expiresAt: p('expiresAt')
     }).prepare(),
+    liveDeviceToken: db.select({ userId: deviceTokens.userId }).from(deviceTokens)
+      .where(and(
+        eq(deviceTokens.tokenHash, p('tokenHash')),
+        eq(deviceTokens.userId, p('userId')),
+        isNull(deviceTokens.revokedAt),
+        sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
+        sql`${deviceTokens.failures} < ${p('max')}`
+      )).prepare(),
     hitDeviceToken: db.update(deviceTokens).set({ failures: sql`${deviceTokens.failures} + 1` })
       .where(and(
         eq(deviceTokens.tokenHash, p('tokenHash')),

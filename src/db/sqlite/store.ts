@@ -4,7 +4,7 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import { ConflictError } from '../../errors.ts'
 import type {
-  AttemptCount, AttemptLimit, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
+  AttemptCount, AttemptLimit, DeviceCheck, LoginPeek, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
 import { isUniqueViolation } from '../unique-violation.ts'
@@ -186,6 +186,17 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
 
   async releaseLoginAttempt (key: string): Promise<void> {
     this.#q.releaseLoginAttempt.run({ key })
+  }
+
+  async peekLogin (limits: AttemptLimit[], device: DeviceCheck | undefined, now: Date): Promise<LoginPeek> {
+    const nowMs = now.getTime()
+    const counts: AttemptCount[] = []
+    for (const { key } of limits) {
+      const row = this.#q.liveAttempts.get({ key, nowMs })
+      if (row !== undefined) counts.push({ key, count: row.count, resetAt: row.resetAt })
+    }
+    const deviceLive = device !== undefined && this.#q.liveDeviceToken.get({ ...device, nowMs }) !== undefined
+    return { counts, deviceLive }
   }
 
   async hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean> {
