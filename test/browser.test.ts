@@ -7,26 +7,13 @@
  * reason, except under CI=true, where that is a failure (.ci/run installs Chromium).
  */
 import { existsSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import { chromium } from 'playwright-core'
 import t from 'tap'
 import { buildServer } from '../examples/server.ts'
+import { plainRequest } from './fixtures/http-client.ts'
 import { tempDir } from './fixtures/temp.ts'
-
-/** A POST as curl sends it: JSON, no Fetch Metadata headers (Node's own fetch adds Sec-Fetch-Mode). */
-async function curlLogin (url: string, payload: unknown): Promise<{ status: number, body: Record<string, unknown>, cookies: string[] }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = ''
-      res.on('data', (chunk) => { text += chunk })
-      res.on('end', () => { resolve({ status: res.statusCode!, body: JSON.parse(text), cookies: res.headers['set-cookie'] ?? [] }) })
-    })
-    req.on('error', reject)
-    req.end(JSON.stringify(payload))
-  })
-}
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const PASSWORD = 'Correct-Horse-9-Battery'
@@ -86,7 +73,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.textContent('#email'), 'browser@example.com', 'logged in')
     const pageBody = JSON.parse(loginBodies[0])
     t.same([pageBody.access_token, pageBody.refresh_token], [undefined, undefined], "'both': the page's login response carries no token")
-    const curl = await curlLogin(`${victim}/login`, { email: 'browser@example.com', password: PASSWORD })
+    const curl = await plainRequest(`${victim}/login`, 'POST', { email: 'browser@example.com', password: PASSWORD })
     t.equal(curl.status, 200)
     t.type(curl.body.access_token, 'string', 'a client with no Fetch Metadata (curl) gets the tokens in the body')
     t.type(curl.body.refresh_token, 'string')

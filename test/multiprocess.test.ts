@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from './fixtures/temp.ts'
+import { plainRequest } from './fixtures/http-client.ts'
 import { startServer } from './fixtures/server-process.ts'
 
 const PASSWORD = 'Shared-File-Pass-42'
@@ -13,12 +14,8 @@ t.test('two Fastify processes share one SQLite file: concurrent logins and refre
   t.teardown(async () => { await a.stop(); await b.stop() })
   const servers = [a, b]
   const call = async (i: number, path: string, body?: object, token?: string) => {
-    const res = await fetch(`${servers[i % 2].url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-      body: body === undefined ? undefined : JSON.stringify(body)
-    })
-    return { status: res.status, body: await res.json() as Record<string, string> }
+    const res = await plainRequest(`${servers[i % 2].url}${path}`, body === undefined ? 'GET' : 'POST', body, token === undefined ? {} : { authorization: `Bearer ${token}` })
+    return { status: res.status, body: res.body }
   }
 
   const registrations = await Promise.all(Array.from({ length: 10 }, (_, i) => call(i, '/register', { email: `user${i}@example.com`, password: PASSWORD })))

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createTestDatabase, requirePostgres } from './fixtures/databases.ts'
+import { plainRequest } from './fixtures/http-client.ts'
 import { startServer } from './fixtures/server-process.ts'
 
 const PASSWORD = 'Many-Instances-Pass-42'
@@ -13,12 +14,8 @@ if (await requirePostgres()) {
     const [a, b] = await Promise.all([startServer(env), startServer(env)])
     t.teardown(async () => { await a.stop(); await b.stop() })
     const call = async (server: typeof a, path: string, body?: object, token?: string) => {
-      const res = await fetch(`${server.url}${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-        body: body === undefined ? undefined : JSON.stringify(body)
-      })
-      return { status: res.status, body: await res.json() as Record<string, string> }
+      const res = await plainRequest(`${server.url}${path}`, body === undefined ? 'GET' : 'POST', body, token === undefined ? {} : { authorization: `Bearer ${token}` })
+      return { status: res.status, body: res.body }
     }
     const either = (i: number) => (i % 2 === 0 ? a : b)
 

@@ -162,6 +162,25 @@ for (const dialect of dialects) {
         'the next window counts again')
     })
 
+    t.test('login peek: live counts and whether a device token is live, writing nothing', async (t) => {
+      const store = await openStore(t, dialect)
+      const user = await store.createUser({ email: 'k@example.com', passwordHash: null })
+      const now = new Date()
+      await store.createSession(session('s', user.id, now), 't0', NO_PASSWORD, { tokenHash: 'dev', expiresAt: new Date(now.getTime() + hour) })
+      for (let i = 0; i < 2; i++) await store.hitLoginAttempts([{ key: 'ip', max: 5 }], 60_000, now)
+      const limits = [{ key: 'email', max: 5 }, { key: 'ip', max: 5 }]
+      t.same(await store.peekLogin(limits, undefined, now), { counts: [{ key: 'ip', count: 2, resetAt: new Date(now.getTime() + 60_000) }], deviceLive: false })
+      t.equal((await store.peekLogin(limits, { tokenHash: 'dev', userId: user.id, max: 10 }, now)).deviceLive, true)
+      t.equal((await store.peekLogin(limits, { tokenHash: 'dev', userId: 'someone-else', max: 10 }, now)).deviceLive, false, 'only for its own user')
+      t.equal((await store.peekLogin(limits, { tokenHash: 'other', userId: user.id, max: 10 }, now)).deviceLive, false)
+      await store.hitDeviceToken('dev', user.id, 10, now)
+      t.equal((await store.peekLogin(limits, { tokenHash: 'dev', userId: user.id, max: 1 }, now)).deviceLive, false, 'at its failure limit')
+      t.same(await store.peekLogin(limits, undefined, new Date(now.getTime() + 61_000)), { counts: [], deviceLive: false }, 'an ended window is no count')
+      t.same(await testDatabaseOf(store).query('select key, count from auth_login_attempts'), [{ key: 'ip', count: 2 }], 'nothing written')
+      await store.revokeDeviceTokens(user.id, now)
+      t.equal((await store.peekLogin(limits, { tokenHash: 'dev', userId: user.id, max: 10 }, now)).deviceLive, false, 'revoked')
+    })
+
     t.test('purge: ended sessions with all their tokens, ended device tokens and windows; a live session keeps its used tokens', async (t) => {
       const store = await openStore(t, dialect)
       const user = await store.createUser({ email: 'p@example.com', passwordHash: null })

@@ -62,8 +62,8 @@ t.test('an application users table with extra columns, built from authUserColumn
   t.equal(me.json().id, user.id)
   t.notOk('nickname' in me.json(), 'the /me response schema serializes only its own fields')
   t.ok(db.select().from(appUsers).all()[0].lastLogin instanceof Date, 'lastLogin stamped in the application table')
-  t.equal(db.$client.prepare("select count(*) from sqlite_master where type = 'trigger' and tbl_name = 'app_users'").pluck().get(), 2,
-    'the remembered lookups watch the application table (update, delete)')
+  t.equal(db.$client.prepare("select count(*) from sqlite_master where type = 'trigger' and tbl_name = 'app_users'").pluck().get(), 3,
+    'the remembered lookups watch the application table (update, delete, insert)')
   db.$client.prepare("update app_users set nickname = 'Renamed'").run()
   t.same((await app.inject({ url: '/nick', headers: bearer(token) })).json(), { nickname: 'Renamed' }, 'an application column written by raw SQL is seen at once')
   db.$client.prepare('update app_users set is_active = 0').run()
