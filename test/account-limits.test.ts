@@ -267,6 +267,25 @@ for (const dialect of await availableDialects()) {
       const tokens = mailer.sent.map((m) => new URL((m as { link: string }).link).searchParams.get('token')!)
       await t.rejects(service.resetPassword(tokens[0], 'Another-Horse-7-Staple'), { code: 'invalid_token' }, 'each link voided the one before')
       await service.resetPassword(tokens[6], 'Another-Horse-7-Staple')
+      const user = (await service.store.findUserByEmail('known@example.com'))!
+      for (let i = 0; i < 4; i++) await service.requestEmailChange(user.id, 'Another-Horse-7-Staple', `next${i}@example.com`)
+      await service.settled()
+      t.equal(await service.deliverMail(), 5, 'no per-account limit on email changes either (4, and the reset notice)')
+    })
+
+    t.test('work after the answer that fails is logged, never thrown at the caller', async (t) => {
+      const db = await createTestDatabase(dialect as Dialect)
+      const inner = dialect === 'sqlite' ? sqliteStore(':memory:') : pgStore(db.url!)
+      const store = new CountingStore(inner)
+      const warnings: string[] = []
+      const log = { warn: (_details: unknown, message: string) => { warnings.push(message) }, error: () => {}, info: () => {}, debug: () => {}, trace: () => {}, fatal: () => {} }
+      const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, mailer: recordingMailer(), links: LINKS, logger: log as never })
+      t.teardown(async () => { await service.close(); await db.close() })
+      await service.ready()
+      store.findUserByEmail = async () => { throw new Error('the database went away') }
+      await service.requestPasswordReset('known@example.com', { ip: '192.0.2.1' })
+      await service.settled()
+      t.match(warnings, [/a password reset request could not be completed after its answer/])
     })
   })
 }

@@ -54,3 +54,21 @@ if (await requirePostgres()) {
     })
   }
 }
+
+if (await requirePostgres()) {
+  t.test('a store on a Drizzle database over a single client (no pool) runs its transactions on that client', async (t) => {
+    const { drizzle } = await import('drizzle-orm/node-postgres')
+    const { pgStore } = await import('../src/db/pg/index.ts')
+    const { createTestDatabase } = await import('./fixtures/databases.ts')
+    const db = await createTestDatabase('postgresql')
+    const client = new pg.Client({ connectionString: db.url })
+    await client.connect()
+    t.teardown(async () => { await client.end(); await db.close() })
+    const store = pgStore(drizzle(client))
+    t.teardown(() => store.close())
+    const user = await store.createUser({ email: 'single@example.com', passwordHash: null })
+    const now = new Date()
+    t.equal(await store.createSession({ id: 's', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h0', { passwordHash: null }), true)
+    t.match(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 's' })
+  })
+}

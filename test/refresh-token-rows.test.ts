@@ -43,6 +43,35 @@ for (const dialect of await availableDialects()) {
     await t.rejects(service.refresh(next.refreshToken), { code: 'token_revoked' })
   })
 
+  t.test(`${dialect}: an older token of a session that ended, expired or is gone: refused as such, nothing revoked`, async (t) => {
+    const db = await createTestDatabase(dialect)
+    const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 0 })
+    t.teardown(async () => { await service.close(); await db.close() })
+    await service.ready()
+    await service.register('alice@example.com', PASSWORD)
+    const reused: unknown[] = []
+    service.on('refresh_token_reused', (event) => { reused.push(event) })
+    const older = async () => {
+      const session = await service.login('alice@example.com', PASSWORD)
+      const next = await service.refresh(session.refreshToken)
+      await service.refresh(next.refreshToken)
+      return { old: session.refreshToken, sessionId: session.sessionId }
+    }
+    const ended = await older()
+    await service.logout(ended.old)
+    await t.rejects(service.refresh(ended.old), { code: 'token_revoked' }, 'logout (by an old token) ended it')
+    const expired = await older()
+    await db.query(`update auth_sessions set expires_at = ${dialect === 'sqlite' ? Date.now() - 1000 : "now() - interval '1 second'"} where id = '${expired.sessionId}'`)
+    await t.rejects(service.refresh(expired.old), { code: 'token_expired' })
+    const gone = await older()
+    await db.query(`delete from auth_refresh_tokens where session_id = '${gone.sessionId}'`)
+    await db.query(`delete from auth_sessions where id = '${gone.sessionId}'`)
+    await t.rejects(service.refresh(gone.old), { code: 'invalid_token' })
+    t.same(reused, [], 'none of these is a reuse')
+    await service.logout('not-a-token')
+    await service.logout('AZQ8mN0A' + 'c'.repeat(35))
+  })
+
   t.test(`${dialect}: the grace window still answers 409 for the previous token, and a token of the earlier format still refreshes`, async (t) => {
     const db = await createTestDatabase(dialect)
     const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 30 })

@@ -188,7 +188,7 @@ export class PgSessionCache {
     if (!this.#closed && !this.#warned) {
       this.#warned = true
       const { code, message } = describeError(err)
-      const reason = code === undefined ? message : `${String(code)}: ${message}`
+      const reason = [code, message].filter((part) => part !== undefined).map(String).join(': ')
       this.#warn?.({ reason }, 'fastify-drizzle-auth: the PostgreSQL sessionCache is not listening (every lookup asks the database until it is back)')
     }
     if (!this.#closed) {
