@@ -75,6 +75,7 @@ t.test('the service refuses wrong arguments as 4xx errors, never a TypeError', a
   await t.rejects(service.requestEmailVerification('no-such-user'), { name: 'AuthenticationError', code: 'user_not_found' })
   await t.rejects(service.requestPasswordReset('alice@example.com', { ip: 7 as unknown as string }), { name: 'InvalidArgumentError' })
   await t.rejects(service.requestPasswordReset('alice@example.com', null as unknown as object), { name: 'InvalidArgumentError' })
+  await t.rejects(service.requestPasswordReset('alice@example.com', { after: 5 as never }), { name: 'InvalidArgumentError', message: /`options.after` must be a function/ })
   await t.rejects(service.resetPassword('x'.repeat(43), 42 as unknown as string), { name: 'InvalidPasswordError' })
   await t.rejects(service.requestEmailChange(user.id, 42 as unknown as string, 'b@example.com'), { name: 'InvalidPasswordError' })
   await t.rejects(service.requestEmailChange(user.id, PASSWORD, 'not an address'), { name: 'InvalidEmailError' })

@@ -71,4 +71,24 @@ if (await requirePostgres()) {
     t.equal(await store.createSession({ id: 's', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h0', { passwordHash: null }), true)
     t.match(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 's' })
   })
+
+  t.test('stores sharing one pool: one acquire listener on the pool, one error listener a client however often it is handed out', async (t) => {
+    const { drizzle } = await import('drizzle-orm/node-postgres')
+    const { pgStore } = await import('../src/db/pg/index.ts')
+    const { createTestDatabase } = await import('./fixtures/databases.ts')
+    const db = await createTestDatabase('postgresql')
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 })
+    t.teardown(async () => { await pool.end(); await db.close() })
+    const shared = drizzle(pool)
+    const stores = [pgStore(shared), pgStore(shared)]
+    t.equal(pool.listenerCount('acquire'), 1)
+    const user = await stores[0].createUser({ email: 'shared@example.com', passwordHash: null })
+    for (let i = 0; i < 3; i++) {
+      const now = new Date()
+      await stores[i % 2].createSession({ id: `s${i}`, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, `h${i}`, { passwordHash: null })
+    }
+    const client = await pool.connect()
+    t.equal(client.listenerCount('error'), 1, 'the listener once (the pool removes its idle one while the client is out)')
+    client.release()
+  })
 }

@@ -3,23 +3,29 @@
  * stays as strong: a token used before and replayed after the grace window ends the session, also after a
  * purge, and a token of the earlier format (from before the upgrade) still refreshes.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AuthService } from '../src/index.ts'
 import { hashRefreshToken } from '../src/service/tokens.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
-import { availableDialects, createTestDatabase } from './fixtures/databases.ts'
+import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
 
 const ROTATIONS = 10_000
 // On PostgreSQL each rotation is a transaction of several round trips: about 30 s for all of them on a 2-core machine.
 t.setTimeout(180_000)
 
+/** A service on a fresh database of `dialect`, with alice registered. */
+async function setup (t: Test, dialect: Dialect, refreshReuseGraceSeconds: number) {
+  const db = await createTestDatabase(dialect)
+  const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds })
+  t.teardown(async () => { await service.close(); await db.close() })
+  await service.ready()
+  await service.register('alice@example.com', PASSWORD)
+  return { db, service }
+}
+
 for (const dialect of await availableDialects()) {
   t.test(`${dialect}: ${ROTATIONS} rotations of one session leave two rows; an old token replayed ends the session, also after a purge`, { timeout: 170_000 }, async (t) => {
-    const db = await createTestDatabase(dialect)
-    const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 0 })
-    t.teardown(async () => { await service.close(); await db.close() })
-    await service.ready()
-    await service.register('alice@example.com', PASSWORD)
+    const { db, service } = await setup(t, dialect, 0)
     const first = await service.login('alice@example.com', PASSWORD)
     const rows = async () => Number((await db.query(`select count(*) as n from auth_refresh_tokens where session_id = '${first.sessionId}'`))[0].n)
     let token = first.refreshToken
@@ -44,11 +50,7 @@ for (const dialect of await availableDialects()) {
   })
 
   t.test(`${dialect}: an older token of a session that ended, expired or is gone: refused as such, nothing revoked`, async (t) => {
-    const db = await createTestDatabase(dialect)
-    const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 0 })
-    t.teardown(async () => { await service.close(); await db.close() })
-    await service.ready()
-    await service.register('alice@example.com', PASSWORD)
+    const { db, service } = await setup(t, dialect, 0)
     const reused: unknown[] = []
     service.on('refresh_token_reused', (event) => { reused.push(event) })
     const older = async () => {
@@ -73,11 +75,7 @@ for (const dialect of await availableDialects()) {
   })
 
   t.test(`${dialect}: the grace window still answers 409 for the previous token, and a token of the earlier format still refreshes`, async (t) => {
-    const db = await createTestDatabase(dialect)
-    const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshReuseGraceSeconds: 30 })
-    t.teardown(async () => { await service.close(); await db.close() })
-    await service.ready()
-    await service.register('alice@example.com', PASSWORD)
+    const { db, service } = await setup(t, dialect, 30)
     const session = await service.login('alice@example.com', PASSWORD)
     const next = await service.refresh(session.refreshToken)
     await t.rejects(service.refresh(session.refreshToken), { code: 'refresh_in_progress', statusCode: 409 })

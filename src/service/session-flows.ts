@@ -46,8 +46,8 @@ export class SessionFlows {
       if (verdict !== 'reuse') throw verdict
       return this.#reused(result.session.id, now)
     }
-    // Not stored, yet genuine (its mac holds): an older token of the session than the two it keeps.
-    if (presented.format !== 'named') throw new TokenInvalidError('Refresh token is invalid')
+    // Not stored, yet a token of this session: genuine by its mac, or (earlier format) found a moment ago and
+    // dropped since by another rotation. Either way an older token than the two the session keeps.
     const found = await d.db.call((store) => store.findSession(sessionId))
     if (found === undefined) throw new TokenInvalidError('Refresh token is invalid')
     if (found.session.revokedAt !== null) throw new TokenRevokedError()

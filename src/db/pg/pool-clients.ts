@@ -22,12 +22,16 @@ const ignore = (): void => {}
 export function poolTransactions (db: PgDatabase): PgTransactionRunner {
   const pool = (db as { $client?: unknown }).$client
   if (!isPool(pool)) return async (work) => db.transaction(work)
-  // Two stores on one pool add a listener each; a client still gets one error listener.
-  pool.on('acquire', (client: pg.PoolClient) => {
-    if (guarded.has(client)) return
-    guarded.add(client)
-    client.on('error', ignore)
-  })
+  // One listener a pool, however many stores share it.
+  if (!guarded.has(pool)) {
+    guarded.add(pool)
+    pool.on('acquire', (client: pg.PoolClient) => {
+      // A client is handed out many times: it gets its listener once.
+      if (guarded.has(client)) return
+      guarded.add(client)
+      client.on('error', ignore)
+    })
+  }
   return async (work) => {
     const client = await pool.connect()
     try {

@@ -10,6 +10,15 @@ const p = sql.placeholder
  * (Drizzle types a placeholder in `set()` only as raw SQL); the others are Dates, mapped by their column.
  */
 export function prepareStatements (db: SqliteDatabase, usersTable: typeof users) {
+  // A device token of this user, not revoked, not expired and under its failure limit: what the login's
+  // peek reads and its count updates.
+  const liveDevice = and(
+    eq(deviceTokens.tokenHash, p('tokenHash')),
+    eq(deviceTokens.userId, p('userId')),
+    isNull(deviceTokens.revokedAt),
+    sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
+    sql`${deviceTokens.failures} < ${p('max')}`
+  )
   return {
     userByEmail: db.select().from(usersTable).where(eq(usersTable.email, p('email'))).prepare(),
     userById: db.select().from(usersTable).where(eq(usersTable.id, p('id'))).prepare(),
@@ -90,22 +99,8 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     insertDeviceToken: db.insert(deviceTokens).values({
       tokenHash: p('tokenHash'), userId: p('userId'), createdAt: p('createdAt'), lastUsedAt: p('createdAt'), expiresAt: p('expiresAt')
     }).prepare(),
-    liveDeviceToken: db.select({ userId: deviceTokens.userId }).from(deviceTokens)
-      .where(and(
-        eq(deviceTokens.tokenHash, p('tokenHash')),
-        eq(deviceTokens.userId, p('userId')),
-        isNull(deviceTokens.revokedAt),
-        sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
-        sql`${deviceTokens.failures} < ${p('max')}`
-      )).prepare(),
-    hitDeviceToken: db.update(deviceTokens).set({ failures: sql`${deviceTokens.failures} + 1` })
-      .where(and(
-        eq(deviceTokens.tokenHash, p('tokenHash')),
-        eq(deviceTokens.userId, p('userId')),
-        isNull(deviceTokens.revokedAt),
-        sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
-        sql`${deviceTokens.failures} < ${p('max')}`
-      )).prepare(),
+    liveDeviceToken: db.select({ userId: deviceTokens.userId }).from(deviceTokens).where(liveDevice).prepare(),
+    hitDeviceToken: db.update(deviceTokens).set({ failures: sql`${deviceTokens.failures} + 1` }).where(liveDevice).prepare(),
     resetDeviceToken: db.update(deviceTokens).set({ failures: 0, lastUsedAt: sql`${p('nowMs')}` })
       .where(eq(deviceTokens.tokenHash, p('tokenHash'))).prepare(),
     revokeSpentDeviceToken: db.update(deviceTokens).set({ revokedAt: sql`${p('nowMs')}` })
