@@ -3,7 +3,8 @@
  * Environment: DATABASE_URL (a postgres:// URL; wins over DATABASE_PATH), DATABASE_PATH (./data/auth.sqlite), PORT (8000), HOST (127.0.0.1), AUTH_SECRET (its UTF-8 bytes;
  * random, with a warning, when unset), TRUST_PROXY (a hop count such as `1`, or addresses/CIDRs such as
  * `127.0.0.1,10.0.0.0/8`; unset trusts no proxy), AUTH_REFRESH_GRACE_SECONDS (10), BCRYPT_ROUNDS (12),
- * AUTH_REGISTRATIONS_PER_IP (registrations per client address per hour, 10).
+ * AUTH_REGISTRATIONS_PER_IP (registrations per client address per hour, 10), HASH_THREADS (`normal` or `idle`: the
+ * hashing threads' CPU priority).
  * The OpenAPI document is served at /openapi.json, and its UI at /docs. The browser page is at / (cookies:
  * tokenTransport 'both'); ACCESS_TOKEN_TTL (seconds) shortens the access token, SECURE_COOKIES=false drops
  * Secure and the cookie prefixes (plain-HTTP development on a host other than localhost only).
@@ -117,6 +118,7 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     ...(env.ACCESS_TOKEN_TTL === undefined ? {} : { accessTokenTtl: Number(env.ACCESS_TOKEN_TTL) }),
     ...(env.AUTH_REFRESH_GRACE_SECONDS === undefined ? {} : { refreshReuseGraceSeconds: Number(env.AUTH_REFRESH_GRACE_SECONDS) }),
     ...(env.BCRYPT_ROUNDS === undefined ? {} : { bcryptRounds: Number(env.BCRYPT_ROUNDS) }),
+    ...(env.HASH_THREADS === undefined ? {} : { hashThreads: env.HASH_THREADS as 'normal' | 'idle' }),
     ...(env.AUTH_REGISTRATIONS_PER_IP === undefined ? {} : { registrationRateLimit: { maxPerIp: Number(env.AUTH_REGISTRATIONS_PER_IP) } })
   })
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))

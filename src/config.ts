@@ -5,6 +5,7 @@ import { ConfigurationError } from './errors.ts'
 import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './service/account-config.ts'
 import type { AuthLogger } from './service/events.ts'
 import { positiveInteger } from './db/option-checks.ts'
+import type { HashThreads } from './service/bcrypt-workers.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 
@@ -70,6 +71,8 @@ export interface AuthConfig extends AccountConfig {
   hashConcurrency?: number
   /** Password hashes allowed to wait for a thread; beyond it a request gets 503 `busy` at once (default 64). */
   hashQueueLimit?: number
+  /** Hashing threads' CPU priority (default 'normal'); 'idle': never delays token checks, but a busy core starves logins. */
+  hashThreads?: HashThreads
   /** Replaces the default validators (length 8, not numeric, not like the email, not common). */
   passwordValidators?: PasswordValidator[]
   /** A replay of the just-rotated refresh token within this many seconds gets 409, not a revoked session (default 10). */
@@ -106,6 +109,7 @@ export interface ResolvedConfig {
   bcryptRounds: number
   hashConcurrency: number
   hashQueueLimit: number
+  hashThreads: HashThreads
   passwordValidators: PasswordValidator[]
   refreshReuseGraceSeconds: number
   loginRateLimit: Required<LoginRateLimitConfig> | false
@@ -200,6 +204,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     bcryptRounds,
     hashConcurrency: positiveInteger(config.hashConcurrency, DEFAULT_HASH_CONCURRENCY, 'hashConcurrency'),
     hashQueueLimit: positiveInteger(config.hashQueueLimit, 64, 'hashQueueLimit'),
+    hashThreads: hashThreads(config.hashThreads),
     passwordValidators: config.passwordValidators ?? defaultValidators(),
     refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
     loginRateLimit,
@@ -286,4 +291,10 @@ export function getConfig (): ResolvedConfig {
 /** Forgets the global configuration (tests). */
 export function resetConfig (): void {
   globalConfig = undefined
+}
+
+function hashThreads (value: unknown): HashThreads {
+  if (value === undefined) return 'normal'
+  if (value === 'normal' || value === 'idle') return value
+  throw new ConfigurationError("fastify-drizzle-auth: `hashThreads` must be 'normal' or 'idle' (the hashing threads' CPU priority)")
 }

@@ -138,7 +138,7 @@ export class InvalidActionTokenError extends AuthError {
 export class EmailNotVerifiedError extends AuthError {
   override readonly statusCode = 403
   override readonly code = 'email_not_verified'
-  constructor () { super('Email address is not verified: follow the link sent to it, or request a new one') }
+  constructor () { super('Email address is not verified: follow the link sent to it, or ask for a new one with POST /verify-email/resend { email }') }
 }
 
 export class InvalidCurrentPasswordError extends AuthError {

@@ -36,9 +36,9 @@ export interface ResolvedPluginOptions {
 
 const CONFIG_KEYS = [
   'database', 'postgresPool', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
-  'clockSkewSeconds', 'bcryptRounds', 'hashConcurrency', 'hashQueueLimit', 'passwordValidators', 'refreshReuseGraceSeconds',
+  'clockSkewSeconds', 'bcryptRounds', 'hashConcurrency', 'hashQueueLimit', 'hashThreads', 'passwordValidators', 'refreshReuseGraceSeconds',
   'loginRateLimit', 'registrationRateLimit', 'deviceTokenTtl', 'purgeIntervalSeconds', 'usersTable', 'migrate', 'sessionCache', 'logger',
-  'mailer', 'links', 'requireVerifiedEmail', 'actionTokenTtl', 'mailTemplates', 'outbox', 'mailRateLimit'
+  'mailer', 'links', 'requireVerifiedEmail', 'sendVerificationOnRegister', 'actionTokenTtl', 'mailTemplates', 'outbox', 'mailRateLimit'
 ] as const satisfies ReadonlyArray<keyof AuthConfig>
 // Fails to compile when AuthConfig gains a key this list does not forward.
 const everyConfigKey: [Exclude<keyof AuthConfig, typeof CONFIG_KEYS[number]>] extends [never] ? true : never = true

@@ -114,29 +114,57 @@ t.test('at most hashConcurrency bcrypt operations run at once; the rest queue an
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'every queued login still ran')
 })
 
-t.test('bcrypt runs on its own threads at the lowest CPU priority (Linux), never on the event loop\'s', async (t) => {
-  const { getPriority } = await import('node:os')
-  const { existsSync } = await import('node:fs')
-  const hash = await bcryptWorkers.hash(PASSWORD, 4)
-  t.equal(await bcryptWorkers.compare(PASSWORD, hash), true)
-  t.equal(await bcryptWorkers.compare('Wrong-Password-1', hash), false)
-  t.ok(await bcrypt.compare(PASSWORD, hash), 'a real bcrypt hash')
-  t.equal(getPriority(), 0, 'the event loop\'s thread keeps its priority')
-  if (process.platform === 'linux') {
-    // Fields 19 (nice) and 41 (scheduling policy, 5 = SCHED_IDLE) of each thread's stat line.
-    const threads = readdirSync('/proc/self/task').map((tid) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return { tid, nice: Number(fields[16]), policy: Number(fields[38]) }
-    })
-    const hashing = threads.filter((thread) => thread.nice === 19)
-    t.ok(hashing.length > 0, 'a hashing thread runs at nice 19')
-    const main = threads.find((thread) => thread.tid === String(process.pid))!
-    t.same([main.nice, main.policy], [0, 0], 'the main thread keeps nice 0 and the normal policy')
-    if (existsSync('/usr/bin/chrt') || existsSync('/bin/chrt')) {
-      t.ok(hashing.every((thread) => thread.policy === 5), 'and SCHED_IDLE, since chrt is installed')
-    }
+/** Nice value and scheduling policy (5 = SCHED_IDLE) of each thread of this process, by thread id (Linux). */
+function threadPriorities (): Map<string, { nice: number, policy: number }> {
+  const threads = new Map<string, { nice: number, policy: number }>()
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    threads.set(tid, { nice: Number(fields[16]), policy: Number(fields[38]) })
   }
+  return threads
+}
+
+t.test('bcrypt runs on threads of its own, at normal priority by default and at idle priority when asked', { skip: process.platform !== 'linux' }, async (t) => {
+  const { existsSync } = await import('node:fs')
+  const pool = new BcryptWorkers()
+  const before = new Set(threadPriorities().keys())
+  const hash = await pool.hash(PASSWORD, 4)
+  t.equal(await pool.compare(PASSWORD, hash), true)
+  t.equal(await pool.compare('Wrong-Password-1', hash), false)
+  t.ok(await bcrypt.compare(PASSWORD, hash), 'a real bcrypt hash')
+  const normal = [...threadPriorities()].filter(([tid]) => !before.has(tid)).map(([, p]) => p)
+  t.ok(normal.length > 0, 'the hashing ran on a new thread')
+  t.ok(normal.every((p) => p.nice === 0 && p.policy === 0), 'at nice 0 and the normal policy')
+
+  // The pool holds one thread: asking for the idle priority ends the normal one and starts an idle one.
+  const seen = new Set(threadPriorities().keys())
+  t.equal(await pool.compare(PASSWORD, hash, 'idle'), true)
+  const idle = [...threadPriorities()].filter(([tid]) => !seen.has(tid)).map(([, p]) => p)
+  t.ok(idle.some((p) => p.nice === 19), 'an idle-priority hashing thread runs at nice 19')
+  if (existsSync('/usr/bin/chrt') || existsSync('/bin/chrt')) {
+    t.ok(idle.some((p) => p.nice === 19 && p.policy === 5), 'and SCHED_IDLE, since chrt is installed')
+  }
+  t.equal(await pool.compare(PASSWORD, hash), true, 'and back to normal on the next normal job')
+  const main = threadPriorities().get(String(process.pid))!
+  t.same([main.nice, main.policy], [0, 0], 'the event loop\'s thread keeps nice 0 and the normal policy')
+})
+
+t.test('hashThreads: normal by default, idle when configured, anything else refused naming the option', async (t) => {
+  const seen: unknown[] = []
+  const module = bcryptWorkers as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  const original = module.compare
+  module.compare = async (...args: unknown[]) => { seen.push(args[2]); return await original.apply(bcryptWorkers, args) }
+  t.teardown(() => { module.compare = original })
+  for (const hashThreads of [undefined, 'idle'] as const) {
+    const auth = new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, hashThreads })
+    t.equal(auth.config.hashThreads, hashThreads ?? 'normal')
+    await auth.register(`threads-${hashThreads ?? 'default'}@example.com`, PASSWORD)
+    await auth.login(`threads-${hashThreads ?? 'default'}@example.com`, PASSWORD)
+    auth.close()
+  }
+  t.same(seen, ['normal', 'idle'], 'each login compared on the threads its service asked for')
+  t.throws(() => new AuthService({ database: ':memory:', secret: SECRET, hashThreads: 'low' as 'idle' }), /`hashThreads` must be 'normal' or 'idle'/)
 })
 
 t.test('a bcrypt error rejects that call only; the pool keeps serving', async (t) => {

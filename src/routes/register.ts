@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { afterResponse, runAfterResponse } from './after-response.ts'
 import type { RouteContext } from './index.ts'
 import { credentialsBody, errorResponse, errorResponses, registeredResponse } from './schemas.ts'
 
@@ -11,6 +12,7 @@ export function registerRoute (fastify: FastifyInstance, { service, bodyLimit, d
   fastify.post<{ Body: Body }>('/register', {
     bodyLimit,
     config: config(),
+    onResponse: runAfterResponse,
     schema: {
       ...docs('authRegister', 'Create an account', false),
       body,
@@ -19,7 +21,7 @@ export function registerRoute (fastify: FastifyInstance, { service, bodyLimit, d
   }, async (request, reply) => {
     const fields: Record<string, unknown> = {}
     for (const name of extraFields) if (request.body[name] !== undefined) fields[name] = request.body[name]
-    const user = await service().register(request.body.email, request.body.password, fields, { ip: request.ip })
+    const user = await service().register(request.body.email, request.body.password, fields, { ip: request.ip, after: afterResponse(request) })
     return reply.code(201).send({ id: user.id, email: user.email, is_verified: user.isVerified })
   })
 }

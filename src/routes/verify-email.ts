@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { loginRequired, requireAuth } from '../guards.ts'
 import { afterResponse, runAfterResponse } from './after-response.ts'
 import type { RouteContext } from './index.ts'
-import { actionTokenBody, detailResponse, errorResponse, errorResponses } from './schemas.ts'
+import { actionTokenBody, detailResponse, emailBody, errorResponse, errorResponses } from './schemas.ts'
 
 export function verifyEmailRoutes (fastify: FastifyInstance, { service, bodyLimit, docs, config }: RouteContext): void {
   fastify.post('/verify-email/request', {
@@ -18,6 +18,20 @@ export function verifyEmailRoutes (fastify: FastifyInstance, { service, bodyLimi
     const user = requireAuth(request)
     await service().requestEmailVerification(user.id, { ip: request.ip, after: afterResponse(request) })
     return reply.code(202).send({ detail: 'A verification link is on its way' })
+  })
+
+  fastify.post<{ Body: { email: string } }>('/verify-email/resend', {
+    bodyLimit,
+    config: config(),
+    onResponse: runAfterResponse,
+    schema: {
+      ...docs('authResendEmailVerification', 'Email a new verification link (the same answer whatever the address): for accounts that cannot log in before they verify', false),
+      body: emailBody,
+      response: { 202: detailResponse, ...errorResponses, 422: errorResponse }
+    }
+  }, async (request, reply) => {
+    await service().resendEmailVerification(request.body.email, { ip: request.ip, after: afterResponse(request) })
+    return reply.code(202).send({ detail: 'If this address belongs to an account waiting for verification, a link is on its way' })
   })
 
   fastify.post<{ Body: { token: string } }>('/verify-email', {

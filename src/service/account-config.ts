@@ -54,8 +54,10 @@ export interface AccountConfig {
   mailer?: Mailer
   /** The pages the emailed links open; each holds `{token}`. Required with `mailer`. */
   links?: AccountLinks
-  /** Unverified accounts get 403 `email_not_verified` at login (default false). */
+  /** Unverified accounts get 403 `email_not_verified` at login (default false); needs `mailer`. */
   requireVerifiedEmail?: boolean
+  /** With `mailer`, a new account is sent its verification link after the registration's answer (default true). */
+  sendVerificationOnRegister?: boolean
   actionTokenTtl?: ActionTokenTtlConfig
   /** Replaces the text of any message: `(context) => ({ subject, text, html })`. */
   mailTemplates?: Partial<MailTemplates>
@@ -68,6 +70,7 @@ export interface ResolvedAccountConfig {
   mailer: Mailer | undefined
   links: AccountLinks | undefined
   requireVerifiedEmail: boolean
+  sendVerificationOnRegister: boolean
   actionTokenTtl: Required<ActionTokenTtlConfig>
   templates: MailTemplates
   outbox: Required<OutboxConfig>
@@ -86,8 +89,11 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
     throw new ConfigurationError("fastify-drizzle-auth: `links` is missing: with `mailer`, set links: { verifyEmail, resetPassword, changeEmail }, each a URL of your app with {token}, e.g. 'https://app.example/verify?token={token}'")
   }
   if (links !== undefined) checkLinks(links)
-  if (config.requireVerifiedEmail !== undefined && typeof config.requireVerifiedEmail !== 'boolean') {
-    throw new ConfigurationError('fastify-drizzle-auth: `requireVerifiedEmail` must be true or false')
+  for (const key of ['requireVerifiedEmail', 'sendVerificationOnRegister'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new ConfigurationError(`fastify-drizzle-auth: \`${key}\` must be true or false`)
+  }
+  if (config.requireVerifiedEmail === true && mailer === undefined) {
+    throw new ConfigurationError('fastify-drizzle-auth: `requireVerifiedEmail` needs `mailer` (and `links`): without one no account could ever receive its verification link, so none could log in')
   }
   const ttl = config.actionTokenTtl ?? {}
   const templates = { ...defaultTemplates }
@@ -110,6 +116,7 @@ export function resolveAccountConfig (config: AccountConfig): ResolvedAccountCon
     mailer,
     links,
     requireVerifiedEmail: config.requireVerifiedEmail ?? false,
+    sendVerificationOnRegister: config.sendVerificationOnRegister ?? true,
     actionTokenTtl: {
       verifyEmail: lifetime(ttl.verifyEmail, 86_400, 'verifyEmail'),
       resetPassword: lifetime(ttl.resetPassword, 3_600, 'resetPassword'),

@@ -46,7 +46,8 @@ export interface EmailConfirmOptions extends AccountRequestOptions {
   keepSessionId?: string | null
 }
 
-function afterAnswer (options: AccountRequestOptions): AfterAnswer | undefined {
+/** The caller's `options.after`, checked before anything is written. */
+export function afterAnswer (options: { after?: AfterAnswer }): AfterAnswer | undefined {
   const { after } = objectArgument(options, 'options')
   if (after !== undefined && typeof after !== 'function') throw new InvalidArgumentError('`options.after` must be a function when given')
   return after
@@ -80,6 +81,31 @@ export class AccountFlows {
     const user = await this.#user(id)
     if (user.isVerified) throw new ConflictError('Email address is already verified', 'already_verified')
     await this.#d.limits.mailRequest(ip)
+    this.#afterAnswer(after, 'verification', async () => {
+      await this.#issue('verify_email', await this.#d.limits.recipient('verify_email', user.email) ? user : undefined, user.email)
+    })
+  }
+
+  /**
+   * The anonymous way to a new verification link (an account that cannot log in before it verifies has no
+   * other): the same answer, and the same work before it, for every address; an unverified active account's
+   * link is written and sent after the answer.
+   */
+  async resendEmailVerification (email: string, options: AccountRequestOptions = {}): Promise<void> {
+    const normalized = normalizeAndCheckEmail(email)
+    const ip = this.#ip(options)
+    const after = afterAnswer(options)
+    this.#links()
+    await this.#d.limits.mailRequest(ip)
+    this.#afterAnswer(after, 'verification', async () => {
+      const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
+      const allowed = await this.#d.limits.recipient('verify_email', normalized)
+      await this.#issue('verify_email', found?.isActive === true && !found.isVerified && allowed ? found : undefined, normalized)
+    })
+  }
+
+  /** A new account's verification link, written and sent after the registration's answer. */
+  sendVerification (user: UserRecord, after: AfterAnswer | undefined): void {
     this.#afterAnswer(after, 'verification', async () => {
       await this.#issue('verify_email', await this.#d.limits.recipient('verify_email', user.email) ? user : undefined, user.email)
     })

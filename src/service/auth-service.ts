@@ -5,17 +5,16 @@ import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } fr
 import { InvalidArgumentError } from '../errors.ts'
 import { AccessVerifier } from './access.ts'
 import { LoginFlow } from './login.ts'
-import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
+import { userIdOf } from './arguments.ts'
 import { OutboxDelivery } from './outbox-delivery.ts'
 import { OutboxSeal } from './outbox-seal.ts'
 import { PasswordFlows } from './password-flows.ts'
 import { SessionFlows } from './session-flows.ts'
 import { RefreshTokens } from './refresh-tokens.ts'
-import { normalizeAndCheckEmail } from './email.ts'
 import {
   AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
 } from './events.ts'
-import { AttemptLimiter, ipKey } from './limits.ts'
+import { AttemptLimiter } from './limits.ts'
 import { type HashQueueState, PasswordHasher } from './passwords.ts'
 import type {
   LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
@@ -23,7 +22,8 @@ import type {
 import { StoreAccess } from './store-access.ts'
 import { AccessTokenCodec } from './tokens.ts'
 import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
-import { type RegisterFields, registerFieldsArgument } from './user-fields.ts'
+import type { RegisterFields } from './user-fields.ts'
+import { RegistrationFlow } from './registration.ts'
 
 
 const consoleLogger: AuthLogger = {
@@ -50,6 +50,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #account: AccountFlows
   readonly #delivery: OutboxDelivery | undefined
   readonly #sessions: SessionFlows
+  readonly #registration: RegistrationFlow<TUsers>
 
   constructor (config?: (AuthConfig & { usersTable?: TUsers }) | ResolvedConfig) {
     this.config = config === undefined ? getConfig() : resolveConfig(config)
@@ -57,7 +58,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     this.#db = new StoreAccess(this.config, this.#log)
     this.#codec = new AccessTokenCodec(this.config)
     this.#passwords = new PasswordHasher(
-      this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency, this.config.hashQueueLimit
+      this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency, this.config.hashQueueLimit,
+      this.config.hashThreads
     )
     this.#events = new AuthEventEmitter(this.#log)
     this.#limits = new AttemptLimiter(this.config, (operation) => this.#db.call(operation), (event) => {
@@ -76,6 +78,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     const { mailer, outbox } = this.config.account
     this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
     this.#account = new AccountFlows({ ...base, config: this.config, seal, log: this.#log, wake: () => this.#delivery?.wake() })
+    this.#registration = new RegistrationFlow({ ...base, config: this.config, account: this.#account })
     this.#passwords.dummyHash().catch(() => {})
   }
 
@@ -108,17 +111,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * Creates an account. Raises InvalidEmailError, InvalidPasswordError, ConflictError('email_taken'),
    * RateLimitError (too many from `options.ip`) or BusyError (the hashing queue is full).
    */
-  async register (email: string, password: string, fields: RegisterFields<TUsers> = {} as RegisterFields<TUsers>, options: RegisterOptions = {}): Promise<AuthUser> {
-    const normalized = normalizeAndCheckEmail(email)
-    this.#passwords.validate(passwordArgument(password), { email: normalized })
-    const extra = registerFieldsArgument(fields, this.config)
-    const ip = optionalString(objectArgument(options, 'options').ip, 'options.ip')
-    await this.#limits.registration(ip)
-    const passwordHash = await this.#passwords.hash(password, ip === null ? undefined : ipKey(ip))
-    const row = await this.#db.call((store) => store.createUser({ ...extra, email: normalized, passwordHash }))
-    const user = toAuthUser(withoutHash(row))
-    this.#events.emit('user_registered', { user })
-    return user
+  register (email: string, password: string, fields: RegisterFields<TUsers> = {} as RegisterFields<TUsers>, options: RegisterOptions = {}): Promise<AuthUser> {
+    return this.#registration.run(email, password, fields, options)
   }
 
   /**
@@ -201,6 +195,11 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   /** Mails a verification link to the user's address (409 `already_verified` when it is). */
   requestEmailVerification (userId: string, options?: AccountRequestOptions): Promise<void> {
     return this.#account.requestEmailVerification(userId, options)
+  }
+
+  /** Mails a new verification link when the address is an unverified active account's; the same work and answer when not. */
+  resendEmailVerification (email: string, options?: AccountRequestOptions): Promise<void> {
+    return this.#account.resendEmailVerification(email, options)
   }
 
   /** Marks the address verified; InvalidActionTokenError (400 `invalid_token`) for any token that cannot be used. */

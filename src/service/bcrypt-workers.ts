@@ -2,22 +2,42 @@ import { packageRequire } from '../db/package-require.ts'
 import { Worker } from 'node:worker_threads'
 
 /**
- * bcrypt on threads of its own, at the lowest CPU priority on Linux (nice 19, a per-thread attribute there,
- * and the SCHED_IDLE policy when `chrt` is installed): when the cores are busy hashing, the event loop still
- * gets one the moment it wakes, so a burst of logins never delays the requests that only check a token. Hashing runs at full speed whenever
- * nothing else wants the CPU. Elsewhere (where nice would apply to the whole process) the priority is left alone.
- *
- * A worker hashes one job at a time with bcrypt's synchronous calls (its asynchronous ones would hand the work
- * to libuv's shared pool, at normal priority). Workers start on demand, up to the largest `hashConcurrency`
+ * How the hashing threads are scheduled. `normal` (the default): the same priority as the event loop, so on a
+ * busy or single core a login still gets its share and finishes. `idle` (Linux): nice 19 and SCHED_IDLE, so
+ * hashing never delays a request that only checks a token, but anything else running on the core (another
+ * process, a flood of cheap requests) can starve it, and logins then wait for as long as the core stays busy.
+ */
+export type HashThreads = 'normal' | 'idle'
+
+export interface ThreadPriority {
+  /** The threads' nice value (Linux, where it is a per-thread attribute). */
+  nice: number
+  /** SCHED_IDLE as well, where util-linux's chrt is installed. */
+  idle: boolean
+}
+
+/** What each mode means; bench/hash-floods.ts also measures other values here. */
+export const THREAD_PRIORITIES: Record<HashThreads, ThreadPriority> = {
+  normal: { nice: 0, idle: false },
+  idle: { nice: 19, idle: true }
+}
+
+/**
+ * bcrypt on threads of its own (`HashThreads` says at which priority). A worker hashes one job at a time with
+ * bcrypt's synchronous calls (its asynchronous ones would hand the work to libuv's shared pool, which the
+ * application's file and DNS calls use too). Workers start on demand, up to the largest `hashConcurrency`
  * asked for, and never keep the process alive while idle.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const bcrypt = require(workerData.bcrypt)
-if (workerData.lowPriority) {
-  try { require('node:os').setPriority(19) } catch {}
-  // SCHED_IDLE as well where util-linux's chrt is installed: a waking request then preempts a hashing thread at
-  // once, where under nice 19 alone it may wait out the rest of the hash's time slice. Node has no call for it.
+const { nice, idle } = workerData.priority
+if (nice !== 0) {
+  try { require('node:os').setPriority(nice) } catch {}
+}
+if (idle) {
+  // A waking request then preempts a hashing thread at once, where under nice 19 alone it may wait out the
+  // rest of the hash's time slice. Node has no call for it.
   for (const chrt of ['/usr/bin/chrt', '/bin/chrt']) {
     try {
       const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()
@@ -40,6 +60,7 @@ interface Job {
   op: 'hash' | 'compare'
   data: string
   arg: string | number
+  threads: HashThreads
   resolve: (value: never) => void
   reject: (err: Error) => void
 }
@@ -52,6 +73,7 @@ export class BcryptWorkers {
   readonly #idle: Worker[] = []
   readonly #queue: Job[] = []
   readonly #busy = new Map<Worker, Job>()
+  readonly #modes = new WeakMap<Worker, HashThreads>()
 
   constructor (source = WORKER_SOURCE) {
     this.#source = source
@@ -62,40 +84,57 @@ export class BcryptWorkers {
     this.#limit = Math.max(this.#limit, count)
   }
 
-  hash (data: string, rounds: number): Promise<string> {
-    return this.#run('hash', data, rounds)
+  hash (data: string, rounds: number, threads: HashThreads = 'normal'): Promise<string> {
+    return this.#run('hash', data, rounds, threads)
   }
 
-  compare (data: string, encrypted: string): Promise<boolean> {
-    return this.#run('compare', data, encrypted)
+  compare (data: string, encrypted: string, threads: HashThreads = 'normal'): Promise<boolean> {
+    return this.#run('compare', data, encrypted, threads)
   }
 
-  #run<T>(op: Job['op'], data: string, arg: string | number): Promise<T> {
+  #run<T>(op: Job['op'], data: string, arg: string | number, threads: HashThreads): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, data, arg, resolve: resolve as Job['resolve'], reject })
+      this.#queue.push({ op, data, arg, threads, resolve: resolve as Job['resolve'], reject })
       this.#dispatch()
     })
   }
 
   #dispatch (): void {
     while (this.#queue.length > 0) {
-      // Every live worker is idle or busy: a new one is given its job as soon as it is made.
-      const live = this.#idle.length + this.#busy.size
-      const worker = this.#idle.pop() ?? (live < this.#limit ? this.#spawn() : undefined)
+      const job = this.#queue[0]
+      const worker = this.#worker(job.threads)
       if (worker === undefined) return
-      this.#give(worker, this.#queue.shift()!)
+      this.#queue.shift()
+      this.#give(worker, job)
     }
   }
 
-  #spawn (): Worker {
+  /**
+   * An idle thread of that priority, or a new one while under the limit. A thread's priority cannot be raised
+   * again without privileges, so one idle at the other priority is ended to make room.
+   */
+  #worker (threads: HashThreads): Worker | undefined {
+    const same = this.#idle.findIndex((worker) => this.#modes.get(worker) === threads)
+    if (same !== -1) return this.#idle.splice(same, 1)[0]
+    if (this.#idle.length + this.#busy.size >= this.#limit) {
+      const other = this.#idle.shift()
+      if (other === undefined) return undefined
+      void other.terminate()
+    }
+    return this.#spawn(threads)
+  }
+
+  #spawn (threads: HashThreads): Worker {
+    const priority = process.platform === 'linux' ? THREAD_PRIORITIES[threads] : THREAD_PRIORITIES.normal
     const worker = new Worker(this.#source, {
       eval: true,
-      workerData: { bcrypt: bcryptPath, lowPriority: process.platform === 'linux' },
+      workerData: { bcrypt: bcryptPath, priority },
       // The host's loaders (tsx, a test runner's) are not needed for this plain CommonJS source.
       execArgv: [],
       stdout: false,
       stderr: false
     })
+    this.#modes.set(worker, threads)
     let failure: Error | undefined
     worker.on('message', (message: { value?: unknown, error?: string }) => {
       const job = this.#busy.get(worker)!

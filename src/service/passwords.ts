@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { BusyError, InvalidPasswordError } from '../errors.ts'
-import { bcryptWorkers } from './bcrypt-workers.ts'
+import { bcryptWorkers, type HashThreads } from './bcrypt-workers.ts'
 import { BCRYPT_MAX_BYTES, type PasswordContext, type PasswordValidator } from './validators.ts'
 
 /** `device`: a login with a live device token of its account; `login`: any other login; `other`: the rest. */
@@ -90,7 +90,7 @@ export interface Slot {
 }
 
 /**
- * bcrypt off the event loop, on low-priority threads of its own (bcrypt-workers.ts), and at most `concurrency`
+ * bcrypt off the event loop, on threads of its own at the priority `hashThreads` asks (bcrypt-workers.ts), and at most `concurrency`
  * hashes at once (default: one per CPU, at most 4), so a burst of logins queues instead of starving the event
  * loop of CPU. Called as `bcryptWorkers.hash`/`.compare` on the shared object so tests can count calls.
  */
@@ -98,10 +98,12 @@ export class PasswordHasher {
   readonly rounds: number
   readonly #validators: readonly PasswordValidator[]
   readonly #gate: Gate
+  readonly #threads: HashThreads
   #dummyHash: Promise<string> | undefined
 
-  constructor (rounds: number, validators: readonly PasswordValidator[], concurrency: number, maxWaiting = 64) {
+  constructor (rounds: number, validators: readonly PasswordValidator[], concurrency: number, maxWaiting = 64, threads: HashThreads = 'normal') {
     this.rounds = rounds
+    this.#threads = threads
     this.#validators = validators
     this.#gate = new Gate(concurrency, maxWaiting)
     bcryptWorkers.reserve(concurrency)
@@ -130,7 +132,7 @@ export class PasswordHasher {
 
   /** `address`: the client's rate-limit key, holding at most MAX_PLACES_PER_ADDRESS places. */
   hash (password: string, address?: string): Promise<string> {
-    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds), 'other', address)
+    return this.#gate.run(() => bcryptWorkers.hash(password, this.rounds, this.#threads), 'other', address)
   }
 
   /** True when `hash` is a bcrypt hash of another cost than the configured one. */
@@ -152,19 +154,19 @@ export class PasswordHasher {
   withSlot<T>(priority: HashPriority, job: (slot: Slot) => Promise<T>, address?: string): Promise<T> {
     return this.#gate.run(() => job({
       verify: (password, hash) => this.#verifyNow(password, hash),
-      hash: (password) => bcryptWorkers.hash(password, this.rounds)
+      hash: (password) => bcryptWorkers.hash(password, this.rounds, this.#threads)
     }), priority, address)
   }
 
   async #verifyNow (password: string, hash: string | null | undefined): Promise<boolean> {
     const usable = typeof hash === 'string' && hash.startsWith('$2')
-    const matched = await bcryptWorkers.compare(password, usable ? hash : await this.dummyHash())
+    const matched = await bcryptWorkers.compare(password, usable ? hash : await this.dummyHash(), this.#threads)
     return usable && matched && Buffer.byteLength(password, 'utf8') <= BCRYPT_MAX_BYTES
   }
 
   /** Prepared ahead (the service calls it at start) so the first unknown-email login costs no extra hash. */
   dummyHash (): Promise<string> {
-    this.#dummyHash ??= bcryptWorkers.hash(randomBytes(24).toString('base64'), this.rounds)
+    this.#dummyHash ??= bcryptWorkers.hash(randomBytes(24).toString('base64'), this.rounds, this.#threads)
     return this.#dummyHash
   }
 }

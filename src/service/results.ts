@@ -36,6 +36,8 @@ export interface LoginOptions {
 export interface RegisterOptions {
   /** The client's address: registrations are limited per address (none counted without one). */
   ip?: string | null
+  /** Where the verification link's writing and sending goes (with `mailer`); default: after the current turn. */
+  after?: (work: () => Promise<void>) => void
 }
 
 export interface PasswordChangeOptions {
