@@ -5,7 +5,8 @@ import { ConfigurationError } from './errors.ts'
 import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './service/account-config.ts'
 import type { AuthLogger } from './service/events.ts'
 import { positiveInteger } from './db/option-checks.ts'
-import type { HashThreads } from './service/bcrypt-workers.ts'
+import { type HashThreads, resolveHashThreads } from './service/bcrypt-workers.ts'
+import { CONFIG_KEY_TREE, checkOptionKeys } from './option-keys.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 
@@ -163,6 +164,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   }
   // A configuration resolved before (the plugin hands its own to the service) keeps its resolved settings.
   const again = (config as Partial<ResolvedConfig>).account !== undefined
+  if (!again) checkOptionKeys(config, CONFIG_KEY_TREE)
   const algorithm = config.algorithm ?? 'HS256'
   if (!ALGORITHMS.includes(algorithm)) {
     throw new ConfigurationError(`fastify-drizzle-auth: \`algorithm\` must be one of ${ALGORITHMS.join(', ')}`)
@@ -204,7 +206,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     bcryptRounds,
     hashConcurrency: positiveInteger(config.hashConcurrency, DEFAULT_HASH_CONCURRENCY, 'hashConcurrency'),
     hashQueueLimit: positiveInteger(config.hashQueueLimit, 64, 'hashQueueLimit'),
-    hashThreads: hashThreads(config.hashThreads),
+    hashThreads: resolveHashThreads(config.hashThreads),
     passwordValidators: config.passwordValidators ?? defaultValidators(),
     refreshReuseGraceSeconds: nonNegativeInteger(config.refreshReuseGraceSeconds, 10, 'refreshReuseGraceSeconds'),
     loginRateLimit,
@@ -291,10 +293,4 @@ export function getConfig (): ResolvedConfig {
 /** Forgets the global configuration (tests). */
 export function resetConfig (): void {
   globalConfig = undefined
-}
-
-function hashThreads (value: unknown): HashThreads {
-  if (value === undefined) return 'normal'
-  if (value === 'normal' || value === 'idle') return value
-  throw new ConfigurationError("fastify-drizzle-auth: `hashThreads` must be 'normal' or 'idle' (the hashing threads' CPU priority)")
 }

@@ -16,12 +16,17 @@ export interface LoginRequiredOptions {
 /** A guard is a Fastify hook (onRequest or preHandler): a denial is handed to Fastify as an AuthError. */
 export type AuthGuard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
+const NOT_REGISTERED = 'fastify-drizzle-auth: a guard (loginRequired, requires, requireAuth) ran on a request the plugin never ' +
+  'saw: register the plugin in this route\'s context or a parent of it (not in a sibling), before any hook that uses a guard'
+
 /**
  * Why an unauthenticated request is refused: a 503 when the store failed (the token may be fine, and a 401
  * would make clients throw it away), otherwise the 401 with its challenge.
  */
 function denial (request: FastifyRequest, statusCode = 401): AuthError {
-  const status = request.auth?.tokenStatus
+  // No auth at all: the plugin's hook never saw this request, and a 401 would blame every client forever.
+  if (request.auth === null || request.auth === undefined) return new ConfigurationError(NOT_REGISTERED)
+  const status = request.auth.tokenStatus
   if (status === 'unavailable') return new ServiceUnavailableError()
   if (status === 'csrf_rejected') return new CsrfRejectedError()
   return new LoginRequiredError(status === 'rejected', statusCode)
@@ -60,7 +65,7 @@ function guardWith (options: LoginRequiredOptions | undefined): AuthGuard {
   const { statusCode, redirectUrl } = resolveGuardOptions(options)
   return markGuard(function loginRequiredGuard (request, reply, done) {
     if (isAuthenticated(request)) return done()
-    if (redirectUrl !== undefined && request.auth?.tokenStatus !== 'unavailable') {
+    if (redirectUrl !== undefined && request.auth !== null && request.auth !== undefined && request.auth.tokenStatus !== 'unavailable') {
       // A page, not an API: the redirect is the answer, and the handler must not run.
       void reply.redirect(withNext(redirectUrl, request.url), 302)
       return

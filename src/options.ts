@@ -1,5 +1,6 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
 import { ConfigurationError } from './errors.ts'
+import { CONFIG_KEY_TREE, checkOptionKeys, PLUGIN_KEY_TREE } from './option-keys.ts'
 import { type ResolvedRoutes, resolveRoutes, type RoutesOptions } from './routes/options.ts'
 import { type ResolvedTransport, resolveTransport, type TransportOptions } from './transport/options.ts'
 import { AuthService } from './service/auth-service.ts'
@@ -34,19 +35,12 @@ export interface ResolvedPluginOptions {
   prefix: string
 }
 
-const CONFIG_KEYS = [
-  'database', 'postgresPool', 'store', 'secret', 'algorithm', 'issuer', 'audience', 'accessTokenTtl', 'refreshTokenTtl',
-  'clockSkewSeconds', 'bcryptRounds', 'hashConcurrency', 'hashQueueLimit', 'hashThreads', 'passwordValidators', 'refreshReuseGraceSeconds',
-  'loginRateLimit', 'registrationRateLimit', 'deviceTokenTtl', 'purgeIntervalSeconds', 'usersTable', 'migrate', 'sessionCache', 'logger',
-  'mailer', 'links', 'requireVerifiedEmail', 'sendVerificationOnRegister', 'actionTokenTtl', 'mailTemplates', 'outbox', 'mailRateLimit'
-] as const satisfies ReadonlyArray<keyof AuthConfig>
-// Fails to compile when AuthConfig gains a key this list does not forward.
-const everyConfigKey: [Exclude<keyof AuthConfig, typeof CONFIG_KEYS[number]>] extends [never] ? true : never = true
-void everyConfigKey
+const CONFIG_KEYS = Object.keys(CONFIG_KEY_TREE) as Array<keyof AuthConfig>
 const DEFAULT_SCOPES = Object.freeze(['authenticated'])
 
 /** Validates the options once, at registration; every failure is a ConfigurationError that says what to set. */
 export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger: AuthConfig['logger']): ResolvedPluginOptions {
+  checkOptionKeys(options, PLUGIN_KEY_TREE)
   const given = options.authService
   if (given !== undefined && !(given instanceof AuthService)) {
     throw new ConfigurationError('fastify-drizzle-auth: `authService` must be an AuthService instance')

@@ -13,6 +13,10 @@ import { databaseFailure } from './service/url-password.ts'
 import type { AuthInfo } from './types.ts'
 
 async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: FastifyDrizzleAuthOptions): Promise<void> {
+  if (fastify.hasDecorator('authService')) {
+    throw new ConfigurationError('fastify-drizzle-auth is registered twice where one registration is visible to the other (it ' +
+      'registers with fastify-plugin, so it covers the context it is registered in and every child): register it once')
+  }
   const resolved = resolvePluginOptions(options, fastify.log)
   const { config, service } = resolved
   await awaitStore(fastify, resolved.eager, config.database)

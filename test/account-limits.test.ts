@@ -40,7 +40,7 @@ for (const dialect of await availableDialects()) {
       const inner = dialect === 'sqlite' ? sqliteStore(':memory:') : pgStore(db.url!)
       const store = new CountingStore(inner)
       const mailer = recordingMailer()
-      const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, ...options })
+      const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, sendVerificationOnRegister: false, ...options })
       t.teardown(async () => { await service.close(); await db.close() })
       await service.ready()
       return { service, store, mailer }
@@ -73,6 +73,36 @@ for (const dialect of await availableDialects()) {
       t.same(mailer.sent.map((m) => [m.type, m.to]), [['reset_password', 'known@example.com']])
     })
 
+    t.test('verification resend: the same store calls before the answer for unverified, unknown, verified and inactive addresses', async (t) => {
+      const { service, store, mailer } = await countingService(t)
+      await service.register('waiting@example.com', PASSWORD)
+      const inactive = await service.register('inactive@example.com', PASSWORD)
+      await service.deactivate(inactive.id)
+      await service.register('verified@example.com', PASSWORD)
+      await service.resendEmailVerification('verified@example.com')
+      await service.deliverMail()
+      await service.verifyEmail(new URL(mailer.sent.at(-1)!.link!).searchParams.get('token')!)
+      const sent = mailer.sent.length
+      const before: Record<string, string[]> = {}
+      const after: Record<string, string[]> = {}
+      const emails = ['waiting@example.com', 'unknown@example.com', 'verified@example.com', 'inactive@example.com']
+      for (const email of emails) {
+        const later: Array<() => Promise<void>> = []
+        store.sequence.length = 0
+        await service.resendEmailVerification(email, { ip: '203.0.113.9', after: (work) => { later.push(work) } })
+        before[email] = [...store.sequence]
+        store.sequence.length = 0
+        for (const work of later) await work()
+        after[email] = [...store.sequence]
+      }
+      for (const email of emails) {
+        t.same(before[email], ['hitLoginAttempts'], `${email}: the client limit only before the answer`)
+        t.same(after[email], ['findUserByEmail', 'hitLoginAttempts', 'actions.issueActionToken'], `${email}: the same work after it`)
+      }
+      t.equal(await service.deliverMail(), 1)
+      t.same(mailer.sent.slice(sent).map((m) => [m.type, m.to]), [['verify_email', 'waiting@example.com']])
+    })
+
     t.test('HTTP forgot password and verification request: the same calls before the reply, no outbox claim or send before onResponse', async (t) => {
       const db = await createTestDatabase(dialect as Dialect)
       const inner = dialect === 'sqlite' ? sqliteStore(':memory:') : pgStore(db.url!)
@@ -82,7 +112,7 @@ for (const dialect of await availableDialects()) {
       // The mailer is a call in the same sequence: it must come after the response.
       const send = mailer.send
       mailer.send = (message: MailMessage) => { store.sequence.push('mailer.send'); return send(message) }
-      await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, outbox: { pollIntervalMs: 60_000 } })
+      await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, sendVerificationOnRegister: false, outbox: { pollIntervalMs: 60_000 } })
       app.addHook('onSend', async () => { store.sequence.push('reply') })
       app.addHook('onResponse', async () => { store.sequence.push('response') })
       t.teardown(async () => { await app.close(); await db.close() })
@@ -142,7 +172,7 @@ for (const dialect of await availableDialects()) {
       const db = await createTestDatabase(dialect as Dialect)
       const mailer = recordingMailer(true)
       const app = Fastify()
-      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS })
+      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(async () => { mailer.release(); await app.close(); await db.close() })
       await app.ready()
       await app.authService.register('known@example.com', PASSWORD)
@@ -165,7 +195,7 @@ for (const dialect of await availableDialects()) {
       t.teardown(() => db.close())
       const database = dialect === 'sqlite' ? join(tempDir(t, 'fda-hang-'), 'auth.sqlite') : db.url!
       const hung = recordingMailer(true)
-      const first = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: hung, links: LINKS, outbox: { closeTimeoutMs: 1, leaseMs: 1 } })
+      const first = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: hung, links: LINKS, sendVerificationOnRegister: false, outbox: { closeTimeoutMs: 1, leaseMs: 1 } })
       await first.ready()
       await first.register('known@example.com', PASSWORD)
       await first.requestPasswordReset('known@example.com')
@@ -175,7 +205,7 @@ for (const dialect of await availableDialects()) {
       t.equal(hung.sent.length, 1, 'the send had started')
       await first.close()
       const next = recordingMailer()
-      const second = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: next, links: LINKS })
+      const second = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: next, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(() => second.close())
       await second.ready()
       t.equal(await second.deliverMail(), 1, 'the abandoned message is sent once its lease is over')
@@ -187,7 +217,7 @@ for (const dialect of await availableDialects()) {
       const db = await createTestDatabase(dialect as Dialect)
       const mailer = recordingMailer()
       const app = Fastify({ trustProxy: true })
-      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS })
+      await app.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(async () => { await app.close(); await db.close() })
       const from = (ip: string) => ({ 'x-forwarded-for': ip })
       for (let i = 0; i < 5; i++) {
@@ -214,7 +244,7 @@ for (const dialect of await availableDialects()) {
       const db = await createTestDatabase(dialect as Dialect)
       const app = Fastify()
       await app.register(fastifyDrizzleAuth, {
-        database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer: recordingMailer(), links: LINKS, mailRateLimit: { maxRequestsPerIp: 100 }
+        database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer: recordingMailer(), links: LINKS, sendVerificationOnRegister: false, mailRateLimit: { maxRequestsPerIp: 100 }
       })
       t.teardown(async () => { await app.close(); await db.close() })
       await app.authService.register('alice@example.com', PASSWORD)
@@ -232,7 +262,7 @@ for (const dialect of await availableDialects()) {
         const db = await createTestDatabase(dialect as Dialect)
         const mailer = recordingMailer()
         const server = Fastify({ trustProxy: true })
-        await server.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, mailRateLimit })
+        await server.register(fastifyDrizzleAuth, { database: db.database, secret: SECRET, bcryptRounds: 4, routes: true, mailer, links: LINKS, sendVerificationOnRegister: false, mailRateLimit })
         t.teardown(async () => { await server.close(); await db.close() })
         await server.authService.register('attacker@example.com', PASSWORD)
         const { accessToken } = await server.authService.login('attacker@example.com', PASSWORD)

@@ -88,6 +88,7 @@ t.test('templates: an application template replaces the default; one that return
     ...base,
     mailer: { send: (m: MailMessage) => { sent.push(m) } },
     links: LINKS,
+    sendVerificationOnRegister: false,
     mailTemplates: {
       reset_password: ({ link }) => ({ subject: 'Your Example reset', text: `Go to ${link}`, html: `<a href="${link}">reset</a>` })
     }
@@ -109,7 +110,7 @@ t.test('templates: an application template replaces the default; one that return
 
 t.test('directoryMailer: each message is a whole .eml file, owner-readable only, parsed back by a mail parser', async (t) => {
   const dir = join(tempDir(t, 'fda-mail-'), 'mail')
-  const service = new AuthService({ ...base, mailer: directoryMailer(dir, { from: 'App <no-reply@app.example>' }), links: LINKS })
+  const service = new AuthService({ ...base, mailer: directoryMailer(dir, { from: 'App <no-reply@app.example>' }), links: LINKS, sendVerificationOnRegister: false })
   t.teardown(() => service.close())
   await service.ready()
   await service.register('alice@example.com', PASSWORD)

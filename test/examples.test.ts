@@ -66,11 +66,12 @@ t.test('examples/server.ts without SMTP_URL: the README reset session, reading t
   // The pass in flight ends, then whatever it had not claimed goes out: the file is there either way.
   await app.authService.stopMailDelivery()
   await app.authService.deliverMail()
-  const files = readdirSync(mailDir)
-  t.equal(files.length, 1)
-  t.match(files[0], /-reset_password-[0-9a-f]{8}\.eml$/)
+  const files = readdirSync(mailDir).sort()
+  t.equal(files.length, 2, 'the registration\'s verification link, then the reset link')
+  t.match(files[0], /-verify_email-[0-9a-f]{8}\.eml$/)
+  t.match(files[1], /-reset_password-[0-9a-f]{8}\.eml$/, 'the newest file is the reset link')
   // What the README's perl line does: join the quoted-printable soft line breaks, decode '='.
-  const eml = readFileSync(join(mailDir, files[0]), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+  const eml = readFileSync(join(mailDir, files[1]), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=')
   const link = /http[^ "<]*token=[A-Za-z0-9_-]*/.exec(eml)![0]
   t.match(link, /^https:\/\/app\.example\/reset#token=[\w-]{43}$/)
   // What a browser (or a mail scanner) requests for the link: never the fragment, so never the token.

@@ -32,7 +32,7 @@ for (const dialect of await availableDialects()) {
       const pg = await createTestDatabase(dialect as Dialect)
       const database = dialect === 'sqlite' ? join(tempDir(t, 'fda-outbox-'), 'auth.sqlite') : pg.url!
       const mailer = recordingMailer()
-      const service = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS })
+      const service = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, sendVerificationOnRegister: false })
       await service.ready()
       const file = dialect === 'sqlite' ? openSqlite(database) : undefined
       t.teardown(async () => { await file?.close(); await service.close(); await pg.close() })
@@ -80,13 +80,13 @@ for (const dialect of await availableDialects()) {
       await service.requestEmailVerification((await service.store.findUserByEmail('alice@example.com'))!.id)
       await service.settled()
       const other = recordingMailer()
-      const stranger = new AuthService({ database, secret: 'another-secret-that-is-32-bytes-long!!', bcryptRounds: 4, mailer: other, links: LINKS })
+      const stranger = new AuthService({ database, secret: 'another-secret-that-is-32-bytes-long!!', bcryptRounds: 4, mailer: other, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(() => stranger.close())
       await stranger.ready()
       const failed = nextEvent(stranger, 'email_send_failed')
       // One message is taken by the stranger (and given up: it cannot open it), the other by a twin of the first.
       const twinMailer = recordingMailer()
-      const twin = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: twinMailer, links: LINKS })
+      const twin = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: twinMailer, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(() => twin.close())
       await twin.ready()
       await db.query(`update auth_outbox set available_at = created_at`)
@@ -104,7 +104,7 @@ for (const dialect of await availableDialects()) {
     t.test('an SMTP server that refuses, then recovers, gets the message on retry (once)', async (t) => {
       const smtp = await startSmtp(t)
       smtp.refuseNext(2)
-      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, outbox: { retryDelayMs: 1, pollIntervalMs: 5 } }, {}, dialect)
+      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, sendVerificationOnRegister: false, outbox: { retryDelayMs: 1, pollIntervalMs: 5 } }, {}, dialect)
       t.teardown(() => app.close())
       await app.ready()
       await app.authService.register('alice@example.com', PASSWORD)
@@ -120,7 +120,7 @@ for (const dialect of await availableDialects()) {
     t.test('after maxAttempts the message is given up with email_send_failed (no address guessing in the log of the request)', async (t) => {
       const smtp = await startSmtp(t)
       smtp.refuseNext(1000)
-      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, outbox: { retryDelayMs: 1, pollIntervalMs: 5, maxAttempts: 3 } }, {}, dialect)
+      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, sendVerificationOnRegister: false, outbox: { retryDelayMs: 1, pollIntervalMs: 5, maxAttempts: 3 } }, {}, dialect)
       t.teardown(() => app.close())
       await app.ready()
       await app.authService.register('alice@example.com', PASSWORD)
@@ -140,7 +140,7 @@ for (const dialect of await availableDialects()) {
       const smtp = await startSmtp(t)
       smtp.refuseRecipients()
       const lines: string[] = []
-      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, outbox: { retryDelayMs: 1, pollIntervalMs: 5, maxAttempts: 2 } }, {
+      const app = await buildApp({ mailer: smtpMailer(smtp.url), links: LINKS, sendVerificationOnRegister: false, outbox: { retryDelayMs: 1, pollIntervalMs: 5, maxAttempts: 2 } }, {
         logger: { level: 'trace', stream: { write: (line: string) => { lines.push(line) } } }
       }, dialect)
       t.teardown(() => app.close())
@@ -164,7 +164,7 @@ for (const dialect of await availableDialects()) {
       let calls = 0
       // eslint-disable-next-line @typescript-eslint/only-throw-error
       const mailer = { send: () => { calls++; throw 'mail relay offline' } }
-      const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, outbox: { maxAttempts: 2, retryDelayMs: 1 } })
+      const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, sendVerificationOnRegister: false, outbox: { maxAttempts: 2, retryDelayMs: 1 } })
       t.teardown(async () => { await service.close(); await db.close() })
       await service.ready()
       await service.register('alice@example.com', PASSWORD)
@@ -184,7 +184,7 @@ for (const dialect of await availableDialects()) {
       const db = await createTestDatabase(dialect as Dialect)
       t.teardown(() => db.close())
       const database = dialect === 'sqlite' ? join(tempDir(t, 'fda-outbox-'), 'shared.sqlite') : db.url!
-      const make = () => new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: smtpMailer(smtp.url), links: LINKS, outbox: { pollIntervalMs: 5 } })
+      const make = () => new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: smtpMailer(smtp.url), links: LINKS, sendVerificationOnRegister: false, outbox: { pollIntervalMs: 5 } })
       const a = make()
       const b = make()
       t.teardown(async () => { await a.close(); await b.close() })

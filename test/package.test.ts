@@ -15,7 +15,7 @@
  * Each step's time is printed as a comment.
  */
 import { execFileSync, type ExecFileSyncOptions, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
@@ -158,6 +158,22 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
     const cli = spawnSync(join(app, 'node_modules/.bin/fastify-drizzle-auth'), ['migrate', '-d', 'postgres://postgres@127.0.0.1:5432/test'], { cwd: app, encoding: 'utf8', env: ENV })
     t.equal(cli.status, 2, 'the migrate command: exit 2')
     t.match(cli.stderr, /npm install pg/)
+  })
+
+  t.test('the SQLite table helpers need no driver; opening a database without one says what to install', async (t) => {
+    const driver = join(app, 'node_modules/better-sqlite3')
+    const aside = join(app, 'node_modules/.better-sqlite3-aside')
+    renameSync(driver, aside)
+    try {
+      const script = "import { authUserColumns, sqliteStore } from 'fastify-drizzle-auth/sqlite'; import { sqliteTable, text } from 'drizzle-orm/sqlite-core'; " +
+        "const users = sqliteTable('app_users', { ...authUserColumns(), nickname: text('nickname') }); console.log(Object.keys(users).sort().join(',')); " +
+        "try { sqliteStore(':memory:') } catch (err) { console.log(err.name + ': ' + err.message) }"
+      const out = run(process.execPath, ['--input-type=module', '-e', script], { cwd: app })
+      t.match(out, /email,.*nickname/, 'authUserColumns() from fastify-drizzle-auth/sqlite, with no better-sqlite3 installed')
+      t.match(out, /ConfigurationError: .*needs the 'better-sqlite3' package: npm install better-sqlite3/)
+    } finally {
+      renameSync(aside, driver)
+    }
   })
 
   t.test('(b) CommonJS require()', async (t) => {

@@ -2,7 +2,7 @@ import type { Table } from 'drizzle-orm'
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
-import { InvalidArgumentError } from '../errors.ts'
+import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'
 import { AccessVerifier } from './access.ts'
 import { LoginFlow } from './login.ts'
 import { userIdOf } from './arguments.ts'
@@ -12,7 +12,7 @@ import { PasswordFlows } from './password-flows.ts'
 import { SessionFlows } from './session-flows.ts'
 import { RefreshTokens } from './refresh-tokens.ts'
 import {
-  AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger
+  AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger, consoleLogger
 } from './events.ts'
 import { AttemptLimiter } from './limits.ts'
 import { type HashQueueState, PasswordHasher } from './passwords.ts'
@@ -21,15 +21,12 @@ import type {
 } from './results.ts'
 import { StoreAccess } from './store-access.ts'
 import { AccessTokenCodec } from './tokens.ts'
-import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
+import { type AuthUser, existingUser, toAuthUser, withoutHash } from './user.ts'
 import type { RegisterFields } from './user-fields.ts'
 import { RegistrationFlow } from './registration.ts'
 
 
-const consoleLogger: AuthLogger = {
-  warn: (obj, msg) => { console.warn(msg, obj) },
-  error: (obj, msg) => { console.error(msg, obj) }
-}
+const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
 
 /**
  * Registration, login, token verification and rotation, logout and password changes, with no Fastify in
@@ -139,6 +136,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   verifyAccessToken (accessToken: string, callback: VerifyCallback): void
   verifyAccessToken (accessToken: string, callback?: VerifyCallback): Promise<VerifiedAccess> | undefined {
     if (callback === undefined) {
+      if (typeof accessToken === 'string' && /^bearer\s/i.test(accessToken)) return Promise.reject(new TokenInvalidError(BEARER_PREFIX))
       return new Promise((resolve, reject) => { this.#access.verify(accessToken, (err, verified) => err === null ? resolve(verified!) : reject(err)) })
     }
     if (typeof callback !== 'function') throw new InvalidArgumentError('`callback` must be a function when given')
@@ -255,14 +253,14 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   async deactivate (userId: string): Promise<void> {
     const id = userIdOf(userId)
     const now = new Date()
-    await this.#db.call((store) => store.updateUser(id, { isActive: false }, now))
+    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: false }, now)))
     await this.#revokeAll(id, 'deactivated')
     await this.#db.call((store) => store.actions.voidActionTokens(id, ['verify_email', 'reset_password', 'change_email'], now))
   }
 
   async activate (userId: string): Promise<void> {
     const id = userIdOf(userId)
-    await this.#db.call((store) => store.updateUser(id, { isActive: true }, new Date()))
+    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: true }, new Date())))
   }
 
   async getUser (id: string): Promise<AuthUser | undefined> {

@@ -41,6 +41,12 @@ export interface AuthLogger {
   error (obj: object, msg?: string): void
 }
 
+/** Where a service without a `logger` writes. */
+export const consoleLogger: AuthLogger = {
+  warn: (obj, msg) => { console.warn(msg, obj) },
+  error: (obj, msg) => { console.error(msg, obj) }
+}
+
 /** A small typed emitter: a listener that throws or rejects is logged and never breaks the caller. */
 export class AuthEventEmitter {
   readonly #listeners = new Map<AuthEventName, Set<AuthEventListener<AuthEventName>>>()

@@ -1,4 +1,5 @@
 import type { PublicUserRecord, UserRecord } from '../db/store.ts'
+import { AuthenticationError } from '../errors.ts'
 
 /**
  * Extra columns of an application's own users table. Augment it to type them on `request.user`:
@@ -27,4 +28,10 @@ export function toAuthUser (user: PublicUserRecord): AuthUser {
 /** The row without its password hash. */
 export function withoutHash ({ passwordHash: _omitted, ...user }: UserRecord): PublicUserRecord {
   return user
+}
+
+/** The row an admin call on a user id found: an id no user has is an error, not a silent no-op. */
+export function existingUser (row: UserRecord | undefined): UserRecord {
+  if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
+  return row
 }

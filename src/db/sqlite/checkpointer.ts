@@ -31,7 +31,6 @@ parentPort.once('message', () => {
 })
 `
 
-const driverPath = packageRequire.resolve('better-sqlite3')
 // Every completed checkpoint makes the next commit start the WAL over, and that commit syncs the WAL header
 // (synchronous=NORMAL): an fsync on the event loop. While writes are few (under BUSY_FRAMES pages since the last
 // checkpoint) checkpoints come only every QUIET_EVERY intervals, so such syncs stay rare; under heavy writes,
@@ -47,7 +46,7 @@ export interface Checkpointer {
 export function startCheckpointer (path: string, intervalMs = 250): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver: driverPath, path, intervalMs, busyFrames: BUSY_FRAMES, quietEvery: QUIET_EVERY },
+    workerData: { driver: packageRequire.resolve('better-sqlite3'), path, intervalMs, busyFrames: BUSY_FRAMES, quietEvery: QUIET_EVERY },
     execArgv: [],
     stdout: false,
     stderr: false

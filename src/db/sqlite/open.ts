@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
+import type Database from 'better-sqlite3'
+import type { drizzle as drizzleOf } from 'drizzle-orm/better-sqlite3'
+import { ConfigurationError } from '../../errors.ts'
+import { packageRequire } from '../package-require.ts'
 import { startCheckpointer } from './checkpointer.ts'
 import type { SqliteDatabase } from './store.ts'
 
@@ -23,6 +25,24 @@ export interface OpenSqliteOptions {
    * WAL holds 10,000 pages: for applications that run their own checkpoints.
    */
   backgroundCheckpoints?: boolean
+}
+
+/**
+ * The driver, loaded when a database is opened, not when this dialect is imported: an application that only
+ * builds its tables from `fastify-drizzle-auth/sqlite` (authUserColumns) needs no better-sqlite3.
+ */
+function sqliteDriver (): { Driver: typeof Database, drizzle: typeof drizzleOf } {
+  try {
+    return {
+      Driver: packageRequire('better-sqlite3') as typeof Database,
+      drizzle: (packageRequire('drizzle-orm/better-sqlite3') as { drizzle: typeof drizzleOf }).drizzle
+    }
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes("'better-sqlite3'")) {
+      throw new ConfigurationError("fastify-drizzle-auth: this database needs the 'better-sqlite3' package: npm install better-sqlite3")
+    }
+    throw err
+  }
 }
 
 /**
@@ -54,7 +74,8 @@ function enterWal (client: Database.Database, timeoutMs: number): void {
 export function openSqlite (path: string, { busyTimeoutMs = 5000, backgroundCheckpoints = true }: OpenSqliteOptions = {}): OpenedSqlite {
   const memory = path === ':memory:' || path === ''
   if (!memory) mkdirSync(dirname(path), { recursive: true })
-  const client = new Database(path)
+  const { Driver, drizzle } = sqliteDriver()
+  const client = new Driver(path)
   client.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`)
   if (!memory) enterWal(client, busyTimeoutMs)
   client.pragma('synchronous = NORMAL')
