@@ -6,7 +6,7 @@ import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } 
 import type { AuthLogger } from './service/events.ts'
 import { positiveInteger } from './db/option-checks.ts'
 import { type HashThreads, resolveHashThreads } from './service/bcrypt-workers.ts'
-import { CONFIG_KEY_TREE, checkOptionKeys } from './option-keys.ts'
+import { CONFIG_KEY_TREE, checkOptionKeys } from './service/config-keys.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 

@@ -1,6 +1,7 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
 import { ConfigurationError } from './errors.ts'
-import { CONFIG_KEY_TREE, checkOptionKeys, PLUGIN_KEY_TREE } from './option-keys.ts'
+import { PLUGIN_KEY_TREE } from './option-keys.ts'
+import { CONFIG_KEY_TREE, checkOptionKeys } from './service/config-keys.ts'
 import { type ResolvedRoutes, resolveRoutes, type RoutesOptions } from './routes/options.ts'
 import { type ResolvedTransport, resolveTransport, type TransportOptions } from './transport/options.ts'
 import { AuthService } from './service/auth-service.ts'

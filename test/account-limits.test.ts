@@ -183,6 +183,8 @@ for (const dialect of await availableDialects()) {
       }
       t.same(answers[0], answers[1])
       t.equal(answers[0][0], 202)
+      // The reset was queued after its answer: wait for that work, not for a time.
+      await app.authService.settled()
       const rows = await db.query('select count(*) as n from auth_outbox')
       t.equal(Number(rows[0].n), 1, 'the message waits in the outbox while the server hangs')
       const invalid = await app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'not an address' } })

@@ -92,6 +92,11 @@ for (const dialect of await availableDialects()) {
       await service.register('default@example.com', PASSWORD)
       await service.settled()
       t.equal(await service.deliverMail(), 1, 'by default: after the current turn')
+      // The per-recipient limit covers the registration's link too: a resend just before it counts.
+      await service.resendEmailVerification('quick@example.com')
+      await service.register('quick@example.com', PASSWORD)
+      await service.settled()
+      t.equal(await service.deliverMail(), 0, 'one message per recipient and purpose per period')
       await t.rejects(service.register('bad-after@example.com', PASSWORD, {}, { after: 'soon' as never }), { code: 'invalid_argument' })
     })
   })

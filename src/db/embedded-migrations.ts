@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { ConfigurationError } from '../errors.ts'
 
 /** One drizzle-kit migration, carried as text inside the package (see scripts/embed-migrations.mjs). */
 export interface EmbeddedMigration {
@@ -8,24 +9,12 @@ export interface EmbeddedMigration {
   readonly sql: string
 }
 
-/** What drizzle's migrators read from a migrations folder; here it comes from the embedded text instead. */
+/** One migration as drizzle-kit's migrators read it from a folder; here it comes from the embedded text instead. */
 export interface MigrationMeta {
   sql: string[]
   folderMillis: number
   hash: string
   bps: boolean
-}
-
-/** The part of a Drizzle database its own `migrate()` functions use: the dialect's migrator and the session. */
-export interface Migratable<R> {
-  dialect: { migrate: (migrations: MigrationMeta[], session: unknown, config: MigratorConfig) => R }
-  session: unknown
-}
-
-export interface MigratorConfig {
-  migrationsFolder: string
-  migrationsTable: string
-  migrationsSchema?: string
 }
 
 const BREAKPOINT = '--> statement-breakpoint'
@@ -44,4 +33,17 @@ export function migrationMeta (migrations: readonly EmbeddedMigration[], appUser
     folderMillis: migration.when,
     hash: createHash('sha256').update(migration.sql).digest('hex')
   }))
+}
+
+/**
+ * A plugin table that another migration already made: an application schema that re-exports the plugin's
+ * tables, run through `drizzle-kit generate` and applied, does that. Says which recipe to follow instead.
+ */
+export function alreadyMadeElsewhere (name: string): ConfigurationError {
+  return new ConfigurationError(
+    `fastify-drizzle-auth: its migration cannot create \`${name}\`: it already exists, made by another migration ` +
+    '(an application schema that lists the plugin\'s tables, then drizzle-kit generate?). Keep the plugin\'s tables out of ' +
+    "your drizzle-kit schema and filter them in drizzle.config.ts with tablesFilter: ['!auth_*', '!__fastify_drizzle_auth_migrations'] " +
+    '(README: Migrations in your app); then drop the auth_* tables that migration made, and the plugin makes them on its next start'
+  )
 }

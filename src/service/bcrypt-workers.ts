@@ -38,7 +38,8 @@ export const THREAD_PRIORITIES: Record<HashThreads, ThreadPriority> = {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const bcrypt = require(workerData.bcrypt)
-const { nice, idle } = workerData.priority
+// Elsewhere than Linux a nice value applies to the whole process, the event loop included: left alone there.
+const { nice, idle } = process.platform === 'linux' ? workerData.priority : { nice: 0, idle: false }
 if (nice !== 0) {
   try { require('node:os').setPriority(nice) } catch {}
 }
@@ -132,7 +133,7 @@ export class BcryptWorkers {
   }
 
   #spawn (threads: HashThreads): Worker {
-    const priority = process.platform === 'linux' ? THREAD_PRIORITIES[threads] : THREAD_PRIORITIES.normal
+    const priority = THREAD_PRIORITIES[threads]
     const worker = new Worker(this.#source, {
       eval: true,
       workerData: { bcrypt: bcryptPath, priority },

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Migratable, migrationMeta } from '../embedded-migrations.ts'
 import { sql } from 'drizzle-orm'
+import { ConfigurationError } from '../../errors.ts'
+import { alreadyMadeElsewhere, migrationMeta } from '../embedded-migrations.ts'
 import { LEGACY_MIGRATIONS_SCHEMA, MIGRATION_ATTEMPTS, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../migrations-table.ts'
 import { MIGRATIONS } from './migrations.ts'
 import type { PgDatabase } from './store.ts'
@@ -10,28 +11,47 @@ export interface MigrateOptions {
   ownUsersTable?: boolean
 }
 
+const TABLE = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`
+// Any constant: migrations of this package, wherever they run, take turns on one database.
+const MIGRATION_LOCK = 0x66646131
+
 /**
- * Applies the plugin's PostgreSQL migrations; already-applied ones are skipped. Two processes starting on one
- * new database can both try the same migration: the loser fails and a retry sees it applied.
+ * Applies the plugin's PostgreSQL migrations; already-applied ones are skipped. The bookkeeping table has
+ * drizzle-kit's layout (databases migrated by earlier versions go on from where they are); the applied list is
+ * read under a transaction-scoped advisory lock, so processes starting together on one database take turns.
  */
 export async function migrate (db: PgDatabase, options: MigrateOptions = {}, attempt = 1): Promise<void> {
   try {
-    // What drizzle-orm/node-postgres/migrator does with a folder, with the migrations carried in the code.
-    const drizzle = db as unknown as Migratable<Promise<void>>
     await moveLegacyTable(db)
-    await drizzle.dialect.migrate(migrationMeta(MIGRATIONS, options.ownUsersTable === true), drizzle.session,
-      { migrationsFolder: '', migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA })
+    await db.execute(sql.raw(`CREATE SCHEMA IF NOT EXISTS "${MIGRATIONS_SCHEMA}"`))
+    await db.execute(sql.raw(`CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`))
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`)
+      const { rows } = await tx.execute(sql.raw(`SELECT created_at FROM ${TABLE} ORDER BY created_at DESC LIMIT 1`))
+      const applied = Number((rows[0] as { created_at?: unknown } | undefined)?.created_at ?? 0)
+      for (const migration of migrationMeta(MIGRATIONS, options.ownUsersTable === true)) {
+        if (migration.folderMillis <= applied) continue
+        for (const statement of migration.sql) await run(tx, statement)
+        await tx.execute(sql`INSERT INTO ${sql.raw(TABLE)} ("hash", "created_at") VALUES (${migration.hash}, ${migration.folderMillis})`)
+      }
+    })
   } catch (err) {
-    if (attempt >= MIGRATION_ATTEMPTS) throw err
+    if (err instanceof ConfigurationError || attempt >= MIGRATION_ATTEMPTS) throw err
     await sleep(50 * attempt)
     await migrate(db, options, attempt + 1)
   }
 }
 
-/**
- * A database migrated by an older version has the bookkeeping table in `public`, where the application's
- * drizzle-kit sees it (and its sequence): it is moved, with its rows, so nothing is applied twice.
- */
+async function run (tx: Pick<PgDatabase, 'execute'>, statement: string): Promise<void> {
+  try {
+    await tx.execute(sql.raw(statement))
+  } catch (err) {
+    // 42P07: a relation (table or index) of that name already exists.
+    const cause = ((err as { cause?: unknown }).cause ?? err) as { code?: unknown, message?: unknown }
+    const name = cause.code === '42P07' ? /relation "(\w+)" already exists/.exec(String(cause.message))?.[1] : undefined
+    throw name === undefined ? err : alreadyMadeElsewhere(name)
+  }
+}
 async function moveLegacyTable (db: PgDatabase): Promise<void> {
   const legacy = `${LEGACY_MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`
   const current = `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`

@@ -1,4 +1,6 @@
-import { type Migratable, migrationMeta } from '../embedded-migrations.ts'
+import type Database from 'better-sqlite3'
+import { ConfigurationError } from '../../errors.ts'
+import { alreadyMadeElsewhere, migrationMeta } from '../embedded-migrations.ts'
 import { MIGRATION_ATTEMPTS, MIGRATIONS_TABLE } from '../migrations-table.ts'
 import { MIGRATIONS } from './migrations.ts'
 import type { SqliteDatabase } from './store.ts'
@@ -10,18 +12,36 @@ export interface MigrateOptions {
 
 /**
  * Applies the plugin's SQLite migrations, synchronously; already-applied ones are skipped, so running it twice
- * is a no-op. Drizzle reads the applied list before it opens its transaction, so two processes starting on one
- * new file can both try the same migration: the loser fails ("already exists" or busy), and a retry sees it applied.
+ * is a no-op. The bookkeeping table has drizzle-kit's layout (databases migrated by earlier versions go on from
+ * where they are), and the applied list is read inside the write transaction that applies the rest, so two
+ * processes starting on one new file take turns instead of racing.
  */
 export function migrate (db: SqliteDatabase, options: MigrateOptions = {}, attempt = 1): void {
+  const client = (db as unknown as { $client: Database.Database }).$client
   try {
-    // What drizzle-orm/better-sqlite3/migrator does with a folder, with the migrations carried in the code.
-    const drizzle = db as unknown as Migratable<void>
-    drizzle.dialect.migrate(migrationMeta(MIGRATIONS, options.ownUsersTable === true), drizzle.session,
-      { migrationsFolder: '', migrationsTable: MIGRATIONS_TABLE })
+    client.exec(`CREATE TABLE IF NOT EXISTS "${MIGRATIONS_TABLE}" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`)
+    const last = client.prepare(`SELECT created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at DESC LIMIT 1`).pluck()
+    const record = client.prepare(`INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (?, ?)`)
+    client.transaction(() => {
+      const applied = Number(last.get() ?? 0)
+      for (const migration of migrationMeta(MIGRATIONS, options.ownUsersTable === true)) {
+        if (migration.folderMillis <= applied) continue
+        for (const statement of migration.sql) run(client, statement)
+        record.run(migration.hash, migration.folderMillis)
+      }
+    }).immediate()
   } catch (err) {
-    if (attempt >= MIGRATION_ATTEMPTS) throw err
+    if (err instanceof ConfigurationError || attempt >= MIGRATION_ATTEMPTS) throw err
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt)
     migrate(db, options, attempt + 1)
+  }
+}
+
+function run (client: Database.Database, statement: string): void {
+  try {
+    client.exec(statement)
+  } catch (err) {
+    const name = /^(?:table|index) [`"]?([\w]+)[`"]? already exists/.exec((err as Error).message)?.[1]
+    throw name === undefined ? err : alreadyMadeElsewhere(name)
   }
 }
