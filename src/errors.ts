@@ -152,7 +152,7 @@ export class InvalidEmailError extends AuthError {
   override readonly code = 'invalid_email'
 }
 
-export type ConflictCode = 'email_taken' | 'refresh_in_progress' | 'already_verified' | 'email_unchanged'
+export type ConflictCode = 'email_taken' | 'field_taken' | 'refresh_in_progress' | 'already_verified' | 'email_unchanged'
 
 export class ConflictError extends AuthError {
   override readonly statusCode = 409
@@ -235,6 +235,12 @@ export class MissingRefreshTokenError extends AuthError {
 export class InvalidArgumentError extends AuthError {
   override readonly statusCode = 400
   override readonly code = 'invalid_argument'
+}
+
+/** A registration value the users table's own constraints refuse (NOT NULL, CHECK, a foreign key). */
+export class InvalidFieldError extends AuthError {
+  override readonly statusCode = 400
+  override readonly code = 'invalid_field'
 }
 
 /**

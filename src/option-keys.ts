@@ -9,7 +9,7 @@ const COOKIES: KeyTree<CookieOptions> = {
 }
 const CSRF: KeyTree<CsrfOptions> = { trustedOrigins: true, allowSameSite: true, doubleSubmit: true }
 const TRANSPORT: KeyTree<TransportOptions> = { tokenTransport: true, cookies: COOKIES, secureCookies: true, csrf: CSRF }
-const ROUTES: KeyTree<RoutesOptions> = { prefix: true, bodyLimit: true, tags: true, registerFields: true, meFields: true }
+const ROUTES: KeyTree<RoutesOptions> = { prefix: true, bodyLimit: true, tags: true, registerFields: true, registerRequired: true, meFields: true }
 
 /** Every key the plugin accepts: the service's, the transport's, its own, and those Fastify gives every plugin. */
 export const PLUGIN_KEY_TREE = {

@@ -58,7 +58,7 @@ for (const dialect of await availableDialects()) {
 
     const registered = await app.inject({ method: 'POST', url: '/register', payload: { email: 'nick@example.com', password: PASSWORD, nickname: 'Nicky', age: 30 } })
     t.equal(registered.statusCode, 201)
-    t.same(Object.keys(registered.json()).sort(), ['email', 'id', 'is_verified'])
+    t.same(Object.keys(registered.json()).sort(), ['age', 'email', 'id', 'is_verified', 'nickname'], 'the 201 echoes the registered fields')
     t.same(await db.query("select nickname, age from app_users where email = 'nick@example.com'"), [{ nickname: 'Nicky', age: 30 }])
 
     const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'nick@example.com', password: PASSWORD } })

@@ -20,6 +20,7 @@ export interface AuthRoutesOptions {
   bodyLimit: number
   tags: readonly string[]
   registerFields: Readonly<Record<string, JsonSchema>>
+  registerRequired: readonly string[]
   meFields: readonly MeField[]
   service: () => AuthService
   transport: ResolvedTransport
@@ -29,7 +30,7 @@ export interface AuthRoutesOptions {
   accountRoutes: boolean
 }
 
-export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
+export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'registerRequired' | 'meFields' | 'transport' | 'refreshPath'> {
   /** The document part of a route's schema (tags, summary, operationId, security). */
   docs: (operationId: string, summary: string, secured: boolean) => RouteDocs
   /** Every bundled route's config: @fastify/swagger adds the security scheme through it. */
@@ -77,6 +78,7 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
     service: options.service,
     bodyLimit: options.bodyLimit,
     registerFields: options.registerFields,
+    registerRequired: options.registerRequired,
     meFields: options.meFields,
     transport: options.transport,
     refreshPath: options.refreshPath,

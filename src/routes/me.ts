@@ -31,7 +31,8 @@ export function meRoute (fastify: FastifyInstance, { docs, config, meFields }: R
   })
 }
 
-function jsonValue (value: unknown): unknown {
+/** A column's value as JSON: dates as ISO strings, bigints as strings, nothing as null. */
+export function jsonValue (value: unknown): unknown {
   if (value instanceof Date) return value.toISOString()
   if (typeof value === 'bigint') return value.toString()
   return value ?? null

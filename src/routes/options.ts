@@ -1,6 +1,7 @@
 import { type Column, getTableColumns, type Table } from 'drizzle-orm'
 import { ConfigurationError } from '../errors.ts'
 import { BASE_USER_FIELDS } from '../service/user.ts'
+import { requiredUserColumns } from '../service/user-fields.ts'
 import { routesAjv } from './validator.ts'
 
 /** A JSON schema for one property (what `routes.registerFields` maps each column to). */
@@ -18,6 +19,11 @@ export interface RoutesOptions {
    * `{ nickname: { type: 'string', maxLength: 40 } }`; any other property is still refused.
    */
   registerFields?: Readonly<Record<string, JsonSchema>>
+  /**
+   * `registerFields` a request must send. Every NOT NULL column without a default is required anyway (and must
+   * be among `registerFields`); list others here to require them too.
+   */
+  registerRequired?: readonly string[]
   /** Columns of your `usersTable` that `/me` returns besides its own (e.g. ['nickname']). */
   meFields?: readonly string[]
 }
@@ -33,6 +39,8 @@ export interface ResolvedRoutes {
   bodyLimit: number
   tags: readonly string[]
   registerFields: Readonly<Record<string, JsonSchema>>
+  /** The `registerFields` the body schema requires. */
+  registerRequired: readonly string[]
   meFields: readonly MeField[]
 }
 
@@ -58,11 +66,13 @@ export function resolveRoutes (routes: unknown, usersTable: Table | undefined): 
     throw new ConfigurationError("fastify-drizzle-auth: `routes.tags` must be an array of non-empty strings, e.g. ['auth']")
   }
   const columns = usersTable === undefined ? undefined : getTableColumns(usersTable)
+  const registerFields = resolveRegisterFields(options.registerFields, columns)
   return {
     prefix,
     bodyLimit,
     tags: Object.freeze([...tags]),
-    registerFields: resolveRegisterFields(options.registerFields, columns),
+    registerFields,
+    registerRequired: resolveRegisterRequired(options.registerRequired, registerFields, usersTable),
     meFields: resolveMeFields(options.meFields, columns)
   }
 }
@@ -102,6 +112,23 @@ function resolveRegisterFields (fields: unknown, columns: Record<string, Column>
     resolved[name] = Object.freeze({ ...schema })
   }
   return Object.freeze(resolved)
+}
+
+function resolveRegisterRequired (listed: unknown, fields: Readonly<Record<string, JsonSchema>>, usersTable: Table | undefined): readonly string[] {
+  if (listed !== undefined && (!Array.isArray(listed) || !listed.every((name) => typeof name === 'string'))) {
+    throw new ConfigurationError("fastify-drizzle-auth: `routes.registerRequired` must be an array of registerFields names, e.g. ['nickname']")
+  }
+  const needed = usersTable === undefined ? [] : requiredUserColumns(usersTable)
+  for (const name of needed) {
+    if (fields[name] === undefined) {
+      throw new ConfigurationError(`fastify-drizzle-auth: the users table's column '${name}' is NOT NULL without a default, so /register ` +
+        `must take it: add it to \`routes.registerFields\` (e.g. ${name}: { type: 'string' }), or give the column a default`)
+    }
+  }
+  for (const name of listed ?? []) {
+    if (fields[name] === undefined) throw new ConfigurationError(`fastify-drizzle-auth: \`routes.registerRequired\`: '${name}' is not among \`routes.registerFields\``)
+  }
+  return Object.freeze([...new Set([...needed, ...(listed ?? [])])])
 }
 
 function resolveMeFields (fields: unknown, columns: Record<string, Column> | undefined): readonly MeField[] {

@@ -9,7 +9,7 @@ import type { PasswordHasher } from './passwords.ts'
 import type { RegisterOptions } from './results.ts'
 import type { StoreAccess } from './store-access.ts'
 import { type AuthUser, toAuthUser, withoutHash } from './user.ts'
-import { type RegisterFields, registerFieldsArgument } from './user-fields.ts'
+import { checkRequiredFields, type RegisterFields, registerFieldsArgument } from './user-fields.ts'
 
 export interface RegistrationDependencies {
   config: ResolvedConfig
@@ -36,6 +36,7 @@ export class RegistrationFlow<TUsers extends Table | undefined> {
     const normalized = normalizeAndCheckEmail(email)
     passwords.validate(passwordArgument(password), { email: normalized })
     const extra = registerFieldsArgument(fields, config)
+    checkRequiredFields(extra, config.usersTable)
     const ip = optionalString(objectArgument(options, 'options').ip, 'options.ip')
     const after = afterAnswer(options)
     await limits.registration(ip)

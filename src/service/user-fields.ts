@@ -1,6 +1,6 @@
 import { getTableColumns, type InferInsertModel, type Table } from 'drizzle-orm'
 import type { ResolvedConfig } from '../config.ts'
-import { InvalidArgumentError } from '../errors.ts'
+import { InvalidArgumentError, InvalidFieldError } from '../errors.ts'
 import { objectArgument } from './arguments.ts'
 import { type AuthUserFields, BASE_USER_FIELDS } from './user.ts'
 
@@ -43,4 +43,24 @@ export function registerFieldsArgument (fields: unknown, config: Pick<ResolvedCo
     extra[key] = value
   }
   return extra
+}
+
+/**
+ * The users table's columns a registration must be given: NOT NULL, without a default, and not set by the
+ * service itself. Leaving one out would otherwise reach the database as a constraint failure.
+ */
+export function requiredUserColumns (table: Table): string[] {
+  return Object.entries(getTableColumns(table))
+    .filter(([name, column]) => column.notNull && !column.hasDefault && !(BASE_USER_FIELDS as readonly string[]).includes(name))
+    .map(([name]) => name)
+}
+
+/** Names each required column `fields` lacks (InvalidArgumentError, 400), before anything is hashed or written. */
+export function checkRequiredFields (fields: Record<string, unknown>, table: Table | undefined): void {
+  if (table === undefined) return
+  const missing = requiredUserColumns(table).filter((name) => fields[name] === undefined || fields[name] === null)
+  if (missing.length > 0) {
+    throw new InvalidFieldError(`${missing.map((name) => `\`fields.${name}\``).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required: ` +
+      'the users table\'s column is NOT NULL without a default')
+  }
 }

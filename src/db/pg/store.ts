@@ -1,12 +1,11 @@
 import { and, eq, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
-import { ConflictError } from '../../errors.ts'
 import type {
   AttemptCount, AttemptLimit, AttemptOutcome, DeviceCheck, LoginPeek, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, StoreLogger, UserPatch, UserRecord
 } from '../store.ts'
-import { isUniqueViolation } from '../unique-violation.ts'
+import { userInsertRefusal } from '../unique-violation.ts'
 import { poolTransactions, type PgTransactionRunner } from './pool-clients.ts'
 import { PgActionStore } from './actions.ts'
 import { compilePgSessionLookup, type PgSessionLookup } from './session-lookup.ts'
@@ -79,8 +78,7 @@ export class PgAuthStore implements AuthStore<'async'> {
       const [row] = await this.#db.insert(this.#users).values(values as typeof users.$inferInsert).returning()
       return row
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
-      throw err
+      throw userInsertRefusal(err) ?? err
     }
   }
 

@@ -2,12 +2,11 @@ import type Database from 'better-sqlite3'
 import { and, eq, isNull, lte, ne, or, sql } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
-import { ConflictError } from '../../errors.ts'
 import type {
   AttemptCount, AttemptLimit, DeviceCheck, LoginPeek, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
-import { isUniqueViolation } from '../unique-violation.ts'
+import { userInsertRefusal } from '../unique-violation.ts'
 import { SqliteActionStore } from './actions.ts'
 import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 import { compileSessionLookup, type SessionLookup } from './session-lookup.ts'
@@ -103,8 +102,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     try {
       return this.#db.insert(this.#users).values(values as typeof users.$inferInsert).returning().get()
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError('Email is already registered', 'email_taken')
-      throw err
+      throw userInsertRefusal(err) ?? err
     }
   }
 
