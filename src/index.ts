@@ -37,7 +37,7 @@ export type { AuthInfo, TokenStatus } from './types.ts'
 export {
   AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
-  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError, MissingRefreshTokenError,
+  RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, InvalidFieldError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError, MissingRefreshTokenError,
   InvalidActionTokenError, EmailNotVerifiedError
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
