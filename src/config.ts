@@ -7,6 +7,7 @@ import type { AuthLogger } from './service/events.ts'
 import { positiveInteger } from './db/option-checks.ts'
 import { type HashThreads, resolveHashThreads } from './service/bcrypt-workers.ts'
 import { CONFIG_KEY_TREE, checkOptionKeys } from './service/config-keys.ts'
+import { checkUsersTableShape } from './service/users-table.ts'
 import type { JwtAlgorithm } from './service/tokens.ts'
 import { defaultValidators, type PasswordValidator } from './service/validators.ts'
 
@@ -213,7 +214,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     registrationRateLimit,
     deviceTokenTtl: positiveInteger(config.deviceTokenTtl, 365 * 24 * 3600, 'deviceTokenTtl'),
     purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
-    usersTable: config.usersTable,
+    usersTable: again || config.usersTable === undefined ? config.usersTable : (checkUsersTableShape(config.usersTable), config.usersTable),
     migrate: config.migrate ?? true,
     sessionCache: again ? (config as ResolvedConfig).sessionCache : resolveSessionCache(config.sessionCache, config.store !== undefined),
     logger: config.logger,

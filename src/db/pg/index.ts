@@ -1,4 +1,7 @@
 /** `fastify-drizzle-auth/pg`: the PostgreSQL dialect (node-postgres), loaded only by applications that use it. */
+import { sql } from 'drizzle-orm'
+import { getTableConfig } from 'drizzle-orm/pg-core'
+import { checkUsersTableInDatabase } from '../users-table-check.ts'
 import { ConfigurationError } from '../../errors.ts'
 import { positiveInteger } from '../option-checks.ts'
 import { migrate } from './migrate.ts'
@@ -25,7 +28,14 @@ export interface PgStoreOptions {
  */
 export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions = {}): PgAuthStore {
   const ownUsersTable = options.usersTable !== undefined
-  const migrateDb = (options.migrate ?? true) ? (db: PgDatabase) => migrate(db, { ownUsersTable }) : undefined
+  const shouldMigrate = options.migrate ?? true
+  const { usersTable } = options
+  const migrateDb = shouldMigrate || usersTable !== undefined
+    ? async (db: PgDatabase) => {
+      if (shouldMigrate) await migrate(db, { ownUsersTable })
+      if (usersTable !== undefined) await checkUsersTable(db, usersTable)
+    }
+    : undefined
   const sessionCache = options.sessionCache === undefined
     ? undefined
     : { maxStalenessMs: positiveInteger(options.sessionCache?.maxStalenessMs, 1000, 'sessionCache.maxStalenessMs') }
@@ -37,6 +47,12 @@ export function pgStore (urlOrDb: string | PgDatabase, options: PgStoreOptions =
     throw new ConfigurationError('fastify-drizzle-auth: pgStore() takes a postgres:// URL or a Drizzle node-postgres database')
   }
   return new PgAuthStore(urlOrDb, options.usersTable, { migrate: migrateDb, sessionCache })
+}
+
+async function checkUsersTable (db: PgDatabase, table: PgUsersTable): Promise<void> {
+  const { name, schema = 'public' } = getTableConfig(table)
+  const { rows } = await db.execute(sql`select column_name from information_schema.columns where table_schema = ${schema} and table_name = ${name}`)
+  checkUsersTableInDatabase(table, rows.map((row) => String((row as { column_name: unknown }).column_name)), `${schema}.${name}`)
 }
 
 export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, ACTION_PURPOSES } from './schema.ts'

@@ -1,5 +1,7 @@
 /** `fastify-drizzle-auth/sqlite`: the SQLite dialect (better-sqlite3), loaded only by applications that use it. */
+import { getTableName } from 'drizzle-orm'
 import { ConfigurationError } from '../../errors.ts'
+import { checkUsersTableInDatabase } from '../users-table-check.ts'
 import { migrate } from './migrate.ts'
 import { openSqlite } from './open.ts'
 import { type SqliteDatabase, SqliteAuthStore, type SqliteUsersTable } from './store.ts'
@@ -21,18 +23,27 @@ export function sqliteStore (pathOrDb: string | SqliteDatabase, options: SqliteS
   }
   const shouldMigrate = options.migrate ?? true
   const migrateOptions = { ownUsersTable: options.usersTable !== undefined }
+  const prepare = (db: SqliteDatabase): void => {
+    if (shouldMigrate) migrate(db, migrateOptions)
+    if (options.usersTable !== undefined) checkUsersTable(db, options.usersTable)
+  }
   if (typeof pathOrDb !== 'string') {
-    if (shouldMigrate) migrate(pathOrDb, migrateOptions)
+    prepare(pathOrDb)
     return new SqliteAuthStore(pathOrDb, options.usersTable)
   }
   const opened = openSqlite(pathOrDb)
   try {
-    if (shouldMigrate) migrate(opened.db, migrateOptions)
+    prepare(opened.db)
   } catch (err) {
     void opened.close()
     throw err
   }
   return new SqliteAuthStore(opened.db, options.usersTable, opened.close)
+}
+
+function checkUsersTable (db: SqliteDatabase, table: SqliteUsersTable): void {
+  const client = (db as unknown as { $client: { prepare: (sql: string) => { pluck: () => { all: (name: string) => string[] } } } }).$client
+  checkUsersTableInDatabase(table, client.prepare('select name from pragma_table_xinfo(?)').pluck().all(getTableName(table)))
 }
 
 function isSqliteDatabase (value: unknown): value is SqliteDatabase {
