@@ -14,11 +14,12 @@
  *     10.0.0) type-checks and runs, with one copy of each (`npm ls`).
  * Each step's time is printed as a comment.
  */
-import { execFileSync, type ExecFileSyncOptions, spawnSync } from 'node:child_process'
+import { execFileSync, type ExecFileSyncOptions, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { plainRequest } from './fixtures/http-client.ts'
 import { tempDir } from './fixtures/temp.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -158,6 +159,35 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
     const cli = spawnSync(join(app, 'node_modules/.bin/fastify-drizzle-auth'), ['migrate', '-d', 'postgres://postgres@127.0.0.1:5432/test'], { cwd: app, encoding: 'utf8', env: ENV })
     t.equal(cli.status, 2, 'the migrate command: exit 2')
     t.match(cli.stderr, /npm install pg/)
+  })
+
+  t.test("the README's first app, as written, against the packed tarball: register, login, the guarded route", async (t) => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('## A first app'), readme.indexOf('## Install'))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]
+    t.ok(code.split('\n').length <= 40, 'the first app is under 40 lines')
+    writeFileSync(join(app, 'server.mjs'), code)
+    const server = spawn(process.execPath, ['server.mjs'], {
+      cwd: app, env: { ...ENV, PORT: '0', AUTH_SECRET: 'first-app-secret-that-is-32-bytes-long' }, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    t.teardown(() => { server.kill('SIGKILL') })
+    const base = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      server.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString()
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
+        if (match !== null) resolve(match[1])
+      })
+      server.once('exit', (code) => reject(new Error(`server.mjs exited with ${code}: ${out}`)))
+    })
+    const credentials = { email: 'alice@example.com', password: 'SecurePass123!' }
+    t.equal((await plainRequest(`${base}/register`, 'POST', credentials)).status, 201)
+    const login = await plainRequest(`${base}/login`, 'POST', credentials)
+    t.equal(login.status, 200)
+    const hello = await plainRequest(`${base}/hello`, 'GET', undefined, { authorization: `Bearer ${login.body.access_token}` })
+    t.same([hello.status, hello.body], [200, { hello: 'alice@example.com' }])
+    t.equal((await plainRequest(`${base}/hello`, 'GET')).status, 401, 'and anonymous requests are refused')
+    t.ok(existsSync(join(app, 'data/auth.sqlite')), 'the database file was made with its tables')
   })
 
   t.test('the SQLite table helpers need no driver; opening a database without one says what to install', async (t) => {
