@@ -6,13 +6,13 @@ import { PG_URL, requirePostgres } from './fixtures/databases.ts'
 const USERS = 4
 const ROUNDS = 10
 
-/** Ends every server connection to the database `url` names (a failover, a restart, a network reset). */
+/** Ends every server connection to the database `url` names (a failover, a restart, a network reset), waiting until each backend has exited. */
 async function killBackends (url: string): Promise<number> {
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
   try {
     const { rowCount } = await admin.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      'select pg_terminate_backend(pid, 5000) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
       [new URL(url).pathname.slice(1)]
     )
     return rowCount ?? 0
