@@ -214,7 +214,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     registrationRateLimit,
     deviceTokenTtl: positiveInteger(config.deviceTokenTtl, 365 * 24 * 3600, 'deviceTokenTtl'),
     purgeIntervalSeconds: nonNegativeInteger(config.purgeIntervalSeconds, 3600, 'purgeIntervalSeconds'),
-    usersTable: again || config.usersTable === undefined ? config.usersTable : (checkUsersTableShape(config.usersTable), config.usersTable),
+    usersTable: again ? config.usersTable : checkUsersTableShape(config.usersTable),
     migrate: config.migrate ?? true,
     sessionCache: again ? (config as ResolvedConfig).sessionCache : resolveSessionCache(config.sessionCache, config.store !== undefined),
     logger: config.logger,

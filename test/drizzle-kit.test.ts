@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AuthService, MIGRATIONS_TABLE } from '../src/index.ts'
 import { openSqlite } from '../src/db/sqlite/open.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
@@ -61,17 +61,24 @@ function generatedSql (folder: string): string {
   return readdirSync(folder).filter((name) => name.endsWith('.sql')).map((name) => readFileSync(join(folder, name), 'utf8')).join('\n')
 }
 
+/** An application project inside the checkout (so its schema resolves drizzle-orm), with its own database. */
+async function project (t: Test, dialect: Dialect, listsPluginTables: boolean) {
+  const dir = tempDir(t, '.test-tmp-kit-', ROOT)
+  const db = dialect === 'sqlite' ? undefined : await createTestDatabase('postgresql')
+  if (db !== undefined) t.teardown(() => db.close())
+  const target = db?.url ?? join(dir, 'app.sqlite')
+  const schema = join(dir, 'schema.ts')
+  writeFileSync(schema, appSchema(dialect, listsPluginTables))
+  const out = join(dir, 'migrations')
+  const config = { dialect: dialect === 'sqlite' ? 'sqlite' : 'postgresql', schema, out, dbCredentials: { url: target } }
+  const appUsers = async () => (await import(pathToFileURL(schema).href) as { appUsers: never }).appUsers
+  return { dir, target, out, config, appUsers }
+}
+
 for (const dialect of await availableDialects()) {
   t.test(`${dialect}: the filtered recipe works with generate + migrate and with push`, async (t) => {
-    // Inside the checkout, so the schema file resolves drizzle-orm.
-    const dir = tempDir(t, '.test-tmp-kit-', ROOT)
-    const db = dialect === 'sqlite' ? undefined : await createTestDatabase('postgresql')
-    if (db !== undefined) t.teardown(() => db.close())
-    const target = db?.url ?? join(dir, 'app.sqlite')
-    const schema = join(dir, 'schema.ts')
-    writeFileSync(schema, appSchema(dialect, false))
-    const out = join(dir, 'migrations')
-    const config = { dialect: dialect === 'sqlite' ? 'sqlite' : 'postgresql', schema, out, dbCredentials: { url: target }, tablesFilter: FILTER }
+    const { dir, target, out, config: base, appUsers: load } = await project(t, dialect, false)
+    const config = { ...base, tablesFilter: FILTER }
 
     drizzleKit('generate', dir, config)
     const generated = generatedSql(out)
@@ -80,7 +87,7 @@ for (const dialect of await availableDialects()) {
     t.notMatch(generated, /auth_/, 'none of the plugin\'s tables is')
     await applyAppMigrations(dialect, target, out)
 
-    const { appUsers } = await import(pathToFileURL(schema).href) as { appUsers: never }
+    const appUsers = await load()
     const service = new AuthService({ database: target, secret: SECRET, bcryptRounds: 4, usersTable: appUsers })
     await service.ready()
     await service.register('kept@example.com', PASSWORD, { nickname: 'kept' } as never)
@@ -95,18 +102,11 @@ for (const dialect of await availableDialects()) {
   })
 
   t.test(`${dialect}: a migration that made the plugin's tables gets a message naming the recipe`, async (t) => {
-    const dir = tempDir(t, '.test-tmp-kit-', ROOT)
-    const db = dialect === 'sqlite' ? undefined : await createTestDatabase('postgresql')
-    if (db !== undefined) t.teardown(() => db.close())
-    const target = db?.url ?? join(dir, 'app.sqlite')
-    const schema = join(dir, 'schema.ts')
-    writeFileSync(schema, appSchema(dialect, true))
-    const out = join(dir, 'migrations')
-    drizzleKit('generate', dir, { dialect: dialect === 'sqlite' ? 'sqlite' : 'postgresql', schema, out, dbCredentials: { url: target } })
+    const { dir, target, out, config, appUsers: load } = await project(t, dialect, true)
+    drizzleKit('generate', dir, config)
     t.match(generatedSql(out), /CREATE TABLE .auth_sessions./, 'listing the plugin\'s tables puts them in the application\'s migration')
     await applyAppMigrations(dialect, target, out)
-    const { appUsers } = await import(pathToFileURL(schema).href) as { appUsers: never }
-    const service = new AuthService({ database: target, secret: SECRET, bcryptRounds: 4, usersTable: appUsers })
+    const service = new AuthService({ database: target, secret: SECRET, bcryptRounds: 4, usersTable: await load() })
     await t.rejects(service.ready(), {
       name: 'ConfigurationError',
       message: /its migration cannot create `auth_\w+`: it already exists, made by another migration .*tablesFilter: \['!auth_\*', '!__fastify_drizzle_auth_migrations'\]/

@@ -16,10 +16,10 @@ import { PASSWORD, SECRET } from './fixtures/app.ts'
 import { availableDialects, createTestDatabase, type Dialect, type TestDatabase } from './fixtures/databases.ts'
 
 const sqliteUsers = sqliteTable('app_users', {
-  ...sqliteUserColumns(), nickname: text('nickname').notNull(), handle: text('handle').unique(), age: integer('age'), teamId: integer('team_id')
+  ...sqliteUserColumns(), nickname: text('nickname').notNull(), handle: text('handle').unique(), backupEmail: text('backup_email').unique(), age: integer('age'), teamId: integer('team_id')
 }, (table) => [check('adult', sql`${table.age} >= 13`)])
 const pgUsers = pgTable('app_users', {
-  ...pgUserColumns(), nickname: pgText('nickname').notNull(), handle: pgText('handle').unique(), age: pgInteger('age'), teamId: pgInteger('team_id')
+  ...pgUserColumns(), nickname: pgText('nickname').notNull(), handle: pgText('handle').unique(), backupEmail: pgText('backup_email').unique(), age: pgInteger('age'), teamId: pgInteger('team_id')
 }, (table) => [pgCheck('adult', sql`${table.age} >= 13`)])
 
 const DDL: Record<Dialect, string[]> = {
@@ -29,16 +29,16 @@ const DDL: Record<Dialect, string[]> = {
     joined_at integer not null default (cast(unixepoch('subsecond') * 1000 as integer)),
     created_at integer not null default (cast(unixepoch('subsecond') * 1000 as integer)),
     updated_at integer not null default (cast(unixepoch('subsecond') * 1000 as integer)),
-    nickname text not null, handle text unique, age integer constraint adult check (age >= 13), team_id integer references teams(id))`],
+    nickname text not null, handle text unique, backup_email text unique, age integer constraint adult check (age >= 13), team_id integer references teams(id))`],
   postgresql: ['create table teams (id integer primary key)', 'insert into teams (id) values (1)', `create table app_users (
     id text primary key not null, email text not null unique, password_hash text,
     is_active boolean not null default true, is_verified boolean not null default false, last_login timestamp(3) with time zone,
     joined_at timestamp(3) with time zone not null default now(), created_at timestamp(3) with time zone not null default now(),
     updated_at timestamp(3) with time zone not null default now(),
-    nickname text not null, handle text unique, age integer constraint adult check (age >= 13), team_id integer references teams(id))`]
+    nickname text not null, handle text unique, backup_email text unique, age integer constraint adult check (age >= 13), team_id integer references teams(id))`]
 }
 
-const FIELDS = { nickname: { type: 'string' }, handle: { type: 'string' }, age: { type: 'integer' }, teamId: { type: 'integer' } }
+const FIELDS = { nickname: { type: 'string' }, handle: { type: 'string' }, backupEmail: { type: 'string' }, age: { type: 'integer' }, teamId: { type: 'integer' } }
 
 async function appDatabase (dialect: Dialect): Promise<TestDatabase> {
   const db = await createTestDatabase(dialect)
@@ -66,12 +66,13 @@ for (const dialect of await availableDialects()) {
     t.match(missing.json().detail, /nickname/)
     t.equal((await register({ nickname: 'A' })).statusCode, 400, 'registerRequired adds a column to the required ones')
 
-    const ok = await register({ nickname: 'A', handle: 'a', age: 20, teamId: 1 })
+    const ok = await register({ nickname: 'A', handle: 'a', backupEmail: 'spare@example.com', age: 20, teamId: 1 })
     t.equal(ok.statusCode, 201)
-    t.same(ok.json(), { id: ok.json().id, email: 'a@example.com', is_verified: false, nickname: 'A', handle: 'a', age: 20, teamId: 1 }, 'the 201 echoes what was registered')
+    t.same(ok.json(), { id: ok.json().id, email: 'a@example.com', is_verified: false, nickname: 'A', handle: 'a', backupEmail: 'spare@example.com', age: 20, teamId: 1 }, 'the 201 echoes what was registered')
 
     const cases: Array<[Record<string, unknown>, number, string, RegExp]> = [
       [{ nickname: 'B', handle: 'a' }, 409, 'field_taken', /`handle` is already taken/],
+      [{ nickname: 'B', handle: 'b', backupEmail: 'spare@example.com' }, 409, 'field_taken', /`backup_email` is already taken/],
       [{ nickname: 'B', handle: 'b', age: 9 }, 400, 'invalid_field', /breaks a check of the users table/],
       [{ nickname: 'B', handle: 'b', teamId: 99 }, 400, 'invalid_field', /names a row that does not exist/]
     ]

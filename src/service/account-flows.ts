@@ -92,16 +92,7 @@ export class AccountFlows {
    * link is written and sent after the answer.
    */
   async resendEmailVerification (email: string, options: AccountRequestOptions = {}): Promise<void> {
-    const normalized = normalizeAndCheckEmail(email)
-    const ip = this.#ip(options)
-    const after = afterAnswer(options)
-    this.#links()
-    await this.#d.limits.mailRequest(ip)
-    this.#afterAnswer(after, 'verification', async () => {
-      const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
-      const allowed = await this.#d.limits.recipient('verify_email', normalized)
-      await this.#issue('verify_email', found?.isActive === true && !found.isVerified && allowed ? found : undefined, normalized)
-    })
+    await this.#mailToAddress(email, options, 'verify_email', (user) => !user.isVerified)
   }
 
   /** A new account's verification link, written and sent after the registration's answer. */
@@ -118,23 +109,32 @@ export class AccountFlows {
     this.#d.events.emit('email_verified', { userId: done.userId, email: done.email })
   }
 
-  /**
-   * Sends a reset link if the address belongs to an active account. Before the answer only the client's limit
-   * is counted, the same statement whatever the address; the account is looked up, and the link written and
-   * sent, after it (`options.after`). The mail server is never waited for.
-   */
+  /** Sends a reset link if the address belongs to an active account; the same work and answer when not. */
   async requestPasswordReset (email: string, options: AccountRequestOptions = {}): Promise<void> {
+    await this.#mailToAddress(email, options, 'reset_password', () => true, (user, ip) => {
+      this.#d.events.emit('password_reset_requested', { userId: user.id, email: user.email, ip })
+    })
+  }
+
+  /**
+   * A link asked for by address alone. Before the answer only the client's limit is counted, the same statement
+   * whatever the address; after it (`options.after`) the account is looked up, the recipient's limit counted and
+   * the token written (a no-op write when the address has no active account that `eligible` accepts), so the
+   * work does not depend on the address either. The mail server is never waited for.
+   */
+  async #mailToAddress (email: string, options: AccountRequestOptions, purpose: 'verify_email' | 'reset_password',
+    eligible: (user: UserRecord) => boolean, issued?: (user: UserRecord, ip: string | null) => void): Promise<void> {
     const normalized = normalizeAndCheckEmail(email)
     const ip = this.#ip(options)
     const after = afterAnswer(options)
     this.#links()
     await this.#d.limits.mailRequest(ip)
-    this.#afterAnswer(after, 'password reset', async () => {
+    this.#afterAnswer(after, purpose === 'verify_email' ? 'verification' : 'password reset', async () => {
       const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
-      const allowed = await this.#d.limits.recipient('reset_password', normalized)
-      const user = found?.isActive === true && allowed ? found : undefined
-      await this.#issue('reset_password', user, normalized)
-      if (user !== undefined) this.#d.events.emit('password_reset_requested', { userId: user.id, email: user.email, ip })
+      const allowed = await this.#d.limits.recipient(purpose, normalized)
+      const user = found?.isActive === true && eligible(found) && allowed ? found : undefined
+      await this.#issue(purpose, user, normalized)
+      if (user !== undefined) issued?.(user, ip)
     })
   }
 

@@ -105,8 +105,10 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   }
 
   /**
-   * Creates an account. Raises InvalidEmailError, InvalidPasswordError, ConflictError('email_taken'),
-   * RateLimitError (too many from `options.ip`) or BusyError (the hashing queue is full).
+   * Creates an account; with `mailer`, its verification link follows the answer (`options.after`). Raises
+   * InvalidEmailError, InvalidPasswordError, InvalidFieldError (a required column missing, or a value the table
+   * refuses), ConflictError('email_taken' | 'field_taken'), RateLimitError (too many from `options.ip`) or
+   * BusyError (the hashing queue is full).
    */
   register (email: string, password: string, fields: RegisterFields<TUsers> = {} as RegisterFields<TUsers>, options: RegisterOptions = {}): Promise<AuthUser> {
     return this.#registration.run(email, password, fields, options)

@@ -12,9 +12,10 @@ const SHADOWED = ['isAuthenticated', 'isAnonymous', 'displayName'] as const
 
 /**
  * Checks, once, that an application's users table has what the plugin reads and writes, with the types it
- * expects, and no column the user object would hide; each failure says how to build the table.
+ * expects, and no column the user object would hide; each failure says how to build the table. Returns it.
  */
-export function checkUsersTableShape (table: Table): void {
+export function checkUsersTableShape<T extends Table | undefined> (table: T): T {
+  if (table === undefined) return table
   const columns = getTableColumns(table)
   const problems: string[] = []
   for (const [name, type] of Object.entries(EXPECTED)) {
@@ -33,4 +34,5 @@ export function checkUsersTableShape (table: Table): void {
         `(so the stored value would never be read back): rename the property, e.g. '${name === 'displayName' ? 'fullName' : `${name}Flag`}'`)
     }
   }
+  return table
 }

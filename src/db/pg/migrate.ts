@@ -52,6 +52,11 @@ async function run (tx: Pick<PgDatabase, 'execute'>, statement: string): Promise
     throw name === undefined ? err : alreadyMadeElsewhere(name)
   }
 }
+
+/**
+ * A database migrated by an older version has the bookkeeping table in `public`, where the application's
+ * drizzle-kit sees it (and its sequence): it is moved, with its rows, so nothing is applied twice.
+ */
 async function moveLegacyTable (db: PgDatabase): Promise<void> {
   const legacy = `${LEGACY_MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`
   const current = `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`

@@ -5,7 +5,7 @@ import type {
   AttemptCount, AttemptLimit, AttemptOutcome, DeviceCheck, LoginPeek, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, StoreLogger, UserPatch, UserRecord
 } from '../store.ts'
-import { userInsertRefusal } from '../unique-violation.ts'
+import { userInsertRefusal } from '../constraint-violation.ts'
 import { poolTransactions, type PgTransactionRunner } from './pool-clients.ts'
 import { PgActionStore } from './actions.ts'
 import { compilePgSessionLookup, type PgSessionLookup } from './session-lookup.ts'

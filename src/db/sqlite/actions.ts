@@ -6,7 +6,7 @@ import type {
   ActionPurpose, ActionStore, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken,
   NewOutboxMessage
 } from '../store.ts'
-import { isUniqueViolation } from '../unique-violation.ts'
+import { isUniqueViolation } from '../constraint-violation.ts'
 import { actionTokens, deviceTokens, outbox, sessions, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 

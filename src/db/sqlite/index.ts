@@ -1,4 +1,5 @@
 /** `fastify-drizzle-auth/sqlite`: the SQLite dialect (better-sqlite3), loaded only by applications that use it. */
+import type Database from 'better-sqlite3'
 import { getTableName } from 'drizzle-orm'
 import { ConfigurationError } from '../../errors.ts'
 import { checkUsersTableInDatabase } from '../users-table-check.ts'
@@ -42,8 +43,8 @@ export function sqliteStore (pathOrDb: string | SqliteDatabase, options: SqliteS
 }
 
 function checkUsersTable (db: SqliteDatabase, table: SqliteUsersTable): void {
-  const client = (db as unknown as { $client: { prepare: (sql: string) => { pluck: () => { all: (name: string) => string[] } } } }).$client
-  checkUsersTableInDatabase(table, client.prepare('select name from pragma_table_xinfo(?)').pluck().all(getTableName(table)))
+  const client = (db as unknown as { $client: Database.Database }).$client
+  checkUsersTableInDatabase(table, client.prepare('select name from pragma_table_xinfo(?)').pluck().all(getTableName(table)) as string[])
 }
 
 function isSqliteDatabase (value: unknown): value is SqliteDatabase {

@@ -6,7 +6,7 @@ import type {
   AttemptCount, AttemptLimit, DeviceCheck, LoginPeek, AttemptOutcome, AuthStore, CheckedCredentials, FoundSession, NewDeviceToken, NewSession,
   NewUserRecord, RotationResult, UserPatch, UserRecord
 } from '../store.ts'
-import { userInsertRefusal } from '../unique-violation.ts'
+import { userInsertRefusal } from '../constraint-violation.ts'
 import { SqliteActionStore } from './actions.ts'
 import { actionTokens, type authUserColumns, deviceTokens, loginAttempts, refreshTokens, sessions, users } from './schema.ts'
 import { compileSessionLookup, type SessionLookup } from './session-lookup.ts'

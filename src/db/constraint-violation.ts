@@ -50,7 +50,8 @@ export function userInsertRefusal (err: unknown, emailColumn = 'email'): AuthErr
   if (violation === undefined) return undefined
   const name = violation.name ?? 'a column'
   if (violation.kind === 'unique') {
-    return violation.name === undefined || violation.name === emailColumn || /email/i.test(violation.name)
+    // The email's own unique index: named by its column (SQLite, PostgreSQL's detail) or by its constraint.
+    return violation.name === undefined || violation.name === emailColumn || new RegExp(`_${emailColumn}_(key|unique)$`).test(violation.name)
       ? new ConflictError('Email is already registered', 'email_taken')
       : new ConflictError(`\`${name}\` is already taken by another account`, 'field_taken')
   }
