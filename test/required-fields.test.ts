@@ -92,9 +92,22 @@ for (const dialect of await availableDialects()) {
     const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, usersTable })
     t.teardown(async () => { await service.close(); await db.close() })
     await service.ready()
-    await t.rejects(service.register('s@example.com', PASSWORD, { handle: 's' } as never), { code: 'invalid_field', statusCode: 400, message: /`fields\.nickname` is required/ })
+    await t.rejects(service.register('s@example.com', PASSWORD, { handle: 's' } as never), { code: 'invalid_field', statusCode: 400, message: /Required, as NOT NULL columns of the users table without a default: `fields\.nickname`/ })
     t.equal(Number((await db.query('select count(*) as n from app_users'))[0].n), 0, 'nothing written')
     t.match(await service.register('s@example.com', PASSWORD, { nickname: 'S' } as never), { email: 's@example.com' })
+  })
+}
+
+for (const dialect of await availableDialects()) {
+  t.test(`${dialect}: with a store given directly (its table unknown to the service), the database's own NOT NULL refusal is still a 400 naming the column`, async (t) => {
+    const db = await appDatabase(dialect)
+    const { sqliteStore } = await import('../src/db/sqlite/index.ts')
+    const { pgStore } = await import('../src/db/pg/index.ts')
+    const store = dialect === 'sqlite' ? sqliteStore(db.database, { usersTable: sqliteUsers }) : pgStore(db.url!, { usersTable: pgUsers })
+    const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
+    t.teardown(async () => { await service.close(); await db.close() })
+    await service.ready()
+    await t.rejects(service.register('direct@example.com', PASSWORD), { code: 'invalid_field', statusCode: 400, message: /`nickname` is required/ })
   })
 }
 
@@ -111,4 +124,10 @@ t.test('a NOT NULL column without a default that /register cannot take fails rea
     await other.ready()
   }, { message: /`routes.registerRequired`: 'age' is not among `routes.registerFields`/ })
   await other.close().catch(() => {})
+  const listed = Fastify()
+  await t.rejects(async () => {
+    await listed.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, usersTable: sqliteUsers, migrate: false, routes: { registerFields: { nickname: { type: 'string' } }, registerRequired: 'nickname' } } as never)
+    await listed.ready()
+  }, { message: /`routes.registerRequired` must be an array of registerFields names/ })
+  await listed.close().catch(() => {})
 })

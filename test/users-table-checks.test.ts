@@ -63,3 +63,23 @@ for (const dialect of await availableDialects()) {
     t.match(await whole.register('fits@example.com', PASSWORD), { email: 'fits@example.com' }, 'a table that matches its declaration is used')
   })
 }
+
+for (const dialect of await availableDialects()) {
+  t.test(`${dialect}: a plugin table another migration made is named with the recipe; any other migration failure passes through`, async (t) => {
+    const taken = await createTestDatabase(dialect)
+    t.teardown(() => taken.close())
+    await taken.query('create table auth_sessions (id text primary key)')
+    const service = new AuthService({ database: taken.database, secret: SECRET })
+    await t.rejects(service.ready(), { name: 'ConfigurationError', message: /its migration cannot create `auth_sessions`: it already exists, made by another migration .*tablesFilter/ })
+    await service.close().catch(() => {})
+    if (dialect !== 'postgresql') return
+    // A domain of that name is in the way (a type, not a relation): the database's own error stands.
+    const typed = await createTestDatabase(dialect)
+    t.teardown(() => typed.close())
+    await typed.query('create domain auth_sessions as integer')
+    const other = new AuthService({ database: typed.database, secret: SECRET })
+    const err = await other.ready().then(() => undefined, (e: unknown) => e as Error)
+    await other.close().catch(() => {})
+    t.ok(err !== undefined && err.name !== 'ConfigurationError', `the database's error, not the recipe (${String(err)})`)
+  })
+}

@@ -33,8 +33,9 @@ function violationOf (err: unknown): Violation | undefined {
     }
     const pg = typeof code === 'string' ? PG_KINDS[code] : undefined
     if (pg !== undefined) {
-      const key = typeof detail === 'string' ? /^Key \((\w+)\)/.exec(detail)?.[1] : undefined
-      return { kind: pg, name: key ?? (typeof column === 'string' ? column : typeof constraint === 'string' ? constraint : undefined) }
+      // The column from the detail (unique, foreign key) or the error's own fields (NOT NULL, CHECK).
+      const key = /^Key \((\w+)\)/.exec(String(detail))?.[1]
+      return { kind: pg, name: [key, column, constraint].find((part): part is string => typeof part === 'string') }
     }
   }
   return undefined

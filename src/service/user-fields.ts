@@ -60,7 +60,6 @@ export function checkRequiredFields (fields: Record<string, unknown>, table: Tab
   if (table === undefined) return
   const missing = requiredUserColumns(table).filter((name) => fields[name] === undefined || fields[name] === null)
   if (missing.length > 0) {
-    throw new InvalidFieldError(`${missing.map((name) => `\`fields.${name}\``).join(', ')} ${missing.length === 1 ? 'is' : 'are'} required: ` +
-      'the users table\'s column is NOT NULL without a default')
+    throw new InvalidFieldError(`Required, as NOT NULL columns of the users table without a default: ${missing.map((name) => `\`fields.${name}\``).join(', ')}`)
   }
 }
