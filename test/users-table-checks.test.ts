@@ -72,11 +72,11 @@ for (const dialect of await availableDialects()) {
     const service = new AuthService({ database: taken.database, secret: SECRET })
     await t.rejects(service.ready(), { name: 'ConfigurationError', message: /its migration cannot create `auth_sessions`: it already exists, made by another migration .*tablesFilter/ })
     await service.close().catch(() => {})
-    if (dialect !== 'postgresql') return
-    // A domain of that name is in the way (a type, not a relation): the database's own error stands.
+    // A view (SQLite) or a domain (PostgreSQL) of that name is in the way: no table a migration made, so the
+    // database's own error stands.
     const typed = await createTestDatabase(dialect)
     t.teardown(() => typed.close())
-    await typed.query('create domain auth_sessions as integer')
+    await typed.query(dialect === 'sqlite' ? 'create view auth_sessions as select 1 as x' : 'create domain auth_sessions as integer')
     const other = new AuthService({ database: typed.database, secret: SECRET })
     const err = await other.ready().then(() => undefined, (e: unknown) => e as Error)
     await other.close().catch(() => {})

@@ -47,8 +47,9 @@ async function run (tx: Pick<PgDatabase, 'execute'>, statement: string): Promise
     await tx.execute(sql.raw(statement))
   } catch (err) {
     // 42P07: a relation (table or index) of that name already exists.
-    const cause = ((err as { cause?: unknown }).cause ?? err) as { code?: unknown, message?: unknown }
-    const name = cause.code === '42P07' ? /relation "(\w+)" already exists/.exec(String(cause.message))?.[1] : undefined
+    // Drizzle wraps the driver's error in its own (as `cause`).
+    const duplicate = [err, (err as { cause?: unknown }).cause].find((e) => (e as { code?: unknown } | undefined)?.code === '42P07') as Error | undefined
+    const name = /relation "(\w+)" already exists/.exec(String(duplicate?.message))?.[1]
     throw name === undefined ? err : alreadyMadeElsewhere(name)
   }
 }
