@@ -231,6 +231,21 @@ export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promis
       }
     }
 
+    // The seeding leaves background work (autovacuum of the new rows, a checkpoint) that would otherwise land
+    // on whichever windows run first: done here, before anything is measured.
+    if (pgCreated) {
+      const url = new URL(PG_URL)
+      url.pathname = `/${pgName}`
+      const client = new pg.Client({ connectionString: url.toString() })
+      await client.connect()
+      try {
+        await client.query('vacuum analyze')
+        await client.query('checkpoint')
+      } finally {
+        await client.end()
+      }
+    }
+
     const windows: VsWindow[] = []
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of scenarios) {
@@ -268,11 +283,14 @@ export async function runVs (only: string[] = ['a', 'b', 'c', 'd', 'e']): Promis
       if (min === undefined) {
         targets.push({ target: `${key} req/s and CPU/request vs stateless (no target)`, measured: `${fmt(rps)}; ${fmt(cpu)}`, pass: clean })
       }
-      const maxRatio = plugin.map((w, i) => w.max / Math.max(base[i].max, 1))
+      // A scenario's max latency in the run: the worst request over all its windows, for each process. One
+      // window's max is a single request, which the machine's own scheduling stalls decide as often as the server.
+      const worst = (list: VsWindow[]) => Math.max(...list.map((w) => w.max))
+      const maxRatio = worst(plugin) / Math.max(worst(base), 1)
       targets.push({
-        target: `${key} max latency: plugin / stateless <= 2 (ms: ${plugin.map((w, i) => `${w.max} / ${base[i].max}`).join(', ')})`,
-        measured: fmt(maxRatio),
-        pass: Math.max(...maxRatio) <= 2
+        target: `${key} max latency over the run: plugin / stateless <= 2 (ms per round: ${plugin.map((w, i) => `${w.max} / ${base[i].max}`).join(', ')})`,
+        measured: `${worst(plugin)} / ${worst(base)} ms = ${maxRatio.toFixed(2)}`,
+        pass: maxRatio <= 2
       })
       if (min === undefined) continue
       targets.push({ target: `${key} req/s vs stateless >= ${min.toFixed(2)}`, measured: fmt(rps), pass: clean && Math.min(...rps) >= min })

@@ -1,6 +1,6 @@
 /**
- * Issue 10 item 8: extra user columns through the bundled /register (`routes.registerFields`) and /me
- * (`routes.meFields`), on both dialects; everything else in the body is still refused; a misspelled column
+ * Extra user columns through the bundled /register (`routes.registerFields`) and /me (`routes.meFields`), on
+ * both dialects, under snake_case JSON keys like every other key the routes use; everything else in the body is still refused; a misspelled column
  * given to AuthService.register() is refused too (and a compile error: see types.test.ts).
  */
 import { integer as pgInteger, pgTable, text as pgText } from 'drizzle-orm/pg-core'
@@ -30,6 +30,8 @@ const DDL: Record<Dialect, string> = {
     joined_at timestamp(3) with time zone not null default now(), created_at timestamp(3) with time zone not null default now(),
     updated_at timestamp(3) with time zone not null default now(), nickname text, age integer)`
 }
+
+const keyed = sqliteTable('keyed_users', { ...sqliteUserColumns(), accessToken: text('access_token'), fooBar: text('foo_bar'), foo_bar: text('foo_bar2') })
 
 const ROUTES = {
   registerFields: { nickname: { type: 'string', minLength: 1, maxLength: 40 }, age: { type: 'integer', minimum: 13 } },
@@ -102,7 +104,9 @@ t.test('registerFields and meFields are checked at registration and say what to 
     ['meFields hash', { usersTable: sqliteUsers, routes: { meFields: ['passwordHash'] } }, /'passwordHash' is never returned/],
     ['meFields own', { usersTable: sqliteUsers, routes: { meFields: ['email'] } }, /'email' is already in \/me/],
     ['tags', { routes: { tags: 'auth' } }, /`routes.tags` must be an array/],
-    ['a table with no columns of its own', { usersTable: sqliteTable('plain_users', sqliteUserColumns()), routes: { meFields: ['nickname'] } }, /\(its own columns: none\)/]
+    ['a table with no columns of its own', { usersTable: sqliteTable('plain_users', sqliteUserColumns()), routes: { meFields: ['nickname'] } }, /\(its own columns: none\)/],
+    ['a column under a key the routes use', { usersTable: keyed, routes: { meFields: ['accessToken'] } }, /'accessToken' would travel as 'access_token', which the bundled routes already use/],
+    ['two columns under one key', { usersTable: keyed, routes: { registerFields: { fooBar: { type: 'string' }, foo_bar: { type: 'string' } } } }, /the columns 'fooBar' and 'foo_bar' would both travel as 'foo_bar'/]
   ]
   for (const [name, options, message] of cases) {
     const app = Fastify()
@@ -151,5 +155,34 @@ t.test('/me serializes each meField by its column type: dates as ISO-8601, bigin
   const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'typed@example.com', password: PASSWORD } })
   const me = await app.inject({ url: '/me', headers: bearer(login.json().access_token) })
   t.equal(me.statusCode, 200)
-  t.match(me.json(), { seenAt: '2026-01-02T03:04:05.678Z', points: '9007199254740993', prefs: { theme: 'dark' }, level: 1 })
+  const { id, last_login: lastLogin, ...rest } = me.json()
+  t.ok(typeof id === 'string' && typeof lastLogin === 'string')
+  t.same(rest, { email: 'typed@example.com', is_verified: false, is_active: true, seen_at: '2026-01-02T03:04:05.678Z', points: '9007199254740993', prefs: { theme: 'dark' }, level: 1 },
+    'every key snake_case: the column seenAt is seen_at')
+})
+
+t.test('a camelCase column travels under its snake_case key in /register, its 201 and /me, and only under that key', async (t) => {
+  const cased = sqliteTable('cased_users', { ...sqliteUserColumns(), fullName: text('full_name'), userID: text('user_ref') })
+  const db = await createTestDatabase('sqlite')
+  await db.query(DDL.sqlite.replace('app_users', 'cased_users').replace('nickname text, age integer)', 'full_name text, user_ref text)'))
+  const app = Fastify()
+  await app.register(fastifyDrizzleAuth, {
+    database: db.database, secret: SECRET, bcryptRounds: 4, usersTable: cased,
+    routes: { registerFields: { fullName: { type: 'string' }, userID: { type: 'string' } }, registerRequired: ['fullName'], meFields: ['fullName', 'userID'] }
+  } as FastifyDrizzleAuthOptions)
+  t.teardown(async () => { await app.close(); await db.close() })
+  const register = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/register', payload: { password: PASSWORD, ...payload } })
+
+  const camel = await register({ email: 'camel@example.com', fullName: 'Cam' })
+  t.equal(camel.statusCode, 400, 'the property name is not a key of the body')
+  t.match(camel.json().detail, /full_name/, 'the missing key is named as the body spells it')
+  const ok = await register({ email: 'snake@example.com', full_name: 'Sna', user_id: 'u-1' })
+  t.equal(ok.statusCode, 201)
+  t.same(ok.json(), { id: ok.json().id, email: 'snake@example.com', is_verified: false, full_name: 'Sna', user_id: 'u-1' })
+  t.same((await db.query("select full_name, user_ref from cased_users where email = 'snake@example.com'"))[0], { full_name: 'Sna', user_ref: 'u-1' }, 'stored in the columns')
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'snake@example.com', password: PASSWORD } })
+  const me = (await app.inject({ url: '/me', headers: bearer(login.json().access_token) })).json()
+  t.equal(me.full_name, 'Sna')
+  t.equal(me.user_id, 'u-1')
+  t.notOk('fullName' in me)
 })

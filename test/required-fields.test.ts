@@ -66,15 +66,15 @@ for (const dialect of await availableDialects()) {
     t.match(missing.json().detail, /nickname/)
     t.equal((await register({ nickname: 'A' })).statusCode, 400, 'registerRequired adds a column to the required ones')
 
-    const ok = await register({ nickname: 'A', handle: 'a', backupEmail: 'spare@example.com', age: 20, teamId: 1 })
+    const ok = await register({ nickname: 'A', handle: 'a', backup_email: 'spare@example.com', age: 20, team_id: 1 })
     t.equal(ok.statusCode, 201)
-    t.same(ok.json(), { id: ok.json().id, email: 'a@example.com', is_verified: false, nickname: 'A', handle: 'a', backupEmail: 'spare@example.com', age: 20, teamId: 1 }, 'the 201 echoes what was registered')
+    t.same(ok.json(), { id: ok.json().id, email: 'a@example.com', is_verified: false, nickname: 'A', handle: 'a', backup_email: 'spare@example.com', age: 20, team_id: 1 }, 'the 201 echoes what was registered, under snake_case keys')
 
     const cases: Array<[Record<string, unknown>, number, string, RegExp]> = [
       [{ nickname: 'B', handle: 'a' }, 409, 'field_taken', /`handle` is already taken/],
-      [{ nickname: 'B', handle: 'b', backupEmail: 'spare@example.com' }, 409, 'field_taken', /`backup_email` is already taken/],
+      [{ nickname: 'B', handle: 'b', backup_email: 'spare@example.com' }, 409, 'field_taken', /`backup_email` is already taken/],
       [{ nickname: 'B', handle: 'b', age: 9 }, 400, 'invalid_field', /breaks a check of the users table/],
-      [{ nickname: 'B', handle: 'b', teamId: 99 }, 400, 'invalid_field', /names a row that does not exist/]
+      [{ nickname: 'B', handle: 'b', team_id: 99 }, 400, 'invalid_field', /names a row that does not exist/]
     ]
     for (const [extra, status, code, detail] of cases) {
       const res = await register(extra, 'b@example.com')

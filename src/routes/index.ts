@@ -7,7 +7,7 @@ import { logoutRoute } from './logout.ts'
 import { meRoute } from './me.ts'
 import { passwordRoute } from './password.ts'
 import { refreshRoute } from './refresh.ts'
-import type { JsonSchema, MeField } from './options.ts'
+import type { MeField, RegisterField } from './options.ts'
 import { registerRoute } from './register.ts'
 import { emailChangeRoutes } from './email-change.ts'
 import { passwordResetRoutes } from './password-reset.ts'
@@ -19,8 +19,7 @@ export interface AuthRoutesOptions {
   prefix: string
   bodyLimit: number
   tags: readonly string[]
-  registerFields: Readonly<Record<string, JsonSchema>>
-  registerRequired: readonly string[]
+  registerFields: readonly RegisterField[]
   meFields: readonly MeField[]
   service: () => AuthService
   transport: ResolvedTransport
@@ -30,7 +29,7 @@ export interface AuthRoutesOptions {
   accountRoutes: boolean
 }
 
-export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'registerRequired' | 'meFields' | 'transport' | 'refreshPath'> {
+export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
   /** The document part of a route's schema (tags, summary, operationId, security). */
   docs: (operationId: string, summary: string, secured: boolean) => RouteDocs
   /** Every bundled route's config: @fastify/swagger adds the security scheme through it. */
@@ -78,7 +77,6 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
     service: options.service,
     bodyLimit: options.bodyLimit,
     registerFields: options.registerFields,
-    registerRequired: options.registerRequired,
     meFields: options.meFields,
     transport: options.transport,
     refreshPath: options.refreshPath,

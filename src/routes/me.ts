@@ -4,13 +4,12 @@ import type { RouteContext } from './index.ts'
 import { errorResponses, meResponse } from './schemas.ts'
 
 export function meRoute (fastify: FastifyInstance, { docs, config, meFields }: RouteContext): void {
-  const names = meFields.map((field) => field.name)
   const response = meFields.length === 0
     ? meResponse
     : {
         ...meResponse,
-        required: [...meResponse.required, ...names],
-        properties: { ...meResponse.properties, ...Object.fromEntries(meFields.map((field) => [field.name, field.schema])) }
+        required: [...meResponse.required, ...meFields.map((field) => field.key)],
+        properties: { ...meResponse.properties, ...Object.fromEntries(meFields.map((field) => [field.key, field.schema])) }
       }
   fastify.get('/me', {
     preHandler: loginRequired,
@@ -26,7 +25,7 @@ export function meRoute (fastify: FastifyInstance, { docs, config, meFields }: R
       is_active: user.isActive,
       last_login: user.lastLogin === null ? null : user.lastLogin.toISOString()
     }
-    for (const name of names) body[name] = jsonValue((user as unknown as Record<string, unknown>)[name])
+    for (const { name, key } of meFields) body[key] = jsonValue((user as unknown as Record<string, unknown>)[name])
     return body
   })
 }

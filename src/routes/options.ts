@@ -28,25 +28,40 @@ export interface RoutesOptions {
   meFields?: readonly string[]
 }
 
-/** A column `/me` returns, with the schema that serializes it. */
+/** A column `/me` returns: its property name, its JSON key, and the schema that serializes it. */
 export interface MeField {
   name: string
+  key: string
   schema: JsonSchema
+}
+
+/** A column `/register` takes: its property name, its JSON key, its schema, and whether a request must send it. */
+export interface RegisterField extends MeField {
+  required: boolean
 }
 
 export interface ResolvedRoutes {
   prefix: string
   bodyLimit: number
   tags: readonly string[]
-  registerFields: Readonly<Record<string, JsonSchema>>
-  /** The `registerFields` the body schema requires. */
-  registerRequired: readonly string[]
+  registerFields: readonly RegisterField[]
   meFields: readonly MeField[]
 }
 
 // What /register and /me already carry, or must never take from a request body.
 const RESERVED = new Set<string>([...BASE_USER_FIELDS, 'password', 'device_token'])
 const ME_OWN = new Set(['id', 'email', 'isVerified', 'isActive', 'lastLogin'])
+// The JSON keys the bundled routes already use for their own properties.
+const OWN_KEYS = new Set(['id', 'email', 'password', 'is_verified', 'is_active', 'last_login', 'device_token',
+  'access_token', 'refresh_token', 'token_type', 'expires_in', 'scope'])
+
+/**
+ * The JSON key of a column's property: every key the bundled routes read or write is snake_case, so an
+ * application's `displayName` travels as `display_name` (`userID` as `user_id`).
+ */
+export function jsonKey (property: string): string {
+  return property.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase()
+}
 
 /** Validates `routes` once, at registration; every failure says what to set. */
 export function resolveRoutes (routes: unknown, usersTable: Table | undefined): ResolvedRoutes | false {
@@ -66,14 +81,28 @@ export function resolveRoutes (routes: unknown, usersTable: Table | undefined): 
     throw new ConfigurationError("fastify-drizzle-auth: `routes.tags` must be an array of non-empty strings, e.g. ['auth']")
   }
   const columns = usersTable === undefined ? undefined : getTableColumns(usersTable)
-  const registerFields = resolveRegisterFields(options.registerFields, columns)
-  return {
-    prefix,
-    bodyLimit,
-    tags: Object.freeze([...tags]),
-    registerFields,
-    registerRequired: resolveRegisterRequired(options.registerRequired, registerFields, usersTable),
-    meFields: resolveMeFields(options.meFields, columns)
+  const schemas = resolveRegisterFields(options.registerFields, columns)
+  const required = new Set(resolveRegisterRequired(options.registerRequired, schemas, usersTable))
+  const registerFields = Object.entries(schemas).map(([name, schema]) => Object.freeze({ name, key: jsonKey(name), schema, required: required.has(name) }))
+  const meFields = resolveMeFields(options.meFields, columns)
+  checkKeys('registerFields', registerFields)
+  checkKeys('meFields', meFields)
+  return { prefix, bodyLimit, tags: Object.freeze([...tags]), registerFields: Object.freeze(registerFields), meFields }
+}
+
+/** Two columns must not travel under one JSON key, nor a column under a key the routes use for their own. */
+function checkKeys (kind: string, fields: readonly MeField[]): void {
+  const seen = new Map<string, string>()
+  for (const { name, key } of fields) {
+    if (OWN_KEYS.has(key)) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.${kind}\`: the column '${name}' would travel as '${key}', ` +
+        'which the bundled routes already use: rename the column\'s property')
+    }
+    const other = seen.get(key)
+    if (other !== undefined) {
+      throw new ConfigurationError(`fastify-drizzle-auth: \`routes.${kind}\`: the columns '${other}' and '${name}' would both travel as '${key}': rename one`)
+    }
+    seen.set(key, name)
   }
 }
 
@@ -140,7 +169,7 @@ function resolveMeFields (fields: unknown, columns: Record<string, Column> | und
     if (RESERVED.has(name) || ME_OWN.has(name)) {
       throw new ConfigurationError(`fastify-drizzle-auth: \`routes.meFields\`: '${name}' is ${ME_OWN.has(name) ? 'already in /me' : 'never returned'}`)
     }
-    return Object.freeze({ name, schema: columnSchema(appColumn('meFields', name, columns)) })
+    return Object.freeze({ name, key: jsonKey(name), schema: columnSchema(appColumn('meFields', name, columns)) })
   }))
 }
 

@@ -6,12 +6,13 @@ import { credentialsBody, errorResponse, errorResponses, registeredResponse } fr
 
 type Body = { email: string, password: string } & Record<string, unknown>
 
-export function registerRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config, registerFields, registerRequired }: RouteContext): void {
-  const extraFields = Object.keys(registerFields)
-  // The application's extra columns join the body schema; everything else is still refused.
-  const body = { ...credentialsBody, required: [...credentialsBody.required, ...registerRequired], properties: { ...credentialsBody.properties, ...registerFields } }
+export function registerRoute (fastify: FastifyInstance, { service, bodyLimit, docs, config, registerFields }: RouteContext): void {
+  const schemas = Object.fromEntries(registerFields.map((field) => [field.key, field.schema]))
+  const required = registerFields.filter((field) => field.required).map((field) => field.key)
+  // The application's extra columns join the body schema under their JSON keys; everything else is still refused.
+  const body = { ...credentialsBody, required: [...credentialsBody.required, ...required], properties: { ...credentialsBody.properties, ...schemas } }
   // The 201 echoes what was registered, the application's columns included.
-  const registered = { ...registeredResponse, properties: { ...registeredResponse.properties, ...registerFields } }
+  const registered = { ...registeredResponse, properties: { ...registeredResponse.properties, ...schemas } }
   fastify.post<{ Body: Body }>('/register', {
     bodyLimit,
     config: config(),
@@ -23,10 +24,10 @@ export function registerRoute (fastify: FastifyInstance, { service, bodyLimit, d
     }
   }, async (request, reply) => {
     const fields: Record<string, unknown> = {}
-    for (const name of extraFields) if (request.body[name] !== undefined) fields[name] = request.body[name]
+    for (const { name, key } of registerFields) if (request.body[key] !== undefined) fields[name] = request.body[key]
     const user = await service().register(request.body.email, request.body.password, fields, { ip: request.ip, after: afterResponse(request) })
     const echoed: Record<string, unknown> = { id: user.id, email: user.email, is_verified: user.isVerified }
-    for (const name of extraFields) echoed[name] = jsonValue((user as unknown as Record<string, unknown>)[name])
+    for (const { name, key } of registerFields) echoed[key] = jsonValue((user as unknown as Record<string, unknown>)[name])
     return reply.code(201).send(echoed)
   })
 }
