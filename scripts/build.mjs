@@ -21,3 +21,15 @@ for (const entry of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
   const rewritten = text.replace(relativeTs, '$1$2.js$3')
   if (rewritten !== text) writeFileSync(file, rewritten)
 }
+
+// @fastify/jwt is an optional peer: where it is not installed, its augmentation in types.d.ts would name a module
+// that cannot be found. tsc drops comments from declarations, so the @ts-ignore that src/types.ts carries is put
+// back here; where @fastify/jwt is installed the augmentation applies as written.
+const types = join(dist, 'types.d.ts')
+const augmentation = "declare module '@fastify/jwt' {"
+const declarations = readFileSync(types, 'utf8')
+if (!declarations.includes(augmentation)) {
+  console.error(`build: ${augmentation} not found in dist/types.d.ts`)
+  process.exit(1)
+}
+writeFileSync(types, declarations.replace(augmentation, `// @ts-ignore: @fastify/jwt is an optional peer\n${augmentation}`))

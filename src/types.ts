@@ -1,5 +1,3 @@
-/// <reference types="@fastify/jwt" preserve="true" />
-// The augmentation below needs @fastify/jwt's types loaded even where nothing else imports them.
 import type { AnonymousUser } from './anonymous.ts'
 import type { AuthService } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'
@@ -19,6 +17,8 @@ export interface AuthInfo {
   readonly transport: 'bearer' | 'cookie' | null
 }
 
+// @ts-ignore: @fastify/jwt is an optional peer. Where it is installed, its `request.user` is typed as the
+// plugin's (the same type as the declaration below, so the two merge); where it is not, there is nothing to augment.
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     user: AuthUser | AnonymousUser
@@ -31,6 +31,8 @@ declare module 'fastify' {
     authenticate?: boolean
   }
   interface FastifyRequest {
+    /** The signed-in user, or the shared AnonymousUser: set by the plugin's hook on every request. */
+    user: AuthUser | AnonymousUser
     auth: AuthInfo
   }
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 /**
- * Issue 10 items 1-3: the package as an application gets it. `npm pack` (prepack builds dist/), then the
+ * The package as an application gets it. `npm pack` (prepack builds dist/), then the
  * tarball installed into a temporary application beside fastify, drizzle-orm and better-sqlite3 at the
  * lockfile's versions (scripts off; the project's already-built native driver is copied in, so nothing
  * compiles), and:
@@ -7,7 +7,8 @@
  * (c) tsc passes under strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, skipLibCheck: false,
  *     with nodenext and with bundler resolution. drizzle-orm's own declarations do not pass skipLibCheck: false
  *     (an application that imports nothing but the drizzle-orm entry points the package's declarations import
- *     has them too): each must be one of that baseline's, and every other file must have none;
+ *     has them too): each must be one of that baseline's, and every other file must have none; the same
+ *     without @fastify/jwt installed (an optional peer);
  * (d) esbuild bundles (ESM with splitting, and one CommonJS file) start, migrate and answer, with no
  *     drizzle/ folder anywhere near them;
  * (e) the same application on the oldest versions declared (fastify 5.0.0, drizzle-orm 0.44.0, @fastify/jwt
@@ -139,7 +140,9 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
   const drizzleImports = new Set(declarations.flatMap((text) => [...text.matchAll(/from '(drizzle-orm[^']*)'/g)].map((match) => match[1])))
   t.same([...drizzleImports].sort(), ['drizzle-orm', 'drizzle-orm/better-sqlite3', 'drizzle-orm/node-postgres', 'drizzle-orm/pg-core', 'drizzle-orm/sqlite-core'],
     'the drizzle-orm entry points the declarations use (the baseline below imports the same)')
-  t.same(declarationPackages('dist/index.d.ts'), ['@fastify/jwt', 'drizzle-orm', 'fastify'], 'the root types need no driver and no @types/*')
+  t.same(declarationPackages('dist/index.d.ts'), ['drizzle-orm', 'fastify'], 'the root types need no driver, no @fastify/jwt and no @types/*')
+  t.match(readFileSync(join(ROOT, 'dist/types.d.ts'), 'utf8'), /@ts-ignore[^\n]*\n(\/\/[^\n]*\n)*declare module '@fastify\/jwt'/,
+    "the optional @fastify/jwt augmentation keeps its @ts-ignore in the declarations")
   t.notOk(declarationPackages('dist/db/sqlite/index.d.ts').some((name) => /^(pg|@types\/pg|drizzle-orm\/node-postgres)$/.test(name)), 'the SQLite types need nothing of PostgreSQL')
   t.notOk(declarationPackages('dist/db/pg/index.d.ts').some((name) => /better-sqlite3/.test(name)), 'the PostgreSQL types need nothing of SQLite')
   const tarball = join(work, packed.filename)
@@ -219,6 +222,29 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
       t.same(errors.other, [], `${project}: no error in the application or in any declaration but drizzle-orm's`)
       const baseline = new Set(baselineDrizzleErrors(app, project))
       t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's own errors (${errors.drizzle.length}) are all among those of an app that uses drizzle alone`)
+    }
+  })
+
+  t.test('(c) tsc without @fastify/jwt installed: request.user is still typed, and nothing is missing', async (t) => {
+    const jwt = join(app, 'node_modules/@fastify/jwt')
+    const aside = join(app, 'node_modules/@fastify/.jwt-aside')
+    renameSync(jwt, aside)
+    try {
+      for (const project of ['tsconfig.nodenext.json', 'tsconfig.bundler.json']) {
+        const config = JSON.parse(readFileSync(join(app, project), 'utf8'))
+        writeFileSync(join(app, `without-jwt.${project}`), JSON.stringify({ ...config, files: ['app-without-jwt.ts'] }))
+        const errors = timed(t, `tsc ${project} without @fastify/jwt`, () => typeErrors(app, `without-jwt.${project}`))
+        t.same(errors.other, [], `${project}: no error in the application or in the plugin's declarations`)
+        const baseline = new Set(baselineDrizzleErrors(app, project))
+        t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's errors are its own`)
+      }
+      const script = "import Fastify from 'fastify'; import auth from 'fastify-drizzle-auth'; const app = Fastify(); " +
+        "app.register(auth, { database: ':memory:', secret: 'x'.repeat(32), routes: true }); " +
+        "app.get('/who', async (request) => ({ anonymous: request.user.isAnonymous })); " +
+        "await app.ready(); console.log((await app.inject('/who')).body); await app.close()"
+      t.same(JSON.parse(run(process.execPath, ['--input-type=module', '-e', script], { cwd: app })), { anonymous: true }, 'and it runs without it')
+    } finally {
+      renameSync(aside, jwt)
     }
   })
 
