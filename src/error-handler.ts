@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify'
 import { AuthError } from './errors.ts'
 
 type ErrorHandler = (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
@@ -9,6 +9,16 @@ export function sendAuthError (error: AuthError, request: FastifyRequest, reply:
   return reply.code(error.statusCode).headers(error.headers)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(error.body()))
+}
+
+/**
+ * Fastify's own default error handler, known by identity: a minifier renames functions, so its name proves
+ * nothing. A throwaway instance (never started, holding nothing) hands it over; found once, at registration.
+ */
+let fastifyDefault: ErrorHandler | undefined
+function fastifyDefaultHandler (): ErrorHandler {
+  fastifyDefault ??= Fastify({ logger: false }).errorHandler as ErrorHandler
+  return fastifyDefault
 }
 
 /** Error handlers the plugin itself set (the bundled routes' own): they are not the application's. */
@@ -28,7 +38,7 @@ function applicationHandler (request: FastifyRequest, own: ErrorHandler | undefi
   let handler = request.server.errorHandler
   if (ownHandlers.has(handler)) handler = pluginScope.errorHandler
   // Fastify's default answers with its own shape: without an application handler, the formatter applies.
-  return handler.name === 'defaultErrorHandler' ? undefined : handler as ErrorHandler
+  return handler === fastifyDefaultHandler() ? undefined : handler as ErrorHandler
 }
 
 /**
@@ -64,6 +74,7 @@ const ERROR_PATH = Symbol('fastify-drizzle-auth.errorPath')
 
 /** Installs the error path on every route declared from now on, in this context and its children. */
 export function installErrorPath (fastify: FastifyInstance): void {
+  fastifyDefaultHandler()
   fastify.addHook('onRoute', (route: RouteOptions) => {
     route.errorHandler = routeErrorHandler(route.errorHandler as ErrorHandler | undefined, fastify)
     route.config = Object.assign({ ...route.config }, { [ERROR_PATH]: true })
