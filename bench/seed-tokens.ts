@@ -4,7 +4,7 @@
  * then writes one access token per session to `out.json`, signed with AUTH_SECRET as the plugin signs them.
  */
 import { writeFileSync } from 'node:fs'
-import { resolveConfig } from '../src/config.ts'
+import { resolveConfig } from '../src/service/config.ts'
 import { openStore } from '../src/db/index.ts'
 import { AccessTokenCodec, hashRefreshToken, newSessionId } from '../src/service/tokens.ts'
 import { newRefreshToken } from './refresh-token.ts'

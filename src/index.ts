@@ -5,8 +5,8 @@ export { fastifyDrizzleAuth }
 export type { FastifyDrizzleAuthOptions } from './options.ts'
 export type { RoutesOptions, JsonSchema } from './routes/options.ts'
 export { securitySchemes, SECURITY_SCHEME_NAME, COOKIE_SCHEME_NAME, ERROR_SCHEMA_ID } from './openapi.ts'
-export { configure, getConfig, resetConfig, MIN_SECRET_BYTES } from './config.ts'
-export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig, RegistrationRateLimitConfig, DrizzleDatabase } from './config.ts'
+export { configure, getConfig, MIN_SECRET_BYTES } from './service/config.ts'
+export type { AuthConfig, ResolvedConfig, LoginRateLimitConfig, RegistrationRateLimitConfig, DrizzleDatabase } from './service/config.ts'
 export { AuthService } from './service/auth-service.ts'
 export type { AccountRequestOptions, AfterAnswer, EmailConfirmOptions } from './service/account-flows.ts'
 export type {

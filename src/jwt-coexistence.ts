@@ -1,6 +1,6 @@
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ResolvedConfig } from './config.ts'
+import type { ResolvedConfig } from './service/config.ts'
 import { ConfigurationError } from './errors.ts'
 import type { AnonymousUser } from './anonymous.ts'
 import type { AuthUser } from './service/user.ts'

@@ -1,4 +1,4 @@
-import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
+import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './service/config.ts'
 import { ConfigurationError } from './errors.ts'
 import { PLUGIN_KEY_TREE } from './option-keys.ts'
 import { CONFIG_KEY_TREE, checkOptionKeys } from './service/config-keys.ts'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { BoundedCache } from '../src/db/bounded-cache.ts'
+import { BoundedCache } from '../src/lib/bounded-cache.ts'
 
 t.test('two generations: never more than the capacity, the older half dropped whole, a hit in it kept', async (t) => {
   const cache = new BoundedCache<string, number>(4)

@@ -1,6 +1,7 @@
 /**
  * The layers show in the import graph of src/: the shared errors and the store contract import nothing; the
- * dialects import neither the service nor Fastify; the service imports no dialect and no Fastify; the Fastify
+ * generic helpers of lib/ import only each other and the errors; the dialects import neither the service nor Fastify; the
+ * service reaches src/db/ only through the contract and the dispatcher, and imports no Fastify; the Fastify
  * side never imports from src/db/; only the dispatcher loads a dialect, and only when it is used.
  */
 import { fileURLToPath } from 'node:url'
@@ -29,6 +30,8 @@ t.test('the checker sees each kind of wrong arrow', async (t) => {
     { from: 'service/auth-service.ts', to: 'db/sqlite/store.ts', dynamic: false },
     { from: 'service/auth-service.ts', to: 'guards.ts', dynamic: false },
     { from: 'service/auth-service.ts', to: 'fastify', dynamic: false },
+    { from: 'service/store-access.ts', to: 'db/connection-error.ts', dynamic: false },
+    { from: 'lib/bounded-cache.ts', to: 'service/user.ts', dynamic: false },
     { from: 'guards.ts', to: 'db/store.ts', dynamic: false },
     { from: 'db/sqlite/store.ts', to: 'service/user.ts', dynamic: false },
     { from: 'db/sqlite/store.ts', to: 'db/pg/schema.ts', dynamic: false },

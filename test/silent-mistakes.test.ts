@@ -84,7 +84,7 @@ t.test('opening an SQLite database without better-sqlite3 installed says what to
     [broken, { message: /another Node version/ }]
   ] as const) {
     const { openSqlite } = await t.mockImport<typeof import('../src/db/sqlite/open.ts')>('../src/db/sqlite/open.ts', {
-      '../src/db/package-require.ts': { packageRequire: Object.assign(() => { throw thrown }, { resolve: () => '' }) }
+      '../src/lib/package-require.ts': { packageRequire: Object.assign(() => { throw thrown }, { resolve: () => '' }) }
     })
     t.throws(() => openSqlite(':memory:'), expected)
   }

@@ -3,6 +3,9 @@ import { PgDatabase } from 'drizzle-orm/pg-core'
 import { ConfigurationError } from '../errors.ts'
 import type { AnyAuthStore } from './store.ts'
 
+/** The service classifies store failures through the dispatcher: it reaches nothing else of src/db/ but the contract. */
+export { isConnectionError } from './connection-error.ts'
+
 /** What the `database` shortcut needs to become a store. */
 export interface DatabaseShortcut {
   /** A file path or ':memory:', a postgres:// URL, or a Drizzle better-sqlite3 or node-postgres database. */

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors.ts'
-import { positiveInteger } from '../db/option-checks.ts'
+import { positiveInteger } from '../lib/option-checks.ts'
 import { defaultTemplates, MAIL_MESSAGE_TYPES, type Mailer, type MailTemplate, type MailTemplates, renderMail } from './mail-messages.ts'
 
 /** Where the emailed links point: the application's own pages, which POST the token (never a GET that consumes it). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import type { ActionPurpose, EmailChangeResult, NewActionToken, NewOutboxMessage, UserRecord } from '../db/store.ts'
 import {
   AuthenticationError, ConfigurationError, ConflictError, describeError, InvalidActionTokenError, InvalidArgumentError, InvalidCurrentPasswordError

@@ -1,5 +1,5 @@
 import type { Table } from 'drizzle-orm'
-import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from '../config.ts'
+import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
 import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'

@@ -1,4 +1,4 @@
-import type { AuthConfig, LoginRateLimitConfig, RegistrationRateLimitConfig } from '../config.ts'
+import type { AuthConfig, LoginRateLimitConfig, RegistrationRateLimitConfig } from './config.ts'
 import { ConfigurationError } from '../errors.ts'
 import type { ActionTokenTtlConfig, AccountLinks, MailRateLimitConfig, OutboxConfig } from './account-config.ts'
 

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import type { AnyAuthStore, AttemptCount, AttemptLimit } from '../db/store.ts'
 import { RateLimitError } from '../errors.ts'
 import type { LimitedAction } from './events.ts'

@@ -1,4 +1,4 @@
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import { AuthenticationError, EmailNotVerifiedError } from '../errors.ts'
 import { objectArgument, optionalString } from './arguments.ts'
 import { normalizeEmail } from './email.ts'

@@ -1,5 +1,5 @@
 import type { Table } from 'drizzle-orm'
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import { type AccountFlows, afterAnswer } from './account-flows.ts'
 import { objectArgument, optionalString, passwordArgument } from './arguments.ts'
 import { normalizeAndCheckEmail } from './email.ts'

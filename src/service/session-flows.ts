@@ -1,4 +1,4 @@
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import { describeError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.ts'
 import { refusal } from './access.ts'
 import type { AuthEventEmitter, AuthLogger } from './events.ts'

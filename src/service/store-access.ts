@@ -1,5 +1,5 @@
-import type { ResolvedConfig } from '../config.ts'
-import { isConnectionError } from '../db/connection-error.ts'
+import type { ResolvedConfig } from './config.ts'
+import { isConnectionError } from '../db/index.ts'
 import { openStore } from '../db/index.ts'
 import type { AnyAuthStore } from '../db/store.ts'
 import { AuthError, ConfigurationError, describeError, scrubbedCause, ServiceUnavailableError } from '../errors.ts'

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier, TokenError as JwtError } from 'fast-jwt'
-import { BoundedCache } from '../db/bounded-cache.ts'
+import { BoundedCache } from '../lib/bounded-cache.ts'
 import { TokenExpiredError, TokenInvalidError } from '../errors.ts'
 import { checkRegisteredClaims, type ClaimRules, pinnedHmacCheck } from './pinned-jwt.ts'
 

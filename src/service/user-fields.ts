@@ -1,5 +1,5 @@
 import { getTableColumns, type InferInsertModel, type Table } from 'drizzle-orm'
-import type { ResolvedConfig } from '../config.ts'
+import type { ResolvedConfig } from './config.ts'
 import { InvalidArgumentError, InvalidFieldError } from '../errors.ts'
 import { objectArgument } from './arguments.ts'
 import { type AuthUserFields, BASE_USER_FIELDS } from './user.ts'

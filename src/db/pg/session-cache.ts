@@ -1,6 +1,6 @@
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core'
 import pg from 'pg'
-import { BoundedCache } from '../bounded-cache.ts'
+import { BoundedCache } from '../../lib/bounded-cache.ts'
 import { describeError } from '../../errors.ts'
 import { quotedIdentifier } from '../quoted-identifier.ts'
 import type { FoundSession } from '../store.ts'

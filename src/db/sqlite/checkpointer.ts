@@ -1,4 +1,4 @@
-import { packageRequire } from '../package-require.ts'
+import { packageRequire } from '../../lib/package-require.ts'
 import { Worker } from 'node:worker_threads'
 
 /**

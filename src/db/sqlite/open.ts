@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import type Database from 'better-sqlite3'
 import type { drizzle as drizzleOf } from 'drizzle-orm/better-sqlite3'
 import { ConfigurationError } from '../../errors.ts'
-import { packageRequire } from '../package-require.ts'
+import { packageRequire } from '../../lib/package-require.ts'
 import { startCheckpointer } from './checkpointer.ts'
 import type { SqliteDatabase } from './store.ts'
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { eq, getTableColumns, sql } from 'drizzle-orm'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
-import { BoundedCache } from '../bounded-cache.ts'
+import { BoundedCache } from '../../lib/bounded-cache.ts'
 import { toFoundSession, toPublicUser, withUser } from '../found-session.ts'
 import type { FoundSession, PublicUserRecord } from '../store.ts'
 import { trackChanges } from './change-tracking.ts'
