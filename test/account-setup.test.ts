@@ -1,5 +1,5 @@
 /**
- * Issue 11: the account options are checked once and say what to set; the shipped mailers (SMTP on nodemailer,
+ * The account options are checked once and say what to set; the shipped mailers (SMTP on nodemailer,
  * a directory of .eml files); templates; the new routes in OpenAPI; lifetimes; the purge of spent tokens.
  */
 import SwaggerParser from '@apidevtools/swagger-parser'

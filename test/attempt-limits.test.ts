@@ -1,5 +1,5 @@
 /**
- * Hardening items 2, 5, 6 and 9: current-password guessing is counted like failed logins, device tokens keep an
+ * Current-password guessing is counted like failed logins, device tokens keep an
  * account's own devices out of the per-address and per-account walls, a per-account limit across addresses
  * (IPv6 keyed per /64), and requests already over a limit write nothing.
  */
@@ -66,7 +66,7 @@ t.test('ipKey: IPv4 as it is, IPv4-mapped as IPv4 in every spelling, IPv6 by its
 
 for (const dialect of await availableDialects()) {
   t.test(dialect, async (t) => {
-    t.test('item 2: wrong current passwords are counted like failed logins: the 6th change attempt is 429, even with the right one', async (t) => {
+    t.test('wrong current passwords are counted like failed logins: the 6th change attempt is 429, even with the right one', async (t) => {
       const { app, alice, access } = await setup(dialect)
       t.teardown(() => app.close())
       const change = (current: string) => app.inject({
@@ -85,7 +85,7 @@ for (const dialect of await availableDialects()) {
       t.equal(await app.authService.checkPassword(alice, PASSWORD), true, 'the password did not change')
     })
 
-    t.test('item 2: the count is shared with failed logins of the account, from any address', async (t) => {
+    t.test('the count is shared with failed logins of the account, from any address', async (t) => {
       const { app, access } = await setup(dialect, { loginRateLimit: { maxAttemptsPerEmail: 100, maxAttemptsPerAccount: 4 } })
       t.teardown(() => app.close())
       t.equal((await loginFrom(app, '192.0.2.1', 'alice@example.com', 'Wrong-1')).statusCode, 401)
@@ -100,7 +100,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await loginFrom(app, '192.0.2.3', 'alice@example.com', PASSWORD)).statusCode, 429, 'logins of the account too')
     })
 
-    t.test('item 5: a login returns a device token, stored only as its SHA-256', async (t) => {
+    t.test('a login returns a device token, stored only as its SHA-256', async (t) => {
       const { app, device } = await setup(dialect)
       t.teardown(() => app.close())
       t.match(device, /^[A-Za-z0-9_-]{43}$/)
@@ -110,7 +110,7 @@ for (const dialect of await availableDialects()) {
       t.not(stored[0].token_hash, device)
     })
 
-    t.test('item 5: an address over its limit still lets a device token of that account in, and only of that account', async (t) => {
+    t.test('an address over its limit still lets a device token of that account in, and only of that account', async (t) => {
       const { app, device } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 3 } })
       t.teardown(() => app.close())
       await app.authService.register('bob@example.com', PASSWORD)
@@ -129,7 +129,7 @@ for (const dialect of await availableDialects()) {
       t.equal(await rows(app, 'auth_device_tokens'), 2, 'no new device token for a login that presented one')
     })
 
-    t.test('item 5: a presented device token costs the same store work whether or not the email has an account', async (t) => {
+    t.test('a presented device token costs the same store work whether or not the email has an account', async (t) => {
       const { app } = await setup(dialect)
       t.teardown(() => app.close())
       const store = app.authService.store as unknown as Record<string, (...args: unknown[]) => unknown>
@@ -145,7 +145,7 @@ for (const dialect of await availableDialects()) {
       t.same(known, ['findUserByEmail', 'hitDeviceToken', 'hitLoginAttempts'])
     })
 
-    t.test('item 5: ten failures with one device token revoke it', async (t) => {
+    t.test('ten failures with one device token revoke it', async (t) => {
       const { app, device } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 3 } })
       t.teardown(() => app.close())
       const ip = '198.51.100.8'
@@ -159,7 +159,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await loginFrom(app, ip, 'alice@example.com', PASSWORD, device)).statusCode, 429, 'no longer exempt')
     })
 
-    t.test('item 5: a success resets the device token count', async (t) => {
+    t.test('a success resets the device token count', async (t) => {
       const { app, device } = await setup(dialect)
       t.teardown(() => app.close())
       for (let i = 0; i < 9; i++) await loginFrom(app, '10.0.0.5', 'alice@example.com', `Wrong-Pass-${i}`, device)
@@ -169,7 +169,7 @@ for (const dialect of await availableDialects()) {
     })
 
     for (const how of ['logoutAll', 'setPassword', 'deactivate'] as const) {
-      t.test(`item 5: ${how} revokes the device tokens`, async (t) => {
+      t.test(`${how} revokes the device tokens`, async (t) => {
         const { app, alice, device } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 1 } })
         t.teardown(() => app.close())
         if (how === 'logoutAll') await app.authService.logoutAll(alice.id)
@@ -183,7 +183,7 @@ for (const dialect of await availableDialects()) {
       })
     }
 
-    t.test('item 6: at most 20 failures per account across all addresses; the owner\'s device is still let in', async (t) => {
+    t.test('at most 20 failures per account across all addresses; the owner\'s device is still let in', async (t) => {
       const { app, device } = await setup(dialect)
       t.teardown(() => app.close())
       const statuses: number[] = []
@@ -198,7 +198,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await loginFrom(app, '203.0.113.98', 'ghost@example.com', 'Guess')).statusCode, 401, 'other accounts unaffected')
     })
 
-    t.test('item 6: the per-account limit is configurable and the same for unknown accounts', async (t) => {
+    t.test('the per-account limit is configurable and the same for unknown accounts', async (t) => {
       const { app } = await setup(dialect, { loginRateLimit: { maxAttemptsPerAccount: 2 } })
       t.teardown(() => app.close())
       const run = async (email: string) => {
@@ -210,7 +210,7 @@ for (const dialect of await availableDialects()) {
       t.same(await run('ghost@example.com'), [401, 401, 429])
     })
 
-    t.test('item 6: IPv6 clients are counted per /64 for the per-address limit', async (t) => {
+    t.test('IPv6 clients are counted per /64 for the per-address limit', async (t) => {
       const { app } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 3 } })
       t.teardown(() => app.close())
       const statuses = []
@@ -221,7 +221,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await loginFrom(app, '2001:db8:0:1::1', 'other@example.com', 'Guess-0')).statusCode, 401, 'the next /64 is another client')
     })
 
-    t.test('item 9: 1,000 refused logins from one address write no row', async (t) => {
+    t.test('1,000 refused logins from one address write no row', async (t) => {
       const { app } = await setup(dialect, { loginRateLimit: { maxAttemptsPerIp: 3 } })
       t.teardown(() => app.close())
       const ip = '198.51.100.20'

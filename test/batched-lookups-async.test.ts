@@ -1,5 +1,5 @@
 /**
- * Issue 13: on an asynchronous store, lookups gathered while statements are in flight wait for one of them to
+ * On an asynchronous store, lookups gathered while statements are in flight wait for one of them to
  * end (at most two at once), so a busy server sends fewer, larger statements; every request is still answered.
  */
 import t, { type Test } from 'tap'

@@ -1,5 +1,5 @@
 /**
- * Issue 13: the session lookups of one event-loop turn are answered together (one read transaction on
+ * The session lookups of one event-loop turn are answered together (one read transaction on
  * SQLite, one statement on PostgreSQL), each exactly as it would be alone, and never from a snapshot older
  * than the requests themselves.
  */

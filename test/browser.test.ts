@@ -1,5 +1,5 @@
 /**
- * Issue 12 items 4-6: the example page in a real browser (Debian's Chromium through playwright-core). It
+ * The example page in a real browser (Debian's Chromium through playwright-core). It
  * registers, logs in, survives a reload, outlives its access cookie through the refresh cookie, reaches the
  * server-rendered dashboard, logs out; the tokens never reach document.cookie or storage; a page of another
  * origin (a second local server) can neither make an authenticated POST nor read /me. A screenshot of the

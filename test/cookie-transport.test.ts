@@ -1,5 +1,5 @@
 /**
- * Issue 12 items 1-3: tokens in HttpOnly cookies (`tokenTransport: 'cookie' | 'both'`), read by the hook with
+ * Tokens in HttpOnly cookies (`tokenTransport: 'cookie' | 'both'`), read by the hook with
  * the header's checks, CSRF rules for cookie-authenticated unsafe requests, login CSRF, double-submit, and
  * the bearer default unchanged.
  */

@@ -1,4 +1,4 @@
-/** Hardening item 12: an email holding an invisible or formatting character is refused (422 invalid_email). */
+/** An email holding an invisible or formatting character is refused (422 invalid_email). */
 import t from 'tap'
 import { InvalidEmailError } from '../src/index.ts'
 import { PASSWORD, buildApp, testDatabase } from './fixtures/app.ts'

@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 4: an application's own @fastify/jwt, registered before or after the plugin. Nothing crashes;
+ * An application's own @fastify/jwt, registered before or after the plugin. Nothing crashes;
  * `request.user` is only ever what the plugin's hook set (request.jwtVerify() does not overwrite it); the
  * application's jwtVerify() never accepts one of the plugin's tokens, revoked or not (an @fastify/jwt that
  * would, because it has the same secret, stops ready() with a ConfigurationError).

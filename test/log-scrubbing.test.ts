@@ -1,5 +1,5 @@
 /**
- * Hardening item 10: an error that leaves the service carries a cause with the driver's code and message
+ * An error that leaves the service carries a cause with the driver's code and message
  * only, so Fastify's default 5xx log (which prints cause chains) never shows a query's parameters.
  */
 import { Writable } from 'node:stream'

@@ -1,5 +1,5 @@
 /**
- * Hardening item 1: a login that read the user before a password change or a deactivation committed must not
+ * A login that read the user before a password change or a deactivation committed must not
  * create its session afterwards; a refresh of an inactive user's session is refused.
  */
 import t from 'tap'

@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 7: one migration flow with the application's drizzle-kit. The migrations travel inside the
+ * One migration flow with the application's drizzle-kit. The migrations travel inside the
  * code (identical to drizzle/); with `usersTable` no `auth_users` is made; the `fastify-drizzle-auth migrate`
  * command applies them from the application's root (drizzle-kit.test.ts: the application's own drizzle-kit).
  */

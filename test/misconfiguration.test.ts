@@ -1,5 +1,5 @@
 /**
- * No silent misconfiguration (issue 10, item 6): a URL of another scheme, the registration's own prefix, and
+ * No silent misconfiguration: a URL of another scheme, the registration's own prefix, and
  * a database that refuses at start for a reason that will not fix itself.
  */
 import Fastify from 'fastify'

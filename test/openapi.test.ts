@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 5: the OpenAPI document @fastify/swagger builds with the plugin, validated against the OpenAPI 3
+ * The OpenAPI document @fastify/swagger builds with the plugin, validated against the OpenAPI 3
  * schema by @apidevtools/swagger-parser: the bearer scheme, security on every route (bundled and the
  * application's guarded ones), tags, summaries, stable operation ids, one shared error schema.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 13 item 4: the opt-in memory of session lookups on PostgreSQL, forgotten on LISTEN/NOTIFY, off while
+ * The opt-in memory of session lookups on PostgreSQL, forgotten on LISTEN/NOTIFY, off while
  * the listening connection is down, capped by maxStalenessMs.
  */
 import { setTimeout as sleep } from 'node:timers/promises'

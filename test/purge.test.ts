@@ -1,7 +1,7 @@
 /**
- * Hardening items 7 and 9: purging keeps reuse detection alive for a live session; the plugin purges on an
+ * Purging keeps reuse detection alive for a live session; the plugin purges on an
  * interval by itself (one instance at a time on PostgreSQL) and stops when it closes.
- * Item 8: the plugin's access tokens live accessTokenTtl seconds (the plugin no longer registers @fastify/jwt,
+ * The plugin's access tokens live accessTokenTtl seconds (the plugin no longer registers @fastify/jwt,
  * so there is no fastify.jwt.sign() of its own: see jwt-coexistence.test.ts).
  */
 import { Writable } from 'node:stream'
@@ -33,7 +33,7 @@ function nextPurge (app: App, accept: (count: number) => boolean = () => true): 
 
 for (const dialect of await availableDialects()) {
   t.test(dialect, async (t) => {
-    t.test('item 7: after a purge, a replayed refresh token still revokes the session and the thief\'s newer tokens', async (t) => {
+    t.test('after a purge, a replayed refresh token still revokes the session and the thief\'s newer tokens', async (t) => {
       const app = await buildApp({ refreshReuseGraceSeconds: 0, purgeIntervalSeconds: 0 }, {}, dialect)
       t.teardown(() => app.close())
       const stolen = await registerAndLogin(app)
@@ -50,7 +50,7 @@ for (const dialect of await availableDialects()) {
       t.equal(await app.authService.purgeExpired(), 3, 'once the session ended: it and both its tokens')
     })
 
-    t.test('item 9: the plugin purges on its own every purgeIntervalSeconds', async (t) => {
+    t.test('the plugin purges on its own every purgeIntervalSeconds', async (t) => {
       const app = await buildApp({ purgeIntervalSeconds: 1, refreshTokenTtl: 1 }, {}, dialect)
       t.teardown(() => app.close())
       await registerAndLogin(app)
@@ -63,7 +63,7 @@ for (const dialect of await availableDialects()) {
   })
 }
 
-t.test('item 9: purging stops when the app closes, and 0 turns it off', async (t) => {
+t.test('purging stops when the app closes, and 0 turns it off', async (t) => {
   const app = await buildApp({ purgeIntervalSeconds: 1 })
   let runs = 0
   app.authService.on('expired_purged', () => { runs++ })
@@ -82,7 +82,7 @@ t.test('item 9: purging stops when the app closes, and 0 turns it off', async (t
   t.equal(offRuns, 0, 'never with 0')
 })
 
-t.test('item 9: a failing purge is logged as a warning (no secret, no stack) and tried again on the next tick', async (t) => {
+t.test('a failing purge is logged as a warning (no secret, no stack) and tried again on the next tick', async (t) => {
   const lines: Array<{ level: number, msg: string, code?: string }> = []
   let failures = 0
   const { db: database, close } = openSqlite(':memory:')
@@ -111,7 +111,7 @@ t.test('item 9: a failing purge is logged as a warning (no secret, no stack) and
   t.equal(failures, 2, 'tried again')
 })
 
-t.test('item 9: on PostgreSQL one instance purges at a time (advisory lock)', async (t) => {
+t.test('on PostgreSQL one instance purges at a time (advisory lock)', async (t) => {
   if (!(await availableDialects()).includes('postgresql')) return
   const db = await createTestDatabase('postgresql')
   t.teardown(() => db.close())
@@ -129,7 +129,7 @@ t.test('item 9: on PostgreSQL one instance purges at a time (advisory lock)', as
   t.equal(await app.authService.purgeExpired(), 2, 'then this one purges')
 })
 
-t.test('item 8: access tokens live accessTokenTtl seconds', async (t) => {
+t.test('access tokens live accessTokenTtl seconds', async (t) => {
   for (const ttl of [undefined, 60]) {
     const app = Fastify()
     await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: SECRET, bcryptRounds: 4, routes: true, ...(ttl === undefined ? {} : { accessTokenTtl: ttl }) })

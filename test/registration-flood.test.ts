@@ -1,5 +1,5 @@
 /**
- * Hardening item 3: registrations are limited per address in the store; the hashing queue is bounded (503 busy
+ * Registrations are limited per address in the store; the hashing queue is bounded (503 busy
  * at once beyond it); logins are served before registrations and password changes waiting for a hash.
  */
 import t from 'tap'

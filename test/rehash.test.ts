@@ -1,5 +1,5 @@
 /**
- * Hardening item 11: after bcryptRounds changes, a successful login rehashes at the configured cost, so an
+ * After bcryptRounds changes, a successful login rehashes at the configured cost, so an
  * existing account costs the same comparison as an unknown email (whose dummy hash has the configured cost).
  * Counted by bcrypt calls and their cost, never timed.
  */

@@ -189,7 +189,7 @@ t.test('a password change refuses the other, remembered, sessions at once and ke
   t.equal((await me(app, kept.accessToken)).statusCode, 200)
 })
 
-t.test('hardening item 13: nothing is remembered inside an open transaction, so a rollback is seen at once', async (t) => {
+t.test('nothing is remembered inside an open transaction, so a rollback is seen at once', async (t) => {
   const app = await buildApp({}, {}, 'sqlite')
   t.teardown(() => app.close())
   const session = await registerAndLogin(app)
