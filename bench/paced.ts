@@ -38,6 +38,7 @@ export async function pacedGet (url: string, headers: Record<string, string>, ra
   for (let sent = 0; sent < total;) {
     const due = Math.min(total, Math.floor((performance.now() - start) * rate / 1000) + 1)
     // Never more than one request waiting per connection: a slow server is measured, not buried in a queue.
+    // eslint-disable-next-line no-unmodified-loop-condition -- each request's end lowers inFlight
     while (sent < due && inFlight < connections) { pending.push(one()); sent++ }
     await new Promise((resolve) => setTimeout(resolve, 1))
   }

@@ -21,7 +21,9 @@ const server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', 
 const url = await listening(server)
 let next = 0
 const result = await autocannon({
-  url: `${url}/hello`, connections: 50, duration: Number(seconds),
+  url: `${url}/hello`,
+  connections: 50,
+  duration: Number(seconds),
   requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } }) }]
 })
 server.kill('SIGTERM')

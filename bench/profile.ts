@@ -14,14 +14,14 @@ import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { listening } from './listening.ts'
 import { type CpuProfile, topSelfTime } from './profile-summary.ts'
 
-
 const path = process.argv[2] ?? '/me'
 const seconds = Number(process.argv[3] ?? 5)
 const dir = mkdtempSync(join(tmpdir(), 'fda-profile-'))
 const secret = randomBytes(32).toString('hex')
-let server: ChildProcess | undefined
+// Filled once the server is spawned; the exit handler is installed before, for an early failure.
+const running: { server?: ChildProcess } = {}
 process.on('exit', () => {
-  if (server?.exitCode === null) server.kill('SIGKILL')
+  if (running.server?.exitCode === null) running.server.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -30,7 +30,7 @@ migrate(db)
 await new AuthService({ database: db, secret, bcryptRounds: 10, loginRateLimit: false }).register('me@perf.example', 'Bench-Password-42!')
 close()
 
-server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
+const server = running.server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/server.ts'], {
   env: { ...process.env, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: secret, BCRYPT_ROUNDS: '10', PORT: '0' },
   stdio: ['ignore', 'pipe', 'inherit']
 })

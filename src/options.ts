@@ -97,7 +97,7 @@ function resolveScopes (scopes: FastifyDrizzleAuthOptions['scopes']): (user: Aut
   if (scopes === undefined) return () => DEFAULT_SCOPES
   if (typeof scopes === 'function') return scopes
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
-    throw new ConfigurationError("fastify-drizzle-auth: `scopes` must be an array of non-empty strings or a function (user) => string[]")
+    throw new ConfigurationError('fastify-drizzle-auth: `scopes` must be an array of non-empty strings or a function (user) => string[]')
   }
   const frozen = Object.freeze([...scopes])
   return () => frozen

@@ -3,7 +3,7 @@ import { smtpMailer } from '../src/index.ts'
 import type { AuthEvents } from '../src/index.ts'
 import { PASSWORD, bearer, buildApp as buildAppOn, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 import { availableDialects } from './fixtures/databases.ts'
-import { startSmtp, type TestSmtpServer } from './fixtures/smtp.ts'
+import { startSmtp } from './fixtures/smtp.ts'
 
 const LINKS = {
   verifyEmail: 'https://app.example/verify?token={token}',

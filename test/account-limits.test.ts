@@ -269,7 +269,9 @@ for (const dialect of await availableDialects()) {
         await server.authService.register('attacker@example.com', PASSWORD)
         const { accessToken } = await server.authService.login('attacker@example.com', PASSWORD)
         const change = (newEmail: string, i: number) => server.inject({
-          method: 'POST', url: '/email/change', payload: { current_password: PASSWORD, new_email: newEmail },
+          method: 'POST',
+          url: '/email/change',
+          payload: { current_password: PASSWORD, new_email: newEmail },
           headers: { ...bearer(accessToken), 'x-forwarded-for': `198.51.100.${i}` }
         })
         return { server, mailer, change }

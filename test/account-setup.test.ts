@@ -174,7 +174,12 @@ for (const dialect of await availableDialects()) {
     const db = await createTestDatabase(dialect as Dialect)
     const sent: MailMessage[] = []
     const service = new AuthService({
-      database: db.database, secret: SECRET, bcryptRounds: 4, mailer: { send: (m: MailMessage) => { sent.push(m) } }, links: LINKS, sendVerificationOnRegister: false,
+      database: db.database,
+      secret: SECRET,
+      bcryptRounds: 4,
+      mailer: { send: (m: MailMessage) => { sent.push(m) } },
+      links: LINKS,
+      sendVerificationOnRegister: false,
       actionTokenTtl: { resetPassword: 900, verifyEmail: 7200, changeEmail: 86_400 }
     })
     t.teardown(async () => { await service.close(); await db.close() })

@@ -36,7 +36,10 @@ const METHODS: Array<{ name: string, args: unknown[], optional?: number[], call:
 t.test('every public method, every argument, every wrong type: an AuthError below 500, never a TypeError', async (t) => {
   const logged: string[] = []
   const auth = new AuthService({
-    database: ':memory:', secret: SECRET, bcryptRounds: 4, registrationRateLimit: false,
+    database: ':memory:',
+    secret: SECRET,
+    bcryptRounds: 4,
+    registrationRateLimit: false,
     logger: { warn: (_o, m) => { logged.push(String(m)) }, error: (_o, m) => { logged.push(String(m)) } }
   })
   t.teardown(() => auth.close())

@@ -70,7 +70,10 @@ for (const dialect of await availableDialects()) {
       const { app, alice, access } = await setup(dialect)
       t.teardown(() => app.close())
       const change = (current: string) => app.inject({
-        method: 'POST', url: '/password', remoteAddress: '10.0.0.5', headers: bearer(access),
+        method: 'POST',
+        url: '/password',
+        remoteAddress: '10.0.0.5',
+        headers: bearer(access),
         payload: { current_password: current, new_password: 'A-New-Strong-Pass-31' }
       })
       for (let i = 1; i <= 5; i++) {
@@ -91,7 +94,10 @@ for (const dialect of await availableDialects()) {
       t.equal((await loginFrom(app, '192.0.2.1', 'alice@example.com', 'Wrong-1')).statusCode, 401)
       t.equal((await loginFrom(app, '192.0.2.2', 'alice@example.com', 'Wrong-2')).statusCode, 401)
       const change = (current: string) => app.inject({
-        method: 'POST', url: '/password', remoteAddress: '10.0.0.5', headers: bearer(access),
+        method: 'POST',
+        url: '/password',
+        remoteAddress: '10.0.0.5',
+        headers: bearer(access),
         payload: { current_password: current, new_password: 'A-New-Strong-Pass-31' }
       })
       t.equal((await change('Wrong-3')).statusCode, 403)

@@ -6,7 +6,7 @@ t.test('two generations: never more than the capacity, the older half dropped wh
   for (const [i, key] of ['a', 'b', 'c', 'd'].entries()) cache.set(key, i)
   t.equal(cache.size, 4, 'young {c, d}, old {a, b}')
   t.equal(cache.get('a'), 0, "a hit in the old generation moves 'a' to the young one")
-  t.equal(cache.size, 3, "the full young {c, d} became the old one; {b} went whole")
+  t.equal(cache.size, 3, 'the full young {c, d} became the old one; {b} went whole')
   t.equal(cache.get('b'), undefined)
   t.equal(cache.get('d'), 3, 'promoted again: young {a, d}, old {c}')
   cache.set('e', 4)

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { tempDir } from './fixtures/temp.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { startCheckpointer } from '../src/db/sqlite/checkpointer.ts'
@@ -38,7 +38,7 @@ t.test('committed rows reach the database file by the background checkpoint, not
   t.teardown(close)
   t.equal(db.$client.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'the connection checkpoints only as a safety net')
   migrate(db)
-  const insert = db.$client.prepare("insert into auth_users (id, email) values (?, ?)")
+  const insert = db.$client.prepare('insert into auth_users (id, email) values (?, ?)')
   for (let i = 0; i < 50; i++) insert.run(`u${i}`, `u${i}@example.com`)
   t.ok(await waitFor(() => usersInMainFile(dir, path) === 50), 'all 50 rows in the main file within moments')
   // Few writes since: the next checkpoint may wait a couple of intervals longer, but it comes.

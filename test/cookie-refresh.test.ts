@@ -52,7 +52,9 @@ for (const dialect of await availableDialects()) {
         ? attacker.json().refresh_token as string
         : (attacker.cookies as Cookie[]).find((c) => c.name === '__Secure-fda_refresh')!.value
       const forged = await server.inject({
-        method: 'POST', url: '/refresh', headers: { ...CROSS_SITE, 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        url: '/refresh',
+        headers: { ...CROSS_SITE, 'content-type': 'application/x-www-form-urlencoded' },
         payload: `refresh_token=${refreshToken}`
       })
       t.equal(forged.statusCode, 403, 'refused like a cross-site /login')

@@ -273,7 +273,7 @@ t.test('an application that registered @fastify/cookie itself (before the plugin
   await app.register(fastifyDrizzleAuth, { database: ':memory:', secret: 'cookie-app-secret-that-is-32-bytes-long', bcryptRounds: 4, routes: true, tokenTransport: 'cookie' })
   app.get('/signed', async (_request, reply) => reply.setCookie('app', 'value', { signed: true }).send('ok'))
   t.teardown(() => app.close())
-  t.match((await app.inject({ url: '/signed' })).headers['set-cookie'], /^app=value\./, "its own options (a signing secret) still apply")
+  t.match((await app.inject({ url: '/signed' })).headers['set-cookie'], /^app=value\./, 'its own options (a signing secret) still apply')
   const { access } = await cookieLogin(app)
   t.equal((await app.inject({ url: '/me', cookies: { '__Host-fda_access': access!.value } })).statusCode, 200)
 })

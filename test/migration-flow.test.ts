@@ -15,8 +15,8 @@ import { MIGRATIONS as PG_MIGRATIONS } from '../src/db/pg/migrations.ts'
 import { authUserColumns, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/db/sqlite/migrations.ts'
 import { AuthService, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../src/index.ts'
-import { PASSWORD, SECRET } from './fixtures/app.ts'
-import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
+import { SECRET } from './fixtures/app.ts'
+import { availableDialects, createTestDatabase } from './fixtures/databases.ts'
 import { tempDir } from './fixtures/temp.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

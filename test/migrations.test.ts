@@ -76,7 +76,7 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
   const reference = fk.reference()
   t.same([reference.columns[0].name, getTableConfig(reference.foreignTable).name, fk.onDelete], ['session_id', 'auth_sessions', 'cascade'],
     'refresh tokens go with their session')
-  const plan = db.$client.prepare("explain query plan select * from auth_sessions join auth_users on auth_users.id = auth_sessions.user_id where auth_sessions.id = ?").all('x')
+  const plan = db.$client.prepare('explain query plan select * from auth_sessions join auth_users on auth_users.id = auth_sessions.user_id where auth_sessions.id = ?').all('x')
   t.match(JSON.stringify(plan), /USING INDEX sqlite_autoindex_auth_sessions_1|USING PRIMARY KEY/, 'the hot lookup is an index search')
 })
 

@@ -89,7 +89,7 @@ for (const dialect of await availableDialects()) {
       const twin = new AuthService({ database, secret: SECRET, bcryptRounds: 4, mailer: twinMailer, links: LINKS, sendVerificationOnRegister: false })
       t.teardown(() => twin.close())
       await twin.ready()
-      await db.query(`update auth_outbox set available_at = created_at`)
+      await db.query('update auth_outbox set available_at = created_at')
       const [first] = await db.query('select id from auth_outbox order by created_at limit 1')
       await db.query(`update auth_outbox set claimed_until = ${dialect === 'sqlite' ? '32503680000000' : "'3000-01-01'"} where id <> '${String(first.id)}'`)
       t.equal(await stranger.deliverMail(), 0)
@@ -162,7 +162,7 @@ for (const dialect of await availableDialects()) {
     t.test('a mailer that throws something other than an Error: given up after maxAttempts with its text', async (t) => {
       const db = await createTestDatabase(dialect as Dialect)
       let calls = 0
-      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      // eslint-disable-next-line no-throw-literal
       const mailer = { send: () => { calls++; throw 'mail relay offline' } }
       const service = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, mailer, links: LINKS, sendVerificationOnRegister: false, outbox: { maxAttempts: 2, retryDelayMs: 1 } })
       t.teardown(async () => { await service.close(); await db.close() })
@@ -173,7 +173,7 @@ for (const dialect of await availableDialects()) {
       t.equal(await service.deliverMail(), 0)
       const [retry] = await db.query('select attempts, last_error from auth_outbox')
       t.same([Number(retry.attempts), retry.last_error], [1, 'mail relay offline'], 'the error is kept for the retry')
-      await db.query(`update auth_outbox set available_at = created_at`)
+      await db.query('update auth_outbox set available_at = created_at')
       t.equal(await service.deliverMail(), 0)
       t.match(await failed, { type: 'reset_password', attempts: 2, error: 'mail relay offline' })
       t.equal(calls, 2)

@@ -92,7 +92,7 @@ if (await requirePostgres()) {
     const { cache, me, db } = await cachedApp(t)
     t.equal(await me(), 200)
     const lost = cache.nextNotification()
-    await db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`)
+    await db.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike \'listen %\'')
     await lost
     t.equal(cache.listening, false)
     const before = cache.stats
@@ -121,7 +121,11 @@ if (await requirePostgres()) {
     const lines: Array<{ level: number, msg: string, reason?: string }> = []
     const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
     await app.register(fastifyDrizzleAuth, {
-      database: db.url!, secret: SECRET, bcryptRounds: 4, routes: true, usersTable: pgSchema('app').table('users', authUserColumns()),
+      database: db.url!,
+      secret: SECRET,
+      bcryptRounds: 4,
+      routes: true,
+      usersTable: pgSchema('app').table('users', authUserColumns()),
       sessionCache: { enabled: true, maxStalenessMs: 60_000 }
     })
     t.teardown(async () => { await app.close(); await db.close() })
@@ -141,7 +145,7 @@ if (await requirePostgres()) {
 
     t.same(lines.filter((line) => /sessionCache/.test(line.msg)), [], 'no warning while it listens')
     const lost = cache.nextNotification()
-    await db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'`)
+    await db.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike \'listen %\'')
     await lost
     const warnings = lines.filter((line) => /sessionCache is not listening/.test(line.msg))
     t.equal(warnings.length, 1, 'the lost connection is logged once')

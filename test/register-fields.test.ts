@@ -167,7 +167,10 @@ t.test('a camelCase column travels under its snake_case key in /register, its 20
   await db.query(DDL.sqlite.replace('app_users', 'cased_users').replace('nickname text, age integer)', 'full_name text, user_ref text)'))
   const app = Fastify()
   await app.register(fastifyDrizzleAuth, {
-    database: db.database, secret: SECRET, bcryptRounds: 4, usersTable: cased,
+    database: db.database,
+    secret: SECRET,
+    bcryptRounds: 4,
+    usersTable: cased,
     routes: { registerFields: { fullName: { type: 'string' }, userID: { type: 'string' } }, registerRequired: ['fullName'], meFields: ['fullName', 'userID'] }
   } as FastifyDrizzleAuthOptions)
   t.teardown(async () => { await app.close(); await db.close() })

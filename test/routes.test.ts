@@ -12,7 +12,6 @@ for (const dialect of await availableDialects()) {
       return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
     }
 
-
     t.test('POST /register: 201 {id, email (normalized), is_verified}', async (t) => {
       const app = await buildApp()
       t.teardown(() => app.close())

@@ -157,7 +157,7 @@ for (const dialect of dialects) {
       const refused = await store.hitLoginAttempts([{ key: 'email:x|ip', max: 5 }, { key: 'ip', max: 3 }], 60_000, now)
       t.same(refused, { counted: false, counts: [{ key: 'ip', count: 3, resetAt: new Date(now.getTime() + 60_000) }] })
       const db = testDatabaseOf(store)
-      t.same(await db.query("select key from auth_login_attempts order by key"), [{ key: 'ip' }], 'no row for the other key')
+      t.same(await db.query('select key from auth_login_attempts order by key'), [{ key: 'ip' }], 'no row for the other key')
       t.equal((await store.hitLoginAttempts([{ key: 'ip', max: 3 }], 60_000, new Date(now.getTime() + 60_000))).counted, true,
         'the next window counts again')
     })

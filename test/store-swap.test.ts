@@ -46,7 +46,6 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'recovers without a restart')
 })
 
-
 t.test('an AuthStore class of the application\'s own, from the public types alone, serves the plugin (asynchronously)', async (t) => {
   const store = new CountingStore(sqliteStore(':memory:'))
   const app = Fastify()

@@ -1,5 +1,4 @@
 /** TRUST_PROXY takes a hop count or addresses, never "trust every hop". */
-import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { tempDir } from './fixtures/temp.ts'

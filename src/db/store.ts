@@ -105,7 +105,6 @@ export interface AttemptOutcome {
   counts: AttemptCount[]
 }
 
-
 export type ActionPurpose = 'verify_email' | 'reset_password' | 'change_email'
 
 export interface NewActionToken {

@@ -36,7 +36,6 @@ export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyL
   config: () => FastifyContextConfig
 }
 
-
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',

@@ -238,8 +238,14 @@ export class AccountFlows {
       const link = links[LINK_OF[purpose]].replaceAll('{token}', encodeURIComponent(token))
       issue = {
         token: {
-          id: randomUUID(), tokenHash: hashActionToken(token), purpose, userId: user.id, email: to, newEmail: newEmail ?? null,
-          createdAt: now, expiresAt: new Date(now.getTime() + ttl * 1000)
+          id: randomUUID(),
+          tokenHash: hashActionToken(token),
+          purpose,
+          userId: user.id,
+          email: to,
+          newEmail: newEmail ?? null,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + ttl * 1000)
         },
         message: this.#message(MESSAGE_OF[purpose], { to, link, newEmail })
       }

@@ -25,7 +25,6 @@ import { type AuthUser, existingUser, toAuthUser, withoutHash } from './user.ts'
 import type { RegisterFields } from './user-fields.ts'
 import { RegistrationFlow } from './registration.ts'
 
-
 const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
 
 /**

@@ -34,11 +34,13 @@ function withoutPort (address: string): string {
 
 /** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 tail is two of them). */
 function ipv6Groups (address: string): number[] {
-  const parse = (part: string): number[] => part === '' ? [] : part.split(':').flatMap((group) => {
-    if (!group.includes('.')) return [parseInt(group, 16)]
-    const [a, b, c, d] = group.split('.').map(Number)
-    return [(a << 8) | b, (c << 8) | d]
-  })
+  const parse = (part: string): number[] => part === ''
+    ? []
+    : part.split(':').flatMap((group) => {
+      if (!group.includes('.')) return [parseInt(group, 16)]
+      const [a, b, c, d] = group.split('.').map(Number)
+      return [(a << 8) | b, (c << 8) | d]
+    })
   const [head, tail] = address.toLowerCase().split('::')
   const left = parse(head)
   if (tail === undefined) return left

@@ -12,7 +12,7 @@ const STOPPED = Symbol('stopped')
 
 function stopSignal (): { promise: Promise<typeof STOPPED>, resolve: (value: typeof STOPPED) => void } {
   let resolve!: (value: typeof STOPPED) => void
-  const promise = new Promise<typeof STOPPED>((r) => { resolve = r })
+  const promise = new Promise<typeof STOPPED>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 

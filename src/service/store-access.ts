@@ -22,7 +22,10 @@ export class StoreAccess {
     if (config.store === undefined) {
       // resolveConfig guarantees a database whenever no store was given.
       this.#opening = openStore({
-        database: config.database!, usersTable: config.usersTable, migrate: config.migrate, postgresPool: config.postgresPool,
+        database: config.database!,
+        usersTable: config.usersTable,
+        migrate: config.migrate,
+        postgresPool: config.postgresPool,
         sessionCache: config.sessionCache
       }).then((store) => {
         store.setLogger?.(log)

@@ -3,8 +3,15 @@ import { ConfigurationError } from '../errors.ts'
 
 /** What each column `authUserColumns()` makes holds, as Drizzle types it. */
 const EXPECTED: Record<string, string> = {
-  id: 'string', email: 'string', passwordHash: 'string', isActive: 'boolean', isVerified: 'boolean',
-  lastLogin: 'date', joinedAt: 'date', createdAt: 'date', updatedAt: 'date'
+  id: 'string',
+  email: 'string',
+  passwordHash: 'string',
+  isActive: 'boolean',
+  isVerified: 'boolean',
+  lastLogin: 'date',
+  joinedAt: 'date',
+  createdAt: 'date',
+  updatedAt: 'date'
 }
 
 /** Properties `request.user` sets itself: a column of that name would be stored but never read back. */

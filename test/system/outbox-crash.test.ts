@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { openSqlite } from '../src/db/sqlite/index.ts'
-import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
-import { startServer } from './fixtures/server-process.ts'
-import { startSmtp } from './fixtures/smtp.ts'
-import { tempDir } from './fixtures/temp.ts'
+import { openSqlite } from '../../src/db/sqlite/index.ts'
+import { availableDialects, createTestDatabase, type Dialect } from '../fixtures/databases.ts'
+import { startServer } from '../fixtures/server-process.ts'
+import { startSmtp } from '../fixtures/smtp.ts'
+import { tempDir } from '../fixtures/temp.ts'
 
 const PASSWORD = 'Crash-Proof-Pass-42'
 

@@ -20,10 +20,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { plainRequest } from './fixtures/http-client.ts'
-import { tempDir } from './fixtures/temp.ts'
+import { plainRequest } from '../fixtures/http-client.ts'
+import { tempDir } from '../fixtures/temp.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // Installs and type-checks take a minute or two on a 2-core machine; tap's default is 30 s per file.
 t.setTimeout(10 * 60_000)
 const CONSUMER = join(ROOT, 'test/fixtures/consumer')
@@ -142,7 +142,7 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
     'the drizzle-orm entry points the declarations use (the baseline below imports the same)')
   t.same(declarationPackages('dist/index.d.ts'), ['drizzle-orm', 'fastify'], 'the root types need no driver, no @fastify/jwt and no @types/*')
   t.match(readFileSync(join(ROOT, 'dist/types.d.ts'), 'utf8'), /@ts-ignore[^\n]*\n(\/\/[^\n]*\n)*declare module '@fastify\/jwt'/,
-    "the optional @fastify/jwt augmentation keeps its @ts-ignore in the declarations")
+    'the optional @fastify/jwt augmentation keeps its @ts-ignore in the declarations')
   t.notOk(declarationPackages('dist/db/sqlite/index.d.ts').some((name) => /^(pg|@types\/pg|drizzle-orm\/node-postgres)$/.test(name)), 'the SQLite types need nothing of PostgreSQL')
   t.notOk(declarationPackages('dist/db/pg/index.d.ts').some((name) => /better-sqlite3/.test(name)), 'the PostgreSQL types need nothing of SQLite')
   const tarball = join(work, packed.filename)

@@ -10,13 +10,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
-import { AuthService, MIGRATIONS_TABLE } from '../src/index.ts'
-import { openSqlite } from '../src/db/sqlite/open.ts'
-import { PASSWORD, SECRET } from './fixtures/app.ts'
-import { availableDialects, createTestDatabase, type Dialect } from './fixtures/databases.ts'
-import { tempDir } from './fixtures/temp.ts'
+import { AuthService, MIGRATIONS_TABLE } from '../../src/index.ts'
+import { openSqlite } from '../../src/db/sqlite/open.ts'
+import { PASSWORD, SECRET } from '../fixtures/app.ts'
+import { availableDialects, createTestDatabase, type Dialect } from '../fixtures/databases.ts'
+import { tempDir } from '../fixtures/temp.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const FILTER = ['!auth_*', `!${MIGRATIONS_TABLE}`]
 
 /** Runs the project's drizzle-kit with an application config; returns its output. */

@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from './fixtures/temp.ts'
-import { plainRequest } from './fixtures/http-client.ts'
-import { startServer } from './fixtures/server-process.ts'
+import { tempDir } from '../fixtures/temp.ts'
+import { plainRequest } from '../fixtures/http-client.ts'
+import { startServer } from '../fixtures/server-process.ts'
 
 const PASSWORD = 'Shared-File-Pass-42'
 

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from './fixtures/temp.ts'
-import { resetConfig } from '../src/service/config.ts'
-import { buildApp } from '../examples/complete.ts'
-import { buildServer } from '../examples/server.ts'
-import { startServer } from './fixtures/server-process.ts'
+import { tempDir } from '../fixtures/temp.ts'
+import { resetConfig } from '../../src/service/config.ts'
+import { buildApp } from '../../examples/complete.ts'
+import { buildServer } from '../../examples/server.ts'
+import { startServer } from '../fixtures/server-process.ts'
 
 const CREDENTIALS = { email: 'alice@example.com', password: 'SecurePass123!' }
 
@@ -90,7 +90,7 @@ t.test('examples/server.ts without SMTP_URL: the README reset session, reading t
 })
 
 t.test('examples/server.ts with SMTP_URL sends through that server', async (t) => {
-  const { mailerFrom } = await import('../examples/server.ts')
+  const { mailerFrom } = await import('../../examples/server.ts')
   t.match(mailerFrom({ SMTP_URL: 'smtp://u:p@127.0.0.1:2525', MAIL_FROM: 'Example <x@app.example>' }), { from: 'Example <x@app.example>' })
   t.match(mailerFrom({}), { directory: './data/mail' })
 })

@@ -9,8 +9,8 @@ import fastifyCors from '@fastify/cors'
 import Fastify from 'fastify'
 import { chromium } from 'playwright-core'
 import t from 'tap'
-import fastifyDrizzleAuth from '../src/index.ts'
-import { tempDir } from './fixtures/temp.ts'
+import fastifyDrizzleAuth from '../../src/index.ts'
+import { tempDir } from '../fixtures/temp.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 t.setTimeout(120_000)

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createTestDatabase, requirePostgres } from './fixtures/databases.ts'
-import { plainRequest } from './fixtures/http-client.ts'
-import { startServer } from './fixtures/server-process.ts'
+import { createTestDatabase, requirePostgres } from '../fixtures/databases.ts'
+import { plainRequest } from '../fixtures/http-client.ts'
+import { startServer } from '../fixtures/server-process.ts'
 
 const PASSWORD = 'Many-Instances-Pass-42'
 

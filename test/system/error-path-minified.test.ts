@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { tempDir } from './fixtures/temp.ts'
+import { tempDir } from '../fixtures/temp.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 t.setTimeout(120_000)
 
 t.test('the error-path tests pass against a minified bundle of the plugin and Fastify', async (t) => {
