@@ -148,6 +148,8 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
   const tarball = join(work, packed.filename)
 
   const app = application(t, join(work, 'app'), tarball, {})
+  // drizzle-orm's own declaration errors in this application, per tsconfig: what (c) measures, the later checks reuse.
+  const drizzleBaselines = new Map<string, Set<string>>()
 
   t.test('(a) plain node, ESM', async (t) => {
     const out = timed(t, 'ESM script', () => run(process.execPath, ['app.mjs', join(app, 'esm.sqlite')], { cwd: app }))
@@ -221,6 +223,7 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
       const errors = timed(t, `tsc ${project}`, () => typeErrors(app, project))
       t.same(errors.other, [], `${project}: no error in the application or in any declaration but drizzle-orm's`)
       const baseline = new Set(baselineDrizzleErrors(app, project))
+      drizzleBaselines.set(project, baseline)
       t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's own errors (${errors.drizzle.length}) are all among those of an app that uses drizzle alone`)
     }
   })
@@ -230,14 +233,13 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
     const aside = join(app, 'node_modules/@fastify/.jwt-aside')
     renameSync(jwt, aside)
     try {
-      for (const project of ['tsconfig.nodenext.json', 'tsconfig.bundler.json']) {
-        const config = JSON.parse(readFileSync(join(app, project), 'utf8'))
-        writeFileSync(join(app, `without-jwt.${project}`), JSON.stringify({ ...config, files: ['app-without-jwt.ts'] }))
-        const errors = timed(t, `tsc ${project} without @fastify/jwt`, () => typeErrors(app, `without-jwt.${project}`))
-        t.same(errors.other, [], `${project}: no error in the application or in the plugin's declarations`)
-        const baseline = new Set(baselineDrizzleErrors(app, project))
-        t.same(errors.drizzle.filter((error) => !baseline.has(error)), [], `${project}: drizzle-orm's errors are its own`)
-      }
+      // nodenext only: the bundler resolution of the same declarations is checked with @fastify/jwt above.
+      const project = 'tsconfig.nodenext.json'
+      const config = JSON.parse(readFileSync(join(app, project), 'utf8'))
+      writeFileSync(join(app, `without-jwt.${project}`), JSON.stringify({ ...config, files: ['app-without-jwt.ts'] }))
+      const errors = timed(t, `tsc ${project} without @fastify/jwt`, () => typeErrors(app, `without-jwt.${project}`))
+      t.same(errors.other, [], `${project}: no error in the application or in the plugin's declarations`)
+      t.same(errors.drizzle.filter((error) => !drizzleBaselines.get(project)!.has(error)), [], `${project}: drizzle-orm's errors are its own`)
       const script = "import Fastify from 'fastify'; import auth from 'fastify-drizzle-auth'; const app = Fastify(); " +
         "app.register(auth, { database: ':memory:', secret: 'x'.repeat(32), routes: true }); " +
         "app.get('/who', async (request) => ({ anonymous: request.user.isAnonymous })); " +
