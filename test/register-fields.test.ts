@@ -1,7 +1,7 @@
 /**
  * Extra user columns through the bundled /register (`routes.registerFields`) and /me (`routes.meFields`), on
  * both dialects, under snake_case JSON keys like every other key the routes use; everything else in the body is still refused; a misspelled column
- * given to AuthService.register() is refused too (and a compile error: see types.test.ts).
+ * given to AuthService.register() is refused too (and a compile error: see test/fixtures/consumer/app.ts).
  */
 import { integer as pgInteger, pgTable, text as pgText } from 'drizzle-orm/pg-core'
 import { blob, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
