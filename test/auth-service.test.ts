@@ -5,6 +5,7 @@ import {
 } from '../src/index.ts'
 import { AccessTokenCodec } from '../src/service/tokens.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
+import { testClock } from './fixtures/clock.ts'
 
 function service (extra = {}) {
   return new AuthService({ database: ':memory:', secret: SECRET, bcryptRounds: 4, ...extra })
@@ -75,13 +76,16 @@ t.test('register raises InvalidPasswordError and ConflictError; fields cannot ov
 })
 
 t.test('authenticate raises the token errors', async (t) => {
-  const auth = service({ accessTokenTtl: 1, clockSkewSeconds: 0 })
+  const clock = testClock()
+  const auth = service({ accessTokenTtl: 1, clockSkewSeconds: 0, clock: clock.now })
   t.teardown(() => auth.close())
   await auth.register('g@example.com', PASSWORD)
   const { accessToken } = await auth.login('g@example.com', PASSWORD)
   await t.rejects(auth.authenticate('garbage'), TokenInvalidError)
   t.ok(await auth.authenticate(accessToken), 'verified once (and remembered)')
-  await new Promise((resolve) => setTimeout(resolve, 2100))
+  clock.advance(900)
+  t.ok(await auth.authenticate(accessToken), 'still valid within its second')
+  clock.advance(1200)
   await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'a remembered token still expires')
   await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'and is forgotten, then refused by the full check too')
 })
@@ -158,11 +162,13 @@ t.test('input limits: an oversized token is invalid; an email that NFKC expands 
 })
 
 t.test('a live token fails once its session expires, or once the user is made inactive behind the service', async (t) => {
-  const auth = service({ refreshTokenTtl: 1 })
+  const clock = testClock()
+  const auth = service({ refreshTokenTtl: 1, clock: clock.now })
   t.teardown(() => auth.close())
   const user = await auth.register('k@example.com', PASSWORD)
   const { accessToken } = await auth.login('k@example.com', PASSWORD)
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.ok(await auth.authenticate(accessToken), 'live while its session is')
+  clock.advance(1100)
   await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'the access token is fresh, its session is not')
 
   const other = await auth.login('k@example.com', PASSWORD)
@@ -179,7 +185,7 @@ t.test('the service refuses control characters in an email itself, not only the 
 })
 
 t.test('the verified-token memory is bounded and never replaces the signature check for a new string', async (t) => {
-  const codec = new AccessTokenCodec({ secret: Buffer.from(SECRET), algorithm: 'HS256', issuer: undefined, audience: undefined, accessTokenTtl: 60, clockSkewSeconds: 0 })
+  const codec = new AccessTokenCodec({ secret: Buffer.from(SECRET), algorithm: 'HS256', issuer: undefined, audience: undefined, accessTokenTtl: 60, clockSkewSeconds: 0, clock: Date.now })
   const first = codec.sign('user', 'session')
   t.equal(codec.verify(first).sub, 'user')
   for (let i = 0; i < 10_001; i++) codec.verify(codec.sign('user', `s${i}`))

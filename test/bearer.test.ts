@@ -3,6 +3,7 @@ import t from 'tap'
 import { AnonymousUser } from '../src/index.ts'
 import { PASSWORD, bearer, buildApp as buildAppOn, registerAndLogin } from './fixtures/app.ts'
 import { availableDialects } from './fixtures/databases.ts'
+import { testClock } from './fixtures/clock.ts'
 
 // One suite, run once per dialect the machine has (PostgreSQL is required under CI).
 for (const dialect of await availableDialects()) {
@@ -50,7 +51,8 @@ for (const dialect of await availableDialects()) {
     })
 
     t.test('missing, foreign, malformed or bad credentials leave the request anonymous, and the hook never answers', async (t) => {
-      const app = await appWithProbe({ accessTokenTtl: 1, clockSkewSeconds: 0 })
+      const clock = testClock()
+      const app = await appWithProbe({ accessTokenTtl: 1, clockSkewSeconds: 0, clock: clock.now })
       t.teardown(() => app.close())
       const { accessToken } = await registerAndLogin(app)
       const cases: Array<[string, Record<string, string>, string]> = [
@@ -66,7 +68,7 @@ for (const dialect of await availableDialects()) {
         t.equal(res.statusCode, 200, `${name}: the handler ran`)
         t.same(res.json(), { authenticated: false, anonymous: true, user: { isAuthenticated: false, isAnonymous: true, displayName: '' }, scopes: [], status }, name)
       }
-      await new Promise((resolve) => setTimeout(resolve, 2100))
+      clock.advance(2100)
       const expired = await app.inject({ url: '/probe', headers: bearer(accessToken) })
       t.same(expired.json().scopes, [], 'expired token: anonymous')
       t.equal(expired.json().status, 'rejected')

@@ -8,7 +8,7 @@ const HMAC = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const
 
 function codecFor (algorithm: JwtAlgorithm, extra: { issuer?: string, audience?: string } = {}) {
   return new AccessTokenCodec({
-    secret: Buffer.from(SECRET), algorithm, issuer: extra.issuer, audience: extra.audience, accessTokenTtl: 600, clockSkewSeconds: 30
+    secret: Buffer.from(SECRET), algorithm, issuer: extra.issuer, audience: extra.audience, accessTokenTtl: 600, clockSkewSeconds: 30, clock: Date.now
   })
 }
 
@@ -124,8 +124,8 @@ t.test('the pinned path accepts what the signer signs, for every algorithm, key 
     for (const keyLength of [32, 63, 64, 65, 127, 128, 129, 300]) {
       const secret = Buffer.alloc(keyLength, keyLength % 251)
       secret[0] = 7
-      const codec = new AccessTokenCodec({ secret, algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0 })
-      const other = new AccessTokenCodec({ secret: Buffer.concat([secret, Buffer.from([1])]), algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0 })
+      const codec = new AccessTokenCodec({ secret, algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0, clock: Date.now })
+      const other = new AccessTokenCodec({ secret: Buffer.concat([secret, Buffer.from([1])]), algorithm, issuer: undefined, audience: undefined, accessTokenTtl: 600, clockSkewSeconds: 0, clock: Date.now })
       for (const padding of [0, 1, 37, 64, 200, 1000]) {
         const token = codec.sign('user-1', 'session-1', { note: 'n'.repeat(padding) })
         t.equal(codec.verify(token).note, 'n'.repeat(padding), `${algorithm}, ${keyLength}-byte key, ${token.length} characters`)

@@ -6,7 +6,7 @@ import { SECRET, buildApp, registerAndLogin, testDatabase } from './fixtures/app
 
 // Refresh tokens name their session and carry the plugin's mac; their stored key leads with the issue time so
 // the index stays append-mostly, and holds none of the secret.
-const tokens = new RefreshTokens(Buffer.from(SECRET))
+const tokens = new RefreshTokens(Buffer.from(SECRET), Date.now)
 
 t.test('a refresh token is base64url(session id).nonce.mac: the nonce 6 bytes of issue time and 26 random', async (t) => {
   const before = Date.now()
@@ -31,7 +31,7 @@ t.test('a token whose session, nonce or mac was changed, or made under another s
     `${Buffer.from('s2').toString('base64url')}.${nonce}.${mac}`,
     `${sid}.${flip(nonce, 20)}.${mac}`,
     `${sid}.${nonce}.${flip(mac, 3)}`,
-    new RefreshTokens(Buffer.from('another-secret-that-is-32-bytes-long!!')).issue('s1'),
+    new RefreshTokens(Buffer.from('another-secret-that-is-32-bytes-long!!'), Date.now).issue('s1'),
     `${sid}.${nonce}`, `${token}.x`, '', 'a'.repeat(44), `${sid}..${mac}`
   ]
   for (const candidate of forged) t.equal(tokens.read(candidate), undefined, JSON.stringify(candidate))

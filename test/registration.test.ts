@@ -115,6 +115,7 @@ t.test('ready() fails with a ConfigurationError that says what to set', async (t
     ['bad scopes', { database: ':memory:', secret: SECRET, scopes: [''] }, /`scopes`/],
     ['bad routes', { database: ':memory:', secret: SECRET, routes: { prefix: 'auth' } }, /routes.prefix/],
     ['bad issuer', { database: ':memory:', secret: SECRET, issuer: '' }, /`issuer`/],
+    ['a clock that is not a function', { database: ':memory:', secret: SECRET, clock: 1733400000000 }, /`clock` must be a function when set/],
     ['bad validators', { database: ':memory:', secret: SECRET, passwordValidators: ['x'] }, /passwordValidators/],
     ['bad authService', { authService: {} }, /authService/],
     ['secret of the wrong type', { database: ':memory:', secret: 12345 }, /`secret` must be a string or a Buffer/],

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { PASSWORD, bearer, buildApp as buildAppOn, registerAndLogin } from './fixtures/app.ts'
 import { availableDialects } from './fixtures/databases.ts'
+import { testClock } from './fixtures/clock.ts'
 
 // One suite, run once per dialect the machine has (PostgreSQL is required under CI).
 for (const dialect of await availableDialects()) {
@@ -173,10 +174,11 @@ for (const dialect of await availableDialects()) {
       t.equal(revoked.statusCode, 401, 'the reuse revoked the session, so the child is dead too')
       t.equal(revoked.json().code, 'token_revoked')
 
-      const short = await buildApp({ refreshTokenTtl: 1 })
+      const clock = testClock()
+      const short = await buildApp({ refreshTokenTtl: 1, clock: clock.now })
       t.teardown(() => short.close())
       const s = await registerAndLogin(short)
-      await new Promise((resolve) => setTimeout(resolve, 1100))
+      clock.advance(1100)
       const expired = await short.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: s.refreshToken } })
       t.equal(expired.statusCode, 401)
       t.equal(expired.json().code, 'token_expired')

@@ -2,6 +2,7 @@ import t from 'tap'
 import { AuthService } from '../src/index.ts'
 import { PASSWORD, SECRET, bearer, buildApp as buildAppOn, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 import { createTestDatabase, availableDialects } from './fixtures/databases.ts'
+import { testClock } from './fixtures/clock.ts'
 
 // One suite, run once per dialect the machine has (PostgreSQL is required under CI).
 for (const dialect of await availableDialects()) {
@@ -94,7 +95,8 @@ for (const dialect of await availableDialects()) {
     })
 
     t.test('grace window: only the previous generation, only within the window; afterwards it is reuse', async (t) => {
-      const app = await buildApp({ refreshReuseGraceSeconds: 1 })
+      const clock = testClock()
+      const app = await buildApp({ refreshReuseGraceSeconds: 1, clock: clock.now })
       t.teardown(() => app.close())
       const r0 = await registerAndLogin(app)
       const r1 = (await refresh(app, r0.refreshToken)).json()
@@ -107,7 +109,7 @@ for (const dialect of await availableDialects()) {
 
       const s0 = await login(app)
       const s1 = (await refresh(app, s0.refreshToken)).json()
-      await new Promise((resolve) => setTimeout(resolve, 1200))
+      clock.advance(1200)
       t.equal((await refresh(app, s0.refreshToken)).statusCode, 401, 'after the window the parent is reuse')
       t.equal(await meStatus(app, s1.access_token), 401, 'and revokes the session')
     })
@@ -203,7 +205,8 @@ for (const dialect of await availableDialects()) {
 
     t.test('purgeExpired removes ended sessions with all their refresh tokens, keeps a live session\'s used ones, and says how many rows', async (t) => {
       const db = await createTestDatabase(dialect)
-      const auth = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshTokenTtl: 1, refreshReuseGraceSeconds: 0 })
+      const clock = testClock()
+      const auth = new AuthService({ database: db.database, secret: SECRET, bcryptRounds: 4, refreshTokenTtl: 1, refreshReuseGraceSeconds: 0, clock: clock.now })
       t.teardown(async () => { await auth.close(); await db.close() })
       await auth.register('purge@example.com', PASSWORD)
       const live = await auth.login('purge@example.com', PASSWORD)
@@ -212,7 +215,7 @@ for (const dialect of await availableDialects()) {
       const revoked = await auth.login('purge@example.com', PASSWORD)
       await auth.logout(revoked.accessToken)
       t.equal(await auth.purgeExpired(), 2, 'the revoked session and its token')
-      await new Promise((resolve) => setTimeout(resolve, 1100))
+      clock.advance(1100)
       t.equal(await auth.purgeExpired(), 3, 'the expired session, its used token and its current one')
       t.equal(await auth.purgeExpired(), 0, 'nothing left')
     })

@@ -11,10 +11,10 @@ import { toAuthUser } from './user.ts'
  * Whether the session an access token names still lets it in: that very session (a store's answer for another
  * one, say from a batch answered out of order, is refused), live, its user's, and the user active.
  */
-export function acceptSession (claims: AccessClaims, found: FoundSession | undefined): VerifiedAccess {
+export function acceptSession (claims: AccessClaims, found: FoundSession | undefined, now: number): VerifiedAccess {
   if (found === undefined || found.session.id !== claims.sid || found.session.userId !== claims.sub) throw new TokenInvalidError()
   if (found.session.revokedAt !== null) throw new TokenRevokedError()
-  if (found.session.expiresAt.getTime() <= Date.now()) throw new TokenExpiredError('Session has expired')
+  if (found.session.expiresAt.getTime() <= now) throw new TokenExpiredError('Session has expired')
   if (!found.user.isActive) throw new AuthenticationError('Account is inactive', 'inactive_account')
   return { user: toAuthUser(found.user), sessionId: claims.sid, claims }
 }
@@ -82,7 +82,7 @@ export class AccessVerifier {
     }
     if (store?.mode !== 'sync') {
       this.#db.call((s) => s.findSession(claims.sid))
-        .then((found) => { settle(claims, found, callback) }, (err: Error) => { callback(err) })
+        .then((found) => { settle(claims, found, this.#codec.now(), callback) }, (err: Error) => { callback(err) })
       return
     }
     let found: FoundSession | undefined
@@ -91,7 +91,7 @@ export class AccessVerifier {
     } catch (err) {
       return callback(this.#db.unavailable(err))
     }
-    settle(claims, found, callback)
+    settle(claims, found, this.#codec.now(), callback)
   }
 
   #schedule (): void {
@@ -136,7 +136,8 @@ export class AccessVerifier {
   }
 
   #settleAll (waiting: Waiting[], found: Array<FoundSession | undefined>): void {
-    this.#callEach(waiting, (w, i) => { settle(w.claims, found[i], w.callback) })
+    const now = this.#codec.now()
+    this.#callEach(waiting, (w, i) => { settle(w.claims, found[i], now, w.callback) })
   }
 
   #failAll (waiting: Waiting[], err: unknown): void {
@@ -157,10 +158,10 @@ export class AccessVerifier {
   }
 }
 
-function settle (claims: AccessClaims, found: FoundSession | undefined, callback: VerifyCallback): void {
+function settle (claims: AccessClaims, found: FoundSession | undefined, now: number, callback: VerifyCallback): void {
   let verified: VerifiedAccess
   try {
-    verified = acceptSession(claims, found)
+    verified = acceptSession(claims, found, now)
   } catch (err) {
     return callback(err as Error)
   }

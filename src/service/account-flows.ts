@@ -104,7 +104,7 @@ export class AccountFlows {
 
   async verifyEmail (token: string, options: AccountRequestOptions = {}): Promise<void> {
     const hash = await this.#submitted(token, options)
-    const done = await this.#d.db.call((store) => store.actions.verifyEmail(hash, new Date()))
+    const done = await this.#d.db.call((store) => store.actions.verifyEmail(hash, new Date(this.#d.config.clock())))
     if (done === undefined) throw new InvalidActionTokenError()
     this.#d.events.emit('email_verified', { userId: done.userId, email: done.email })
   }
@@ -173,12 +173,12 @@ export class AccountFlows {
     const hash = await this.#submitted(token, options)
     passwordArgument(newPassword, 'newPassword')
     const { db, passwords, events } = this.#d
-    const pending = await db.call((store) => store.actions.findActionToken(hash, 'reset_password', new Date()))
+    const pending = await db.call((store) => store.actions.findActionToken(hash, 'reset_password', new Date(this.#d.config.clock())))
     if (pending === undefined) throw new InvalidActionTokenError()
     passwords.validate(newPassword, { email: pending.email })
     const passwordHash = await passwords.hash(newPassword)
     const notice = this.#message('password_changed', { to: pending.email })
-    const done = await db.call((store) => store.actions.resetPassword(hash, passwordHash, notice, new Date()))
+    const done = await db.call((store) => store.actions.resetPassword(hash, passwordHash, notice, new Date(this.#d.config.clock())))
     if (done === undefined) throw new InvalidActionTokenError()
     this.#d.wake()
     events.emit('password_reset', { userId: done.userId })
@@ -220,7 +220,7 @@ export class AccountFlows {
     const keep = optionalString(options.keepSessionId, 'options.keepSessionId') ?? undefined
     const { db, events } = this.#d
     const notice = ({ oldEmail, newEmail }: EmailChangeResult) => this.#message('change_email_notice', { to: oldEmail, newEmail })
-    const done = await db.call((store) => store.actions.confirmEmailChange(hash, notice, new Date(), keep))
+    const done = await db.call((store) => store.actions.confirmEmailChange(hash, notice, new Date(this.#d.config.clock()), keep))
     if (done === undefined) throw new InvalidActionTokenError()
     this.#d.wake()
     events.emit('email_changed', { userId: done.userId, oldEmail: done.oldEmail, newEmail: done.newEmail })
@@ -231,7 +231,7 @@ export class AccountFlows {
     const { config, db } = this.#d
     const links = this.#links()
     let issue: { token: NewActionToken, message: NewOutboxMessage } | null = null
-    const now = new Date()
+    const now = new Date(config.clock())
     if (user !== undefined) {
       const token = newActionToken()
       const ttl = config.account.actionTokenTtl[LINK_OF[purpose]]
@@ -257,7 +257,7 @@ export class AccountFlows {
   #message (type: MailMessageType, context: MailTemplateContext): NewOutboxMessage {
     const id = randomUUID()
     const message = renderMail(this.#d.config.account.templates, type, context)
-    return { id, payload: this.#d.seal.seal(id, message), createdAt: new Date() }
+    return { id, payload: this.#d.seal.seal(id, message), createdAt: new Date(this.#d.config.clock()) }
   }
 
   #links (): AccountLinks {

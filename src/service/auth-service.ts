@@ -62,17 +62,17 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
       this.#log.warn({ action: event.action, ip: event.ip, retryAfter: event.retryAfter }, 'fastify-drizzle-auth: rate limit exceeded')
       this.#events.emit('rate_limit_exceeded', event)
     })
-    const refreshTokens = new RefreshTokens(this.config.secret)
+    const refreshTokens = new RefreshTokens(this.config.secret, this.config.clock)
     this.#login = new LoginFlow({
       config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec, refreshTokens
     })
     this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
     this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, refreshTokens, events: this.#events, log: this.#log })
-    const base = { db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
+    const base = { clock: this.config.clock, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
     this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#revokeAll(userId, reason, except) })
     const seal = new OutboxSeal(this.config.secret)
     const { mailer, outbox } = this.config.account
-    this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
+    this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ clock: this.config.clock, db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
     this.#account = new AccountFlows({ ...base, config: this.config, seal, log: this.#log, wake: () => this.#delivery?.wake() })
     this.#registration = new RegistrationFlow({ ...base, config: this.config, account: this.#account })
     this.#passwords.dummyHash().catch(() => {})
@@ -253,7 +253,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */
   async deactivate (userId: string): Promise<void> {
     const id = userIdOf(userId)
-    const now = new Date()
+    const now = new Date(this.config.clock())
     existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: false }, now)))
     await this.#revokeAll(id, 'deactivated')
     await this.#db.call((store) => store.actions.voidActionTokens(id, ['verify_email', 'reset_password', 'change_email'], now))
@@ -261,7 +261,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
 
   async activate (userId: string): Promise<void> {
     const id = userIdOf(userId)
-    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: true }, new Date())))
+    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: true }, new Date(this.config.clock()))))
   }
 
   async getUser (id: string): Promise<AuthUser | undefined> {
@@ -275,7 +275,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * used refresh tokens of a live session are kept: a replay is recognised as long as the session lives.
    */
   async purgeExpired (): Promise<number> {
-    const count = await this.#db.call((store) => store.purgeExpired(new Date()))
+    const count = await this.#db.call((store) => store.purgeExpired(new Date(this.config.clock())))
     this.#events.emit('expired_purged', { count })
     return count
   }
@@ -288,7 +288,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   }
 
   async #revokeAll (userId: string, reason: string, exceptSessionId?: string): Promise<number> {
-    const now = new Date()
+    const now = new Date(this.config.clock())
     const count = await this.#db.call((store) => store.revokeUserSessions(userId, reason, now, exceptSessionId))
     await this.#db.call((store) => store.revokeDeviceTokens(userId, now))
     return count

@@ -30,6 +30,7 @@ export const CONFIG_KEY_TREE: KeyTree<AuthConfig> = {
   accessTokenTtl: true,
   refreshTokenTtl: true,
   clockSkewSeconds: true,
+  clock: true,
   bcryptRounds: true,
   hashConcurrency: true,
   hashQueueLimit: true,

@@ -4,7 +4,7 @@ import type { AnyAuthStore } from '../db/store.ts'
 import { ConfigurationError } from '../errors.ts'
 import { type AccountConfig, resolveAccountConfig, type ResolvedAccountConfig } from './account-config.ts'
 import type { AuthLogger } from './events.ts'
-import { positiveInteger } from '../lib/option-checks.ts'
+import { nonNegativeInteger, optionalFunction, optionalString, positiveInteger } from '../lib/option-checks.ts'
 import { type HashThreads, resolveHashThreads } from './bcrypt-workers.ts'
 import { CONFIG_KEY_TREE, checkOptionKeys } from './config-keys.ts'
 import { checkUsersTableShape } from './users-table.ts'
@@ -67,6 +67,11 @@ export interface AuthConfig extends AccountConfig {
   refreshTokenTtl?: number
   /** Tolerated clock difference for `exp`/`nbf`/`iat`, in seconds (default 30). */
   clockSkewSeconds?: number
+  /**
+   * The time in milliseconds since the epoch (default `Date.now`). Every lifetime, expiry and window the service
+   * decides (tokens, sessions, links, rate limits, retries, purges) reads it: for tests and simulations.
+   */
+  clock?: () => number
   /** bcrypt cost (default 12, 4 to 31). */
   bcryptRounds?: number
   /** bcrypt operations run at once, the others queue (default: the number of CPUs, at most 4). */
@@ -108,6 +113,7 @@ export interface ResolvedConfig {
   accessTokenTtl: number
   refreshTokenTtl: number
   clockSkewSeconds: number
+  clock: () => number
   bcryptRounds: number
   hashConcurrency: number
   hashQueueLimit: number
@@ -204,6 +210,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
     accessTokenTtl: positiveInteger(config.accessTokenTtl, 900, 'accessTokenTtl'),
     refreshTokenTtl: positiveInteger(config.refreshTokenTtl, 30 * 24 * 3600, 'refreshTokenTtl'),
     clockSkewSeconds: nonNegativeInteger(config.clockSkewSeconds, 30, 'clockSkewSeconds'),
+    clock: optionalFunction(config.clock, Date.now, 'clock'),
     bcryptRounds,
     hashConcurrency: positiveInteger(config.hashConcurrency, DEFAULT_HASH_CONCURRENCY, 'hashConcurrency'),
     hashQueueLimit: positiveInteger(config.hashQueueLimit, 64, 'hashQueueLimit'),
@@ -258,19 +265,6 @@ function isStore (value: unknown): value is AnyAuthStore {
 
 function isDrizzleDatabase (value: unknown): value is DrizzleDatabase {
   return value !== null && typeof value === 'object' && '$client' in value && 'select' in value
-}
-
-function nonNegativeInteger (value: unknown, fallback: number, name: string): number {
-  if (value === 0) return 0
-  return positiveInteger(value, fallback, name)
-}
-
-function optionalString (value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be a non-empty string when set`)
-  }
-  return value
 }
 
 let globalConfig: ResolvedConfig | undefined

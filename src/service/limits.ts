@@ -107,11 +107,11 @@ export class AttemptLimiter {
     const limit = this.#config.loginRateLimit
     if (limit === false) return UNLIMITED
     const call = this.#call
-    if (device !== undefined && await call((store) => store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date()))) {
+    if (device !== undefined && await call((store) => store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date(this.#config.clock())))) {
       return {
         onDevice: true,
-        succeeded: () => call((store) => store.resetDeviceToken(device.tokenHash, new Date())),
-        failed: () => call((store) => store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date()))
+        succeeded: () => call((store) => store.resetDeviceToken(device.tokenHash, new Date(this.#config.clock()))),
+        failed: () => call((store) => store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date(this.#config.clock())))
       }
     }
     const limits = passwordLimits(limit, email, ip)
@@ -138,7 +138,7 @@ export class AttemptLimiter {
     if (limit === false) return { knownDevice: false }
     const limits = passwordLimits(limit, email, ip)
     const check = device === undefined ? undefined : { ...device, max: limit.maxAttemptsPerDevice }
-    const now = Date.now()
+    const now = this.#config.clock()
     const { counts, deviceLive } = await this.#call((store) => store.peekLogin(limits, check, new Date(now)))
     if (deviceLive) return { knownDevice: true }
     const over = counts.filter((count) => count.count >= limits.find((l) => l.key === count.key)!.max)
@@ -186,12 +186,12 @@ export class AttemptLimiter {
     const limit = this.#config.account.mailRateLimit
     if (limit === false) return true
     const key = `mailto:${purpose}:${canonicalMailbox(email)}`
-    const { counted } = await this.#call((store) => store.hitLoginAttempts([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date()))
+    const { counted } = await this.#call((store) => store.hitLoginAttempts([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date(this.#config.clock())))
     return counted
   }
 
   async #hit (action: LimitedEvent['action'], limits: AttemptLimit[], windowSeconds: number, email: string | null, ip: string | null, message: string): Promise<void> {
-    const now = Date.now()
+    const now = this.#config.clock()
     const { counted, counts } = await this.#call((store) => store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
     const max = (count: AttemptCount) => limits.find((l) => l.key === count.key)!.max
     const over = counts.filter((c) => counted ? c.count > max(c) : c.count >= max(c))

@@ -75,7 +75,7 @@ export class LoginFlow {
     }, address)
 
     const { user } = checked
-    const now = new Date()
+    const now = new Date(this.#d.config.clock())
     const sessionId = newSessionId()
     const refreshToken = this.#d.refreshTokens.issue(sessionId)
     const deviceToken = checked.onDevice ? presented! : newDeviceToken()
@@ -108,6 +108,6 @@ export class LoginFlow {
   async #rehash (userId: string, current: string, password: string, slot: Slot): Promise<string> {
     if (!this.#d.passwords.needsRehash(current)) return current
     const next = await slot.hash(password)
-    return await this.#d.db.call((store) => store.replacePasswordHash(userId, current, next, new Date())) ? next : current
+    return await this.#d.db.call((store) => store.replacePasswordHash(userId, current, next, new Date(this.#d.config.clock()))) ? next : current
   }
 }

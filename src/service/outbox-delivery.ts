@@ -17,6 +17,8 @@ function stopSignal (): { promise: Promise<typeof STOPPED>, resolve: (value: typ
 }
 
 export interface DeliveryDependencies {
+  /** The service's clock (`clock`). */
+  clock: () => number
   db: StoreAccess
   seal: OutboxSeal
   mailer: Mailer
@@ -77,7 +79,7 @@ export class OutboxDelivery {
   /** One pass: claims due messages and sends them; returns how many were delivered. */
   async deliverDue (): Promise<number> {
     const { db, config } = this.#d
-    const claimed = await db.call((store) => store.actions.claimMessages(BATCH, config.leaseMs, new Date()))
+    const claimed = await db.call((store) => store.actions.claimMessages(BATCH, config.leaseMs, new Date(this.#d.clock())))
     const sent = await Promise.all(claimed.map((row) => this.#deliver(row)))
     return sent.filter(Boolean).length + (claimed.length === BATCH ? await this.deliverDue() : 0)
   }
@@ -116,7 +118,7 @@ export class OutboxDelivery {
     if (!final) {
       const delay = Math.min(config.retryDelayMs * 2 ** (row.attempts - 1), config.maxRetryDelayMs)
       log.warn({ messageId: row.id, attempts: row.attempts, retryInMs: delay, responseCode, error }, 'fastify-drizzle-auth: sending an email failed, will retry')
-      await db.call((store) => store.actions.retryMessage(row.id, new Date(Date.now() + delay), error))
+      await db.call((store) => store.actions.retryMessage(row.id, new Date(this.#d.clock() + delay), error))
       return
     }
     await db.call((store) => store.actions.deleteMessage(row.id))

@@ -8,6 +8,8 @@ import type { PasswordChangeOptions } from './results.ts'
 import type { StoreAccess } from './store-access.ts'
 
 export interface PasswordDependencies {
+  /** The service's clock (`clock`). */
+  clock: () => number
   db: StoreAccess
   passwords: PasswordHasher
   limits: AttemptLimiter
@@ -65,10 +67,10 @@ export class PasswordFlows {
 
   /** Stores the new hash, ends the other sessions and voids the reset and email-change links in flight. */
   async #store (row: UserRecord, password: string, keepSessionId: string | null): Promise<void> {
-    const { db, passwords, events } = this.#d
+    const { db, passwords, events, clock } = this.#d
     passwords.validate(password, { email: row.email })
     const passwordHash = await passwords.hash(password)
-    const now = new Date()
+    const now = new Date(clock())
     await db.call((store) => store.updateUser(row.id, { passwordHash }, now))
     await this.#d.revokeAll(row.id, 'password_changed', keepSessionId ?? undefined)
     await db.call((store) => store.actions.voidActionTokens(row.id, ['reset_password', 'change_email'], now))

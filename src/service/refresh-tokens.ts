@@ -19,13 +19,16 @@ export type PresentedRefreshToken =
 export class RefreshTokens {
   readonly #key: Buffer
 
-  constructor (secret: Buffer) {
+  readonly #clock: () => number
+
+  constructor (secret: Buffer, clock: () => number) {
+    this.#clock = clock
     this.#key = Buffer.from(hkdfSync('sha256', secret, 'fastify-drizzle-auth', 'refresh token mac v1', 32))
   }
 
   issue (sessionId: string): string {
     const nonce = randomBytes(32)
-    nonce.writeUIntBE(Date.now(), 0, 6)
+    nonce.writeUIntBE(this.#clock(), 0, 6)
     const body = `${Buffer.from(sessionId).toString('base64url')}.${nonce.toString('base64url')}`
     return `${body}.${this.#mac(body).toString('base64url')}`
   }

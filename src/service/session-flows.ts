@@ -35,7 +35,7 @@ export class SessionFlows {
       : await d.db.call((store) => store.findRefreshTokenSession(hash))
     if (sessionId === undefined) throw new TokenInvalidError('Refresh token is invalid')
     const next = d.refreshTokens.issue(sessionId)
-    const now = new Date()
+    const now = new Date(d.config.clock())
     const result = await d.db.call((store) => store.rotateRefreshToken(hash, hashRefreshToken(next), now))
     if (result.outcome === 'rotated') {
       const { userId, expiresAt } = result
@@ -71,7 +71,7 @@ export class SessionFlows {
     try {
       const sessionId = await this.#sessionOf(token)
       if (sessionId === undefined) return
-      const userId = await d.db.call((store) => store.revokeSession(sessionId, 'logout', new Date()))
+      const userId = await d.db.call((store) => store.revokeSession(sessionId, 'logout', new Date(d.config.clock())))
       if (userId !== undefined) d.events.emit('user_logout', { userId, sessionId })
     } catch (err) {
       d.log.warn({ err: describeError(err) }, 'fastify-drizzle-auth: logout could not complete')

@@ -13,6 +13,7 @@ export interface TokenSettings {
   audience: string | undefined
   accessTokenTtl: number
   clockSkewSeconds: number
+  clock: () => number
 }
 
 /** The claims of a verified access token. */
@@ -87,6 +88,11 @@ export class AccessTokenCodec {
     this.#rules = { required, clockToleranceMs: clockSkewSeconds * 1000, issuer, audience }
   }
 
+  /** The service's time (`clock`), in milliseconds since the epoch. */
+  now (): number {
+    return this.#settings.clock()
+  }
+
   get ttl (): number {
     return this.#settings.accessTokenTtl
   }
@@ -101,7 +107,8 @@ export class AccessTokenCodec {
     for (const [name, value] of Object.entries(extraClaims)) {
       if (!RESERVED_CLAIMS.has(name)) claims[name] = value
     }
-    return this.#sign({ ...claims, sub, sid, typ: 'access', jti: randomBytes(16).toString('base64url') })
+    // iat in seconds with its fraction: fast-jwt floors it and counts exp from it, as from its own clock.
+    return this.#sign({ ...claims, sub, sid, typ: 'access', jti: randomBytes(16).toString('base64url'), iat: this.#settings.clock() / 1000 })
   }
 
   /** Verifies signature and every claim; raises TokenExpiredError or TokenInvalidError. */
@@ -111,7 +118,7 @@ export class AccessTokenCodec {
     }
     const known = ignoreExpiration ? undefined : this.#verified.get(token)
     if (known !== undefined) {
-      if ((known.exp + this.#settings.clockSkewSeconds) * 1000 > Date.now()) return known
+      if ((known.exp + this.#settings.clockSkewSeconds) * 1000 > this.#settings.clock()) return known
       this.#verified.delete(token)
       throw new TokenExpiredError()
     }
@@ -126,7 +133,7 @@ export class AccessTokenCodec {
   #decode (token: string, ignoreExpiration: boolean): [Record<string, unknown>, Record<string, unknown>] {
     const payload = this.#pinned(token)
     if (payload !== undefined) {
-      checkRegisteredClaims(payload, this.#rules, ignoreExpiration)
+      checkRegisteredClaims(payload, this.#rules, ignoreExpiration, this.#settings.clock())
       return [this.#pinnedHeader, payload]
     }
     let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
@@ -136,6 +143,8 @@ export class AccessTokenCodec {
       if (err instanceof JwtError && err.code === JwtError.codes.expired) throw new TokenExpiredError()
       throw new TokenInvalidError()
     }
+    // fast-jwt reads its own clock; the service's (`clock`) must agree as well.
+    checkRegisteredClaims(decoded.payload, this.#rules, ignoreExpiration, this.#settings.clock())
     return [decoded.header, decoded.payload]
   }
 
@@ -144,7 +153,7 @@ export class AccessTokenCodec {
   #checkClaims (header: Record<string, unknown>, payload: Record<string, unknown>): AccessClaims {
     for (const name of KEY_HEADERS) if (name in header) throw new TokenInvalidError()
     if (header.typ !== undefined && header.typ !== 'JWT') throw new TokenInvalidError()
-    const now = Date.now() / 1000
+    const now = this.#settings.clock() / 1000
     const skew = this.#settings.clockSkewSeconds
     const { sub, sid, jti, typ, iat, exp } = payload
     if (typ !== 'access') throw new TokenInvalidError()
