@@ -31,7 +31,7 @@ const DDL: Record<Dialect, string> = {
     updated_at timestamp(3) with time zone not null default now(), nickname text, age integer)`
 }
 
-const keyed = sqliteTable('keyed_users', { ...sqliteUserColumns(), accessToken: text('access_token'), fooBar: text('foo_bar'), foo_bar: text('foo_bar2') })
+const keyed = sqliteTable('keyed_users', { ...sqliteUserColumns(), is_active: text('active_flag'), fooBar: text('foo_bar'), foo_bar: text('foo_bar2') })
 
 const ROUTES = {
   registerFields: { nickname: { type: 'string', minLength: 1, maxLength: 40 }, age: { type: 'integer', minimum: 13 } },
@@ -105,7 +105,7 @@ t.test('registerFields and meFields are checked at registration and say what to 
     ['meFields own', { usersTable: sqliteUsers, routes: { meFields: ['email'] } }, /'email' is already in \/me/],
     ['tags', { routes: { tags: 'auth' } }, /`routes.tags` must be an array/],
     ['a table with no columns of its own', { usersTable: sqliteTable('plain_users', sqliteUserColumns()), routes: { meFields: ['nickname'] } }, /\(its own columns: none\)/],
-    ['a column under a key the routes use', { usersTable: keyed, routes: { meFields: ['accessToken'] } }, /'accessToken' would travel as 'access_token', which the bundled routes already use/],
+    ['a column under a key the routes use', { usersTable: keyed, routes: { meFields: ['is_active'] } }, /'is_active' would travel as 'is_active', which the bundled routes already use/],
     ['two columns under one key', { usersTable: keyed, routes: { registerFields: { fooBar: { type: 'string' }, foo_bar: { type: 'string' } } } }, /the columns 'fooBar' and 'foo_bar' would both travel as 'foo_bar'/]
   ]
   for (const [name, options, message] of cases) {

@@ -2,6 +2,7 @@ import { type Column, getTableColumns, type Table } from 'drizzle-orm'
 import { ConfigurationError } from '../errors.ts'
 import { BASE_USER_FIELDS } from '../service/user.ts'
 import { requiredUserColumns } from '../service/user-fields.ts'
+import { credentialsBody, meResponse, registeredResponse } from './schemas.ts'
 import { routesAjv } from './validator.ts'
 
 /** A JSON schema for one property (what `routes.registerFields` maps each column to). */
@@ -51,15 +52,14 @@ export interface ResolvedRoutes {
 // What /register and /me already carry, or must never take from a request body.
 const RESERVED = new Set<string>([...BASE_USER_FIELDS, 'password', 'device_token'])
 const ME_OWN = new Set(['id', 'email', 'isVerified', 'isActive', 'lastLogin'])
-// The JSON keys the bundled routes already use for their own properties.
-const OWN_KEYS = new Set(['id', 'email', 'password', 'is_verified', 'is_active', 'last_login', 'device_token',
-  'access_token', 'refresh_token', 'token_type', 'expires_in', 'scope'])
+// The keys /register and /me already use for their own properties, in the body or the answer.
+const OWN_KEYS = new Set([credentialsBody, registeredResponse, meResponse].flatMap((schema) => Object.keys(schema.properties)))
 
 /**
  * The JSON key of a column's property: every key the bundled routes read or write is snake_case, so an
  * application's `displayName` travels as `display_name` (`userID` as `user_id`).
  */
-export function jsonKey (property: string): string {
+function jsonKey (property: string): string {
   return property.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase()
 }
 
