@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { tempDir } from './fixtures/temp.ts'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import pg from 'pg'
+import { createTestDatabase, requirePostgres } from './fixtures/databases.ts'
 import { readFileSync } from 'node:fs'
 import { getTableConfig } from 'drizzle-orm/sqlite-core'
 import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
@@ -93,4 +96,26 @@ t.test('the PostgreSQL tables declare the same indexes and a cascading foreign k
   t.equal(fk.onDelete, 'cascade')
   const journal = JSON.parse(readFileSync(new URL('../drizzle/pg/meta/_journal.json', import.meta.url), 'utf8'))
   t.equal(journal.dialect, 'postgresql')
+})
+
+t.test('PostgreSQL: a migration that fails for a passing reason is tried again and completes', async (t) => {
+  if (!await requirePostgres()) return
+  const db = await createTestDatabase('postgresql')
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 })
+  t.teardown(async () => { await pool.end(); await db.close() })
+  const database = drizzlePg(pool)
+  // The first statement fails as a dropped connection would; the real database answers every later one.
+  let failures = 1
+  const flaky = new Proxy(database, {
+    get (target, property, receiver) {
+      if (property === 'execute' && failures > 0) {
+        return async () => { failures--; throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }) }
+      }
+      return Reflect.get(target, property, receiver) as unknown
+    }
+  })
+  await pgTables.migrate(flaky)
+  t.equal(failures, 0, 'the first attempt failed')
+  const tables = await db.query("select table_name from information_schema.tables where table_schema = 'public' and table_name = 'auth_sessions'")
+  t.equal(tables.length, 1, 'the second attempt made the tables')
 })
