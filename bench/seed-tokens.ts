@@ -21,7 +21,7 @@ const userCount = Math.min(sessions, 1000)
 const users: string[] = []
 for (let i = 0; i < userCount; i++) {
   const email = `vs${i}@perf.example`
-  users.push((await store.findUserByEmail(email) ?? await store.createUser({ email, passwordHash })).id)
+  users.push((await store.users.findByEmail(email) ?? await store.users.create({ email, passwordHash })).id)
 }
 const now = new Date()
 const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000)
@@ -33,7 +33,7 @@ for (let start = 0; start < sessions; start += BATCH) {
     return { id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' }
   })
   // The credentials a login would have checked: the stored hash, so the session is made.
-  await Promise.all(made.map((session) => store.createSession(session, hashRefreshToken(newRefreshToken()), { passwordHash })))
+  await Promise.all(made.map((session) => store.sessions.create(session, hashRefreshToken(newRefreshToken()), { passwordHash })))
   for (const session of made) tokens.push(codec.sign(session.userId, session.id))
 }
 writeFileSync(out, JSON.stringify(tokens))

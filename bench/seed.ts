@@ -21,8 +21,8 @@ const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000)
 const session = () => ({ id: newSessionId(), userId, createdAt: now, expiresAt, userAgent: 'bench', ip: '127.0.0.1' })
 const batch = db.$client.transaction((size: number, tokens: string[]) => {
   // The store's methods run synchronously on SQLite, so one outer transaction holds the whole batch.
-  for (const token of tokens) void store.createSession(session(), hashRefreshToken(token), credentials)
-  for (let i = 0; i < size; i++) void store.createSession(session(), hashRefreshToken(newRefreshToken()), credentials)
+  for (const token of tokens) void store.sessions.create(session(), hashRefreshToken(token), credentials)
+  for (let i = 0; i < size; i++) void store.sessions.create(session(), hashRefreshToken(newRefreshToken()), credentials)
 })
 let remaining = Number(target) - count() - known.length
 batch(0, known)

@@ -42,7 +42,8 @@ export {
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {
-  AnyAuthStore, AttemptCount, AttemptLimit, AttemptOutcome, DeviceCheck, LoginPeek, AuthStore, CheckedCredentials, FoundSession, ModeResult,
-  NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionState, StoreMode, UserPatch, UserRecord,
-  ActionPurpose, ActionStore, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage
+  AnyAuthStore, AuthStore, UserStore, SessionStore, LimitStore, DeviceStore, ActionStore, MaintenanceStore,
+  AttemptCount, AttemptLimit, AttemptOutcome, AttemptSettlement, DeviceCheck, LoginPeek, CheckedCredentials, FoundSession, ModeResult,
+  NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionExtras, SessionState, StoreLogger, StoreMode, UserPatch, UserRecord,
+  ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage
 } from './db/store.ts'

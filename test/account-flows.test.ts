@@ -137,7 +137,7 @@ for (const dialect of await availableDialects()) {
       const { app, smtp, db } = await setup(t)
       await registerAndLogin(app)
       await registerAndLogin(app, 'bob@example.com')
-      await app.authService.deactivate((await app.authService.store.findUserByEmail('bob@example.com'))!.id)
+      await app.authService.deactivate((await app.authService.store.users.findByEmail('bob@example.com'))!.id)
       for (const email of ['nobody@example.com', 'bob@example.com', 'alice@example.com']) {
         t.equal((await post(app, '/password/forgot', { email })).statusCode, 202)
       }
@@ -182,7 +182,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await post(app, '/password', { current_password: PASSWORD, new_password: NEW_PASSWORD }, accessToken)).statusCode, 200)
       t.equal((await post(app, '/password/reset', { token: newer.token, new_password: 'Third-Horse-5-Staple' })).statusCode, 400, 'reset void after a change')
       t.equal((await post(app, '/email/confirm', { token: change.token })).statusCode, 400, 'change void after a password change')
-      const user = (await app.authService.store.findUserByEmail('alice@example.com'))!
+      const user = (await app.authService.store.users.findByEmail('alice@example.com'))!
       await app.authService.deactivate(user.id)
       t.equal((await post(app, '/verify-email', { token: verify.token })).statusCode, 400, 'verification void after deactivation')
       const live = await rows(db, 'select count(*) as n from auth_action_tokens where used_at is null')
@@ -300,7 +300,7 @@ for (const dialect of await availableDialects()) {
       t.equal(refused.statusCode, 403)
       t.same(refused.json(), { detail: 'Email address is not verified: follow the link sent to it, or ask for a new one with POST /verify-email/resend { email }', code: 'email_not_verified' })
       t.equal((await post(app, '/login', { email: 'alice@example.com', password: 'Wrong-Password-1' })).statusCode, 401, 'a wrong password is still 401')
-      const user = (await app.authService.store.findUserByEmail('alice@example.com'))!
+      const user = (await app.authService.store.users.findByEmail('alice@example.com'))!
       await app.authService.requestEmailVerification(user.id)
       const [mail] = await smtp.waitFor(1)
       await app.authService.verifyEmail(mail.token!)

@@ -62,10 +62,10 @@ for (const dialect of await availableDialects()) {
         for (const work of later) await work()
         after[email] = [...store.sequence]
       }
-      t.same(before['known@example.com'], ['hitLoginAttempts'], 'before the answer: the client limit only')
+      t.same(before['known@example.com'], ['limits.hit'], 'before the answer: the client limit only')
       t.same(before['unknown@example.com'], before['known@example.com'], 'an unknown address: the same')
       t.same(before['inactive@example.com'], before['known@example.com'], 'an inactive account: the same')
-      t.same(after['known@example.com'], ['findUserByEmail', 'hitLoginAttempts', 'actions.issueActionToken'], 'after it: the lookup, the recipient limit, the token')
+      t.same(after['known@example.com'], ['users.findByEmail', 'limits.hit', 'actions.issueActionToken'], 'after it: the lookup, the recipient limit, the token')
       t.same(after['unknown@example.com'], after['known@example.com'], 'an unknown address does the same work after the answer too')
       t.same(after['inactive@example.com'], after['known@example.com'])
       t.equal(mailer.sent.length, 0, 'nothing is sent on the request path')
@@ -96,8 +96,8 @@ for (const dialect of await availableDialects()) {
         after[email] = [...store.sequence]
       }
       for (const email of emails) {
-        t.same(before[email], ['hitLoginAttempts'], `${email}: the client limit only before the answer`)
-        t.same(after[email], ['findUserByEmail', 'hitLoginAttempts', 'actions.issueActionToken'], `${email}: the same work after it`)
+        t.same(before[email], ['limits.hit'], `${email}: the client limit only before the answer`)
+        t.same(after[email], ['users.findByEmail', 'limits.hit', 'actions.issueActionToken'], `${email}: the same work after it`)
       }
       t.equal(await service.deliverMail(), 1)
       t.same(mailer.sent.slice(sent).map((m) => [m.type, m.to]), [['verify_email', 'waiting@example.com']])
@@ -135,11 +135,11 @@ for (const dialect of await availableDialects()) {
         sequences[email] = [...store.sequence]
       }
       const beforeReply = (sequence: string[]) => sequence.slice(0, sequence.indexOf('reply'))
-      t.same(beforeReply(sequences['known@example.com']), ['hitLoginAttempts'], 'known: the client limit, then the reply')
+      t.same(beforeReply(sequences['known@example.com']), ['limits.hit'], 'known: the client limit, then the reply')
       t.same(beforeReply(sequences['unknown@example.com']), beforeReply(sequences['known@example.com']), 'unknown: the same calls in the same order')
       const known = sequences['known@example.com']
       const response = known.indexOf('response')
-      for (const late of ['findUserByEmail', 'actions.issueActionToken', 'actions.claimMessages', 'mailer.send']) {
+      for (const late of ['users.findByEmail', 'actions.issueActionToken', 'actions.claimMessages', 'mailer.send']) {
         t.ok(known.indexOf(late) > response, `${late} only after onResponse (${known.join(' ')})`)
       }
 
@@ -163,7 +163,7 @@ for (const dialect of await availableDialects()) {
       store.calls.clear()
       await service.requestPasswordReset('known@example.com')
       await service.settled()
-      t.same(Object.fromEntries(store.calls), { findUserByEmail: 1, hitLoginAttempts: 1, 'actions.issueActionToken': 1 }, 'the same statements')
+      t.same(Object.fromEntries(store.calls), { 'users.findByEmail': 1, 'limits.hit': 1, 'actions.issueActionToken': 1 }, 'the same statements')
       t.equal(await service.deliverMail(), 1)
       t.equal(mailer.sent.length, 1)
     })
@@ -301,7 +301,7 @@ for (const dialect of await availableDialects()) {
       const tokens = mailer.sent.map((m) => new URL((m as { link: string }).link).searchParams.get('token')!)
       await t.rejects(service.resetPassword(tokens[0], 'Another-Horse-7-Staple'), { code: 'invalid_token' }, 'each link voided the one before')
       await service.resetPassword(tokens[6], 'Another-Horse-7-Staple')
-      const user = (await service.store.findUserByEmail('known@example.com'))!
+      const user = (await service.store.users.findByEmail('known@example.com'))!
       for (let i = 0; i < 4; i++) await service.requestEmailChange(user.id, 'Another-Horse-7-Staple', `next${i}@example.com`)
       await service.settled()
       t.equal(await service.deliverMail(), 5, 'no per-account limit on email changes either (4, and the reset notice)')
@@ -316,7 +316,7 @@ for (const dialect of await availableDialects()) {
       const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, mailer: recordingMailer(), links: LINKS, logger: log as never })
       t.teardown(async () => { await service.close(); await db.close() })
       await service.ready()
-      store.findUserByEmail = async () => { throw new Error('the database went away') }
+      store.override('users', 'findByEmail', async () => { throw new Error('the database went away') })
       await service.requestPasswordReset('known@example.com', { ip: '192.0.2.1' })
       await service.settled()
       t.match(warnings, [/a password reset request could not be completed after its answer/])

@@ -138,17 +138,18 @@ for (const dialect of await availableDialects()) {
     t.test('a presented device token costs the same store work whether or not the email has an account', async (t) => {
       const { app } = await setup(dialect)
       t.teardown(() => app.close())
-      const store = app.authService.store as unknown as Record<string, (...args: unknown[]) => unknown>
+      const store = app.authService.store as unknown as Record<string, Record<string, (...args: unknown[]) => unknown>>
       const calls: string[] = []
-      for (const name of ['findUserByEmail', 'hitDeviceToken', 'hitLoginAttempts', 'revokeDeviceTokenIfSpent']) {
-        const original = store[name].bind(store)
-        store[name] = (...args: unknown[]) => { calls.push(name); return original(...args) }
+      for (const name of ['users.findByEmail', 'limits.peek', 'devices.hit', 'limits.hit', 'devices.revokeIfSpent']) {
+        const [facet, method] = name.split('.')
+        const original = store[facet][method].bind(store[facet])
+        store[facet][method] = (...args: unknown[]) => { calls.push(name); return original(...args) }
       }
       await loginFrom(app, '10.0.0.7', 'alice@example.com', 'Wrong-Pass-1', 'B'.repeat(43))
       const known = calls.splice(0)
       await loginFrom(app, '10.0.0.7', 'nobody@example.com', 'Wrong-Pass-1', 'B'.repeat(43))
       t.same(calls, known, 'the same calls, in the same order')
-      t.same(known, ['findUserByEmail', 'hitDeviceToken', 'hitLoginAttempts'])
+      t.same(known, ['users.findByEmail', 'limits.peek', 'devices.hit', 'limits.hit'])
     })
 
     t.test('ten failures with one device token revoke it', async (t) => {

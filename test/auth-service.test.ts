@@ -172,7 +172,7 @@ t.test('a live token fails once its session expires, or once the user is made in
   await t.rejects(auth.authenticate(accessToken), TokenExpiredError, 'the access token is fresh, its session is not')
 
   const other = await auth.login('k@example.com', PASSWORD)
-  await auth.store.updateUser(user.id, { isActive: false }, new Date()) // an admin tool flipping the flag directly
+  await auth.store.users.update(user.id, { isActive: false }, new Date()) // an admin tool flipping the flag directly
   const err = await auth.authenticate(other.accessToken).then(() => null, (e: unknown) => e)
   t.ok(err instanceof AuthenticationError)
   t.equal((err as AuthenticationError).code, 'inactive_account')

@@ -19,13 +19,14 @@ class GatedStore extends CountingStore {
   constructor (inner: ReturnType<typeof sqliteStore>) {
     super(inner)
     this.#inner = inner
+    this.override('sessions', 'findMany', async (sessionIds: readonly string[]) => this.#findMany(sessionIds))
   }
 
-  async findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+  async #findMany (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
     this.batches.push([...sessionIds])
     for (const resolve of this.#asked.splice(0)) resolve()
     await new Promise<void>((resolve) => { this.#held.push(resolve) })
-    return this.#inner.findSessions(sessionIds)
+    return this.#inner.sessions.findMany(sessionIds)
   }
 
   /** Resolves once `count` batches have been asked for in all. */
@@ -79,7 +80,7 @@ t.test('an asynchronous store: at most two batches in flight; what waits meanwhi
   const verified = await Promise.all(answers)
   t.same(verified.map((v) => v.user.email), Array(4).fill('gate@example.com'))
   t.same(verified.map((v) => v.sessionId), store.batches.flat(), 'each answered with its own session')
-  t.equal(store.calls.get('findSession'), undefined, 'never asked one by one')
+  t.equal(store.calls.get('sessions.find'), undefined, 'never asked one by one')
 })
 
 t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer hold back the next', async (t) => {
@@ -98,17 +99,16 @@ t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer ho
   store.letGo()
 })
 
-t.test('an asynchronous findSessions that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
+t.test('an asynchronous sessions.findMany that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
   const inner = sqliteStore(':memory:')
   let fail = true
-  class Throwing extends CountingStore {
-    findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
-      if (fail) throw new Error('no connection')
-      return Promise.resolve(inner.findSessions(sessionIds))
-    }
-  }
+  const throwing = new CountingStore(inner)
+  throwing.override('sessions', 'findMany', (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> => {
+    if (fail) throw new Error('no connection')
+    return Promise.resolve(inner.sessions.findMany(sessionIds))
+  })
   const errors: string[] = []
-  const service = new AuthService({ store: new Throwing(inner), secret: SECRET, bcryptRounds: 4, logger: { warn: () => {}, error: (_o, msg) => { errors.push(String(msg)) } } })
+  const service = new AuthService({ store: throwing, secret: SECRET, bcryptRounds: 4, logger: { warn: () => {}, error: (_o, msg) => { errors.push(String(msg)) } } })
   t.teardown(() => service.close())
   await service.ready()
   await service.register('throw@example.com', PASSWORD)
@@ -121,12 +121,9 @@ t.test('an asynchronous findSessions that throws at once is a store failure for 
 
 t.test('a store answering a batch out of order: no token is accepted on another session\'s answer', async (t) => {
   const inner = sqliteStore(':memory:')
-  class Reversed extends CountingStore {
-    async findSessions (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
-      return inner.findSessions(sessionIds).reverse()
-    }
-  }
-  const { service, tokens } = await loggedIn(t, new Reversed(inner), 'order@example.com', 2)
+  const reversed = new CountingStore(inner)
+  reversed.override('sessions', 'findMany', async (sessionIds: readonly string[]) => inner.sessions.findMany(sessionIds).reverse())
+  const { service, tokens } = await loggedIn(t, reversed, 'order@example.com', 2)
   // Matched by position, each token would get the other session's answer (same user, live): refused instead.
   const outcomes = await Promise.allSettled(tokens.map(async (token) => service.verifyAccessToken(token)))
   t.same(outcomes.map((o) => o.status), ['rejected', 'rejected'], 'each answer names another session: both refused')

@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { AuthService, ServiceUnavailableError } from '../src/index.ts'
 import type { PgAuthStore } from '../src/db/pg/index.ts'
 import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
+import { CountingStore } from './fixtures/counting-store.ts'
 import { PASSWORD, SECRET, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 import { availableDialects, createTestDatabase } from './fixtures/databases.ts'
 import { readOnlyStoreWithoutTriggers } from './fixtures/read-only-store.ts'
@@ -126,51 +127,51 @@ function sqliteFile (t: Test) {
 }
 
 async function twoSessions (store: SqliteAuthStore, client: Database.Database) {
-  const user = await store.createUser({ email: 'erin@example.com', passwordHash: null })
+  const user = await store.users.create({ email: 'erin@example.com', passwordHash: null })
   const insert = client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
   insert.run('s1', user.id, Date.now() + 60_000)
   insert.run('s2', user.id, Date.now() + 60_000)
 }
 
-t.test('SQLite findSessions: answers in the order asked, one read transaction only where it saves one', async (t) => {
+t.test('SQLite sessions.findMany: answers in the order asked, one read transaction only where it saves one', async (t) => {
   const { opened } = sqliteFile(t)
   const store = new SqliteAuthStore(opened.db)
   const client = opened.db.$client
   await twoSessions(store, client)
-  const ids = (found: ReturnType<typeof store.findSessions>) => found.map((f) => f?.session.id)
-  t.same(ids(store.findSessions(['s2', 'nope', 's1', 's2'])), ['s2', undefined, 's1', 's2'])
+  const ids = (found: ReturnType<typeof store.sessions.findMany>) => found.map((f) => f?.session.id)
+  t.same(ids(store.sessions.findMany(['s2', 'nope', 's1', 's2'])), ['s2', undefined, 's1', 's2'])
   t.equal(store.sharedReads, 1)
   t.same(store.lookupStats, { hits: 1, misses: 3 }, 's2 asked twice: the second from memory (the version read once)')
-  t.same(ids(store.findSessions(['s1'])), ['s1'], 'one lookup alone needs no transaction of its own')
+  t.same(ids(store.sessions.findMany(['s1'])), ['s1'], 'one lookup alone needs no transaction of its own')
   t.equal(store.sharedReads, 1)
-  t.same(ids(client.transaction(() => store.findSessions(['s1', 's2']))()), ['s1', 's2'], 'inside the application\'s transaction: looked up one by one')
+  t.same(ids(client.transaction(() => store.sessions.findMany(['s1', 's2']))()), ['s1', 's2'], 'inside the application\'s transaction: looked up one by one')
   t.equal(store.sharedReads, 1)
   t.equal(client.inTransaction, false)
   // Remembered answers are checked against the batch's own snapshot: a revocation before it is seen.
   client.prepare('update auth_sessions set revoked_at = ? where id = ?').run(Date.now(), 's1')
-  const [s1, s2] = store.findSessions(['s1', 's2'])
+  const [s1, s2] = store.sessions.findMany(['s1', 's2'])
   t.not(s1?.session.revokedAt, null)
   t.equal(s2?.session.revokedAt, null)
   t.equal(store.sharedReads, 2)
 })
 
-t.test('SQLite findSessions without triggers (read-only): any commit between batches is seen', async (t) => {
+t.test('SQLite sessions.findMany without triggers (read-only): any commit between batches is seen', async (t) => {
   const { path, opened } = sqliteFile(t)
   const writer = new SqliteAuthStore(opened.db)
   await twoSessions(writer, opened.db.$client)
   const { store } = readOnlyStoreWithoutTriggers(t, path, opened.db.$client)
-  t.same(store.findSessions(['s1', 's2', 's1']).map((f) => f?.session.revokedAt), [null, null, null])
+  t.same(store.sessions.findMany(['s1', 's2', 's1']).map((f) => f?.session.revokedAt), [null, null, null])
   t.same(store.lookupStats, { hits: 1, misses: 2 })
   t.equal(store.sharedReads, 1)
   opened.db.$client.prepare('update auth_sessions set revoked_at = ? where id = ?').run(Date.now(), 's2')
-  const [s1, s2] = store.findSessions(['s1', 's2'])
+  const [s1, s2] = store.sessions.findMany(['s1', 's2'])
   t.equal(s1?.session.revokedAt, null)
   t.not(s2?.session.revokedAt, null, 'the revocation is seen')
   t.same(store.lookupStats, { hits: 1, misses: 4 })
 })
 
 if ((await availableDialects()).includes('postgresql')) {
-  t.test('PostgreSQL findSessions: one statement, duplicates and unknown ids answered in order; the cache answers what it holds', async (t) => {
+  t.test('PostgreSQL sessions.findMany: one statement, duplicates and unknown ids answered in order; the cache answers what it holds', async (t) => {
     const app = await buildApp({ sessionCache: { enabled: true, maxStalenessMs: 60_000 } }, {}, 'postgresql')
     t.teardown(() => app.close())
     const { alice, bob } = await sessions(app)
@@ -179,33 +180,40 @@ if ((await availableDialects()).includes('postgresql')) {
     await cache.start()
     // Four logins (each stamps last_login) and a logout: five notifications, let them all arrive first.
     while (cache.notifications < 5) await cache.nextNotification()
-    const ids = (found: Awaited<ReturnType<PgAuthStore['findSessions']>>) => found.map((f) => f?.user.email)
+    const ids = (found: Awaited<ReturnType<PgAuthStore['sessions']['findMany']>>) => found.map((f) => f?.user.email)
     const before = store.lookupStats!
-    t.same(ids(await store.findSessions([sid(alice.accessToken), 'nope', sid(bob.accessToken), sid(alice.accessToken)])),
+    t.same(ids(await store.sessions.findMany([sid(alice.accessToken), 'nope', sid(bob.accessToken), sid(alice.accessToken)])),
       ['alice@example.com', undefined, 'bob@example.com', 'alice@example.com'])
     const after = store.lookupStats!
     t.equal(after.misses - before.misses, 4, 'nothing remembered yet: all four asked in the one statement')
-    t.same(ids(await store.findSessions([sid(bob.accessToken), 'nope'])), ['bob@example.com', undefined])
+    t.same(ids(await store.sessions.findMany([sid(bob.accessToken), 'nope'])), ['bob@example.com', undefined])
     const last = store.lookupStats!
     t.same({ hits: last.hits - after.hits, misses: last.misses - after.misses }, { hits: 1, misses: 1 }, 'bob from memory, the unknown id asked again')
     t.equal(cache.notifications, 5, 'nothing was notified meanwhile')
   })
 }
 
-t.test('a synchronous store without findSessions is asked one by one, before verifyAccessToken returns', async (t) => {
+t.test('a synchronous store without sessions.findMany is asked one by one, before verifyAccessToken returns', async (t) => {
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
   let failing = false
-  // The application's own synchronous store: the real one without the batch method, with a switch that breaks it.
-  class OneByOne extends SqliteAuthStore {
-    override findSession (id: string) {
+  // The application's own synchronous store: the real one's facets, its sessions without the batch method and
+  // with a switch that breaks the lookup.
+  const store = new SqliteAuthStore(db)
+  const real = store.sessions
+  const sessions = {
+    create: real.create.bind(real),
+    rotateRefreshToken: real.rotateRefreshToken.bind(real),
+    findByRefreshToken: real.findByRefreshToken.bind(real),
+    revoke: real.revoke.bind(real),
+    revokeForUser: real.revokeForUser.bind(real),
+    find: (id: string) => {
       if (failing) throw new Error('disk I/O error')
-      return super.findSession(id)
+      return real.find(id)
     }
   }
-  const store = new OneByOne(db)
-  Object.defineProperty(store, 'findSessions', { value: undefined })
+  Object.defineProperty(store, 'sessions', { value: sessions })
   const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, logger: { warn: () => {}, error: () => {} } })
   t.teardown(() => service.close())
   await service.register('frank@example.com', PASSWORD)
@@ -221,19 +229,11 @@ t.test('a synchronous store without findSessions is asked one by one, before ver
 })
 
 if ((await availableDialects()).includes('postgresql')) {
-  t.test('PostgreSQL: a subclass with a findSession of its own is asked through it, one by one', async (t) => {
+  t.test('PostgreSQL: a store whose sessions answer one lookup at a time is asked one by one', async (t) => {
     const created = await createTestDatabase('postgresql')
     t.teardown(() => created.close())
-    const { PgAuthStore, migrate: migratePg, openPostgres } = await import('../src/db/pg/index.ts')
-    const opened = openPostgres(created.url!)
-    const asked: string[] = []
-    class Watched extends PgAuthStore {
-      override async findSession (id: string) {
-        asked.push(id)
-        return super.findSession(id)
-      }
-    }
-    const store = new Watched(opened.db, undefined, { migrate: async (db) => { await migratePg(db) }, onClose: opened.close })
+    const { pgStore } = await import('../src/db/pg/index.ts')
+    const store = new CountingStore(pgStore(created.url!), { batched: false })
     const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4 })
     t.teardown(() => service.close())
     await service.register('gina@example.com', PASSWORD)
@@ -241,6 +241,7 @@ if ((await availableDialects()).includes('postgresql')) {
     const two = await service.login('gina@example.com', PASSWORD)
     const verified = await Promise.all([service.verifyAccessToken(one.accessToken), service.verifyAccessToken(two.accessToken)])
     t.same(verified.map((v) => v.user.email), ['gina@example.com', 'gina@example.com'])
-    t.same(asked, [sid(one.accessToken), sid(two.accessToken)])
+    t.equal(store.calls.get('sessions.find'), 2, 'each token asked alone')
+    t.equal(store.calls.get('sessions.findMany'), undefined)
   })
 }

@@ -19,10 +19,10 @@ for (const dialect of await availableDialects()) {
       await post(app, '/register', { email: 'wrong@example.com', password: PASSWORD })
       await post(app, '/register', { email: 'inactive@example.com', password: PASSWORD })
       await post(app, '/register', { email: 'nopassword@example.com', password: PASSWORD })
-      const inactive = await app.authService.store.findUserByEmail('inactive@example.com')
+      const inactive = await app.authService.store.users.findByEmail('inactive@example.com')
       await app.authService.deactivate(inactive!.id)
-      const passwordless = await app.authService.store.findUserByEmail('nopassword@example.com')
-      await app.authService.store.updateUser(passwordless!.id, { passwordHash: null }, new Date())
+      const passwordless = await app.authService.store.users.findByEmail('nopassword@example.com')
+      await app.authService.store.users.update(passwordless!.id, { passwordHash: null }, new Date())
       await app.authService.login('x@example.com', 'warm-up').catch(() => {}) // the dummy hash is prepared once
 
       const calls = spyBcrypt(t)
@@ -52,7 +52,7 @@ for (const dialect of await availableDialects()) {
       const res = await post(app, '/register', { email: 'long@example.com', password: long })
       t.equal(res.statusCode, 422)
       t.equal(res.json().code, 'password_too_long')
-      t.equal(await app.authService.store.findUserByEmail('long@example.com'), undefined, 'no row')
+      t.equal(await app.authService.store.users.findByEmail('long@example.com'), undefined, 'no row')
       const multibyte = await post(app, '/register', { email: 'long@example.com', password: 'ü'.repeat(37) })
       t.equal(multibyte.json().code, 'password_too_long', '37 two-byte characters are 74 bytes')
 
@@ -122,7 +122,7 @@ for (const dialect of await availableDialects()) {
         }
       }
       t.same(calls, { compare: [], hash: 0 }, 'no hashing')
-      t.equal(await app.authService.store.findUserByEmail('v@example.com'), undefined, 'no row written')
+      t.equal(await app.authService.store.users.findByEmail('v@example.com'), undefined, 'no row written')
     })
 
     t.test('duplicate registration race: 20 parallel registrations of one email, one 201, nineteen 409, one row', async (t) => {

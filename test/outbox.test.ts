@@ -77,7 +77,7 @@ for (const dialect of await availableDialects()) {
       await service.register('alice@example.com', PASSWORD)
       await service.requestPasswordReset('alice@example.com')
       await service.settled()
-      await service.requestEmailVerification((await service.store.findUserByEmail('alice@example.com'))!.id)
+      await service.requestEmailVerification((await service.store.users.findByEmail('alice@example.com'))!.id)
       await service.settled()
       const other = recordingMailer()
       const stranger = new AuthService({ database, secret: 'another-secret-that-is-32-bytes-long!!', bcryptRounds: 4, mailer: other, links: LINKS, sendVerificationOnRegister: false })

@@ -33,7 +33,7 @@ t.test('bcrypt cost comes from the config (default 12), and the hashing runs on 
   const user = await auth.register('cost@example.com', PASSWORD)
   await auth.login('cost@example.com', PASSWORD)
   const after = threadTicks()
-  const hash = (await auth.store.findUserById(user.id))?.passwordHash
+  const hash = (await auth.store.users.findById(user.id))?.passwordHash
   t.match(hash, /^\$2b\$12\$/)
   if (process.platform !== 'linux') return
   // Observed on the threads themselves: two cost-12 operations' CPU time lands on the hashing threads, while

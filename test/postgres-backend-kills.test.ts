@@ -66,10 +66,10 @@ if (await requirePostgres()) {
     t.teardown(async () => { await client.end(); await db.close() })
     const store = pgStore(drizzle(client))
     t.teardown(() => store.close())
-    const user = await store.createUser({ email: 'single@example.com', passwordHash: null })
+    const user = await store.users.create({ email: 'single@example.com', passwordHash: null })
     const now = new Date()
-    t.equal(await store.createSession({ id: 's', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h0', { passwordHash: null }), true)
-    t.match(await store.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 's' })
+    t.equal(await store.sessions.create({ id: 's', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h0', { passwordHash: null }), true)
+    t.match(await store.sessions.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 's' })
   })
 
   t.test('stores sharing one pool: one acquire listener on the pool, one error listener a client however often it is handed out', async (t) => {
@@ -82,10 +82,10 @@ if (await requirePostgres()) {
     const shared = drizzle(pool)
     const stores = [pgStore(shared), pgStore(shared)]
     t.equal(pool.listenerCount('acquire'), 1)
-    const user = await stores[0].createUser({ email: 'shared@example.com', passwordHash: null })
+    const user = await stores[0].users.create({ email: 'shared@example.com', passwordHash: null })
     for (let i = 0; i < 3; i++) {
       const now = new Date()
-      await stores[i % 2].createSession({ id: `s${i}`, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, `h${i}`, { passwordHash: null })
+      await stores[i % 2].sessions.create({ id: `s${i}`, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, `h${i}`, { passwordHash: null })
     }
     const client = await pool.connect()
     t.equal(client.listenerCount('error'), 1, 'the listener once (the pool removes its idle one while the client is out)')

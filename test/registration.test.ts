@@ -30,7 +30,7 @@ t.test('a file path is opened (directory created), migrated, and closed on app.c
   t.ok(existsSync(file), 'the file exists')
   const store = app.authService.store
   await app.close()
-  await t.rejects(store.findUserByEmail('alice@example.com'), 'the plugin closed the database it opened')
+  await t.rejects(store.users.findByEmail('alice@example.com'), 'the plugin closed the database it opened')
 
   // The data is on disk: a second app on the same file sees the user.
   const again = Fastify()

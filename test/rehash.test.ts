@@ -16,7 +16,7 @@ for (const dialect of await availableDialects()) {
       t.teardown(() => app.close())
       const user = await app.authService.register('alice@example.com', PASSWORD)
       // As if the account was made when bcryptRounds was 4.
-      await app.authService.store.updateUser(user.id, { passwordHash: bcrypt.hashSync(PASSWORD, 4) }, new Date())
+      await app.authService.store.users.update(user.id, { passwordHash: bcrypt.hashSync(PASSWORD, 4) }, new Date())
       const calls = holdBcrypt(t).calls
       const login = () => app.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })
       t.equal((await login()).statusCode, 200)
@@ -36,13 +36,13 @@ for (const dialect of await availableDialects()) {
       const app = await buildApp({ bcryptRounds: 5 }, {}, dialect)
       t.teardown(() => app.close())
       const user = await app.authService.register('carol@example.com', PASSWORD)
-      await app.authService.store.updateUser(user.id, { passwordHash: bcrypt.hashSync(PASSWORD, 4) }, new Date())
+      await app.authService.store.users.update(user.id, { passwordHash: bcrypt.hashSync(PASSWORD, 4) }, new Date())
       const bcryptHold = holdBcrypt(t)
       bcryptHold.hold('hash')
       const pending = app.inject({ method: 'POST', url: '/login', payload: { email: 'carol@example.com', password: PASSWORD } })
       await bcryptHold.held(1)
       const changed = bcrypt.hashSync('Changed-Meanwhile-42', 5)
-      await app.authService.store.updateUser(user.id, { passwordHash: changed }, new Date())
+      await app.authService.store.users.update(user.id, { passwordHash: changed }, new Date())
       bcryptHold.release()
       const res = await pending
       t.equal(res.statusCode, 401, 'the credentials it checked are gone')
@@ -55,7 +55,7 @@ for (const dialect of await availableDialects()) {
       t.teardown(() => app.close())
       const user = await app.authService.register('bob@example.com', PASSWORD)
       const old = bcrypt.hashSync(PASSWORD, 4)
-      await app.authService.store.updateUser(user.id, { passwordHash: old }, new Date())
+      await app.authService.store.users.update(user.id, { passwordHash: old }, new Date())
       const calls = holdBcrypt(t).calls
       t.equal((await app.inject({ method: 'POST', url: '/login', payload: { email: 'bob@example.com', password: 'Wrong-Pass-9' } })).statusCode, 401)
       t.same(calls, [{ op: 'compare', cost: 4 }])

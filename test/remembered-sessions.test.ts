@@ -142,20 +142,20 @@ async function storeWithUser (t: Test) {
   t.teardown(close)
   migrate(db)
   const store = new SqliteAuthStore(db)
-  const user = await store.createUser({ email: 'a@example.com', passwordHash: null })
+  const user = await store.users.create({ email: 'a@example.com', passwordHash: null })
   return { db, store, user }
 }
 
 t.test('remembered answers are frozen, so a caller of the store cannot change them for the next', async (t) => {
   const { store, user } = await storeWithUser(t)
   const now = new Date()
-  await store.createSession({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1', { passwordHash: null })
-  const found = store.findSession('s1')!
+  await store.sessions.create({ id: 's1', userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + 60_000), userAgent: null, ip: null }, 'h1', { passwordHash: null })
+  const found = store.sessions.find('s1')!
   t.ok(Object.isFrozen(found) && Object.isFrozen(found.session) && Object.isFrozen(found.user))
   t.throws(() => { (found.session as { revokedAt: Date | null }).revokedAt = null })
-  t.equal(store.findSession('s1'), found, 'the same answer while nothing changed')
-  await store.revokeSession('s1', 'test', new Date())
-  t.not(store.findSession('s1')!.session.revokedAt, null)
+  t.equal(store.sessions.find('s1'), found, 'the same answer while nothing changed')
+  await store.sessions.revoke('s1', 'test', new Date())
+  t.not(store.sessions.find('s1')!.session.revokedAt, null)
 })
 
 t.test('more sessions than are remembered: the oldest are forgotten and still answered correctly', async (t) => {
@@ -163,12 +163,12 @@ t.test('more sessions than are remembered: the oldest are forgotten and still an
   const expires = Date.now() + 60_000
   const insert = db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)')
   db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
-  for (let i = 0; i <= 10_000; i++) store.findSession(`s${i}`)
+  for (let i = 0; i <= 10_000; i++) store.sessions.find(`s${i}`)
   // 4,999 kept; the 5,000th lookup sees no hit in 5,000, so of the 5,002 offered after it 1 in 16 is kept (312).
   t.equal(store.rememberedSessions, 5_311, 'after 10,001 distinct sessions, all missing: 5,311 remembered, never over 10,000')
-  t.equal(store.findSession('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
-  t.equal(store.findSession('s10000')?.session.userId, user.id)
-  t.equal(store.findSession('missing'), undefined)
+  t.equal(store.sessions.find('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
+  t.equal(store.sessions.find('s10000')?.session.userId, user.id)
+  t.equal(store.sessions.find('missing'), undefined)
 })
 
 t.test('a password change refuses the other, remembered, sessions at once and keeps the one that made it', async (t) => {
@@ -257,19 +257,19 @@ t.test('where the triggers cannot be made (a read-only connection), any commit f
   t.teardown(() => writer.close())
   migrate(writer.db)
   const service = new SqliteAuthStore(writer.db)
-  const user = await service.createUser({ email: 'ro@example.com', passwordHash: null })
+  const user = await service.users.create({ email: 'ro@example.com', passwordHash: null })
   writer.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
   // The triggers are in place for the writer's own store: dropped, so the read-only store cannot rely on them.
   const { store, reader } = readOnlyStoreWithoutTriggers(t, path, writer.db.$client)
   t.equal(reader.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get(), 0, 'no trigger could be made')
-  t.equal(store.findSession('s1')?.session.revokedAt, null)
-  t.equal(store.findSession('s1')?.session.revokedAt, null)
+  t.equal(store.sessions.find('s1')?.session.revokedAt, null)
+  t.equal(store.sessions.find('s1')?.session.revokedAt, null)
   t.same(store.lookupStats, { hits: 1, misses: 1 })
   writer.db.$client.prepare('create table app_rows (id integer primary key)').run()
-  t.equal(store.findSession('s1')?.session.revokedAt, null)
+  t.equal(store.sessions.find('s1')?.session.revokedAt, null)
   t.same(store.lookupStats, { hits: 1, misses: 2 }, 'any commit elsewhere: the join again')
   writer.db.$client.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
-  t.not(store.findSession('s1')?.session.revokedAt, null, 'the revocation is seen')
+  t.not(store.sessions.find('s1')?.session.revokedAt, null, 'the revocation is seen')
 })
 
 t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and put back; until then nothing is trusted', async (t) => {
@@ -279,15 +279,15 @@ t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and 
   t.teardown(() => opened.close())
   migrate(opened.db)
   const store = new SqliteAuthStore(opened.db)
-  const user = await store.createUser({ email: 'rebuild@example.com', passwordHash: null })
+  const user = await store.users.create({ email: 'rebuild@example.com', passwordHash: null })
   opened.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
   const other = new Database(path)
   other.pragma('busy_timeout = 5000')
   t.teardown(() => other.close())
   const triggers = () => other.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get()
   t.equal(triggers(), 6)
-  store.findSession('s1')
-  store.findSession('s1')
+  store.sessions.find('s1')
+  store.sessions.find('s1')
   t.same(store.lookupStats, { hits: 1, misses: 1 })
 
   // A rebuild's effect: the session table's triggers are gone, and a revocation then moves no version.
@@ -296,13 +296,13 @@ t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and 
   // While another connection holds the write lock, the triggers cannot be put back: nothing is trusted.
   other.exec('begin immediate')
   await sleep(SCHEMA_CHECK_MS + 20)
-  t.not(store.findSession('s1')?.session.revokedAt, null, 'the revocation is seen once the schema check ran')
-  store.findSession('s1')
+  t.not(store.sessions.find('s1')?.session.revokedAt, null, 'the revocation is seen once the schema check ran')
+  store.sessions.find('s1')
   t.same(store.lookupStats, { hits: 1, misses: 3 }, 'untrusted: every lookup asks the database')
   other.exec('commit')
   await sleep(SCHEMA_CHECK_MS + 20)
-  store.findSession('s1')
+  store.sessions.find('s1')
   t.equal(triggers(), 6, 'the triggers are back')
-  store.findSession('s1')
+  store.sessions.find('s1')
   t.same(store.lookupStats, { hits: 2, misses: 4 }, 'and answers are remembered again')
 })

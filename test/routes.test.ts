@@ -70,7 +70,7 @@ for (const dialect of await availableDialects()) {
       }
       const refresh = await app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: 'x'.repeat(513) } })
       t.equal(refresh.statusCode, 400, 'token over 512')
-      const count = await app.authService.store.findUserByEmail('a@example.com')
+      const count = await app.authService.store.users.findByEmail('a@example.com')
       t.equal(count, undefined, 'no row written')
     })
 
@@ -124,7 +124,7 @@ for (const dialect of await availableDialects()) {
       t.teardown(() => app.close())
       const { accessToken } = await registerAndLogin(app)
       const user = await app.authService.authenticate(accessToken)
-      await app.authService.store.updateUser(user.id, { lastLogin: null }, new Date())
+      await app.authService.store.users.update(user.id, { lastLogin: null }, new Date())
       const body = (await app.inject({ url: '/me', headers: bearer(accessToken) })).json()
       t.equal(body.last_login, null)
     })

@@ -9,20 +9,19 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
-  // A store of the application's own: the real one, with a switch that makes the hot lookup reject.
-  class FlakyStore extends SqliteAuthStore {
-    failing = false
-    override findSession (id: string) {
-      if (this.failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
-      return super.findSession(id)
-    }
-
-    override async findUserByEmail (email: string) {
-      if (this.failing) throw new Error(`Failed query: select ... params: ${email},hash-of-a-secret`)
-      return super.findUserByEmail(email)
-    }
+  // The real store, with a switch that makes the hot lookup and the user lookup fail.
+  const store = new SqliteAuthStore(db)
+  let failing = false
+  const findMany = store.sessions.findMany.bind(store.sessions)
+  store.sessions.findMany = (ids) => {
+    if (failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
+    return findMany(ids)
   }
-  const store = new FlakyStore(db)
+  const findByEmail = store.users.findByEmail.bind(store.users)
+  store.users.findByEmail = async (email) => {
+    if (failing) throw new Error(`Failed query: select ... params: ${email},hash-of-a-secret`)
+    return findByEmail(email)
+  }
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } } })
   await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true })
@@ -33,7 +32,7 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   await app.authService.register('store@example.com', PASSWORD)
   const { accessToken } = await app.authService.login('store@example.com', PASSWORD)
   t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200)
-  store.failing = true
+  failing = true
   const res = await app.inject({ url: '/me', headers: bearer(accessToken) })
   t.equal(res.statusCode, 503)
   t.match(lines.join(''), /a value that is not an Error was thrown/)
@@ -42,23 +41,26 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   t.equal(login.statusCode, 503)
   t.match(lines.join(''), /query failed/)
   t.notMatch(lines.join(''), /hash-of-a-secret|params:/, 'a query error without a driver cause never logs its parameters')
-  store.failing = false
+  failing = false
   t.equal((await app.inject({ url: '/me', headers: bearer(accessToken) })).statusCode, 200, 'recovers without a restart')
 })
 
 t.test('an AuthStore class of the application\'s own, from the public types alone, serves the plugin (asynchronously)', async (t) => {
-  const store = new CountingStore(sqliteStore(':memory:'))
+  const store = new CountingStore(sqliteStore(':memory:'), { batched: false })
   const app = Fastify()
   await app.register(fastifyDrizzleAuth, { store, secret: SECRET, bcryptRounds: 4, routes: true })
   t.teardown(() => app.close())
   t.equal(app.authService.store, store)
   const registered = await app.inject({ method: 'POST', url: '/register', payload: { email: 'own@example.com', password: PASSWORD } })
   t.equal(registered.statusCode, 201)
+  store.sequence.length = 0
   const login = (await app.inject({ method: 'POST', url: '/login', payload: { email: 'own@example.com', password: PASSWORD } })).json()
+  t.same(store.sequence, ['users.findByEmail', 'limits.peek', 'limits.hit', 'sessions.create'],
+    'a login: four store calls, its counts settled with its session')
   const me = await app.inject({ url: '/me', headers: bearer(login.access_token) })
   t.equal(me.statusCode, 200)
   t.equal(me.json().email, 'own@example.com')
-  t.equal(store.calls.get('findSession'), 1, 'the hot path went through the asynchronous lookup')
+  t.equal(store.calls.get('sessions.find'), 1, 'the hot path went through the asynchronous lookup')
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(login.access_token) })).statusCode, 200)
   t.equal((await app.inject({ url: '/me', headers: bearer(login.access_token) })).statusCode, 401, 'logout holds through it')
 })

@@ -58,7 +58,7 @@ for (const dialect of await availableDialects()) {
       t.equal((await post('/verify-email', { token: first.token })).statusCode, 200)
       const inactive = await app.authService.login('inactive@example.com', PASSWORD).catch(() => undefined)
       t.equal(inactive, undefined, 'unverified accounts cannot log in')
-      const { id } = (await app.authService.store.findUserByEmail('inactive@example.com'))!
+      const { id } = (await app.authService.store.users.findByEmail('inactive@example.com'))!
       await app.authService.deactivate(id)
 
       const bodies = []

@@ -1,159 +1,91 @@
 /**
- * The storage contract the service is written against. One implementation per dialect; every SQL
- * statement of the project lives behind it. Each method is a single atomic unit: a check that must hold
- * for a write to happen is part of the write's own statement or transaction, never a separate read.
- * This file imports nothing: an application can implement the contract from these types alone.
+ * The storage contract the service is written against, one facet per concern. One implementation per
+ * dialect; every SQL statement of the project lives behind it. Each method is a single atomic unit: a check
+ * that must hold for a write to happen is part of the write's own statement or transaction, never a separate
+ * read. `fastify-drizzle-auth/testing` proves an implementation (`testAuthStore`). This file and records.ts
+ * import nothing else: an application can implement the contract from these types alone.
  */
+import type {
+  ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
+  DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
+  RotationResult, SessionExtras, StoreLogger, StoreMode, UserPatch, UserRecord
+} from './records.ts'
 
-/** A user row as the service sees it; application tables may carry more columns. */
-export interface UserRecord {
-  id: string
-  email: string
-  passwordHash: string | null
-  isActive: boolean
-  isVerified: boolean
-  lastLogin: Date | null
-  joinedAt: Date
-  createdAt: Date
-  updatedAt: Date
+export type * from './records.ts'
+
+/** The users table, as far as the service writes it. */
+export interface UserStore {
+  /** Inserts a user; a taken email raises ConflictError('email_taken') from the unique index itself. */
+  create (values: NewUserRecord): Promise<UserRecord>
+  findByEmail (email: string): Promise<UserRecord | undefined>
+  findById (id: string): Promise<UserRecord | undefined>
+  update (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined>
+  /** Replaces the user's password hash only while it is still `oldHash` (rehash at a new cost); true when replaced. */
+  replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean>
 }
 
-export interface NewUserRecord {
-  email: string
-  passwordHash: string | null
-  isActive?: boolean
-  isVerified?: boolean
-  [column: string]: unknown
-}
-
-export type UserPatch = Partial<Pick<UserRecord, 'passwordHash' | 'isActive' | 'isVerified' | 'lastLogin'>>
-
-export interface NewSession {
-  id: string
-  userId: string
-  createdAt: Date
-  expiresAt: Date
-  userAgent: string | null
-  ip: string | null
-}
-
-export interface SessionState {
-  id: string
-  userId: string
-  expiresAt: Date
-  revokedAt: Date | null
-}
-
-/** A user row without its password hash, as the hot path hands it on (application columns included). */
-export type PublicUserRecord = Omit<UserRecord, 'passwordHash'>
-
-/** The hot path's answer: finished (mapped, hash-free) and immutable, so one answer may serve many requests. */
-export interface FoundSession {
-  readonly session: Readonly<SessionState>
-  readonly user: Readonly<PublicUserRecord>
-}
-
-/** Whether the store answers the hot-path lookup synchronously (an embedded database) or with a promise. */
-export type StoreMode = 'sync' | 'async'
-
-/** `T` itself for a synchronous store, a promise of it for an asynchronous one (Drizzle's own convention). */
-export type ModeResult<M extends StoreMode, T> = M extends 'sync' ? T : Promise<T>
-
-/** The credentials a login checked: its session is created only while they are still the user's. */
-export interface CheckedCredentials {
-  passwordHash: string | null
-}
-
-export interface NewDeviceToken {
-  tokenHash: string
-  expiresAt: Date
-}
-
-/** What happened to a refresh token presented for rotation. */
-export type RotationResult =
-  | { outcome: 'rotated', sessionId: string, userId: string, generation: number, /** When the session ends. */ expiresAt: Date }
-  | { outcome: 'unknown' }
-  | {
-    outcome: 'spent'
-    session: SessionState
-    generation: number
-    /** The newest generation issued in this token's session. */
-    latestGeneration: number
-    usedAt: Date | null
-    /** False when the session's user is inactive or gone (an unused token is then not consumed). */
-    userActive: boolean
-  }
-
-export interface AttemptLimit {
-  key: string
-  /** Attempts allowed within the window. */
-  max: number
-}
-
-export interface AttemptCount {
-  key: string
-  count: number
-  resetAt: Date
-}
-
-export interface AttemptOutcome {
+/** Sessions and their refresh tokens; `find` is the hot path. */
+export interface SessionStore<M extends StoreMode = StoreMode> {
   /**
-   * False when a key was already at its limit in a live window: then nothing was written and `counts` holds
-   * the live counts as they stood. True when one attempt was counted against every key (`counts` after it).
+   * Inserts the session, its first refresh token (generation 0) and the device token (if any), settles the
+   * login's counts (if asked) and stamps the user's last login, together, only while the user is active and
+   * still has the password hash the login checked (in the same transaction, so a password change or
+   * deactivation committed meanwhile wins). Returns false, writing nothing, when they are not.
    */
-  counted: boolean
-  counts: AttemptCount[]
+  create (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras?: SessionExtras): Promise<boolean>
+  /** Run for every request with a token: one indexed lookup of the session joined with its user. */
+  find (sessionId: string): ModeResult<M, FoundSession | undefined>
+  /**
+   * Optional: several lookups at once, each answer what `find` would give (the bearer hook gathers the
+   * lookups of one event-loop turn). One read transaction on SQLite, one statement on PostgreSQL.
+   */
+  findMany? (sessionIds: readonly string[]): ModeResult<M, Array<FoundSession | undefined>>
+  /**
+   * Consumes `oldHash` and stores `newHash` as the next generation in one transaction, and drops the
+   * session's tokens older than the one consumed (a session keeps two rows: the new token and the previous).
+   * Only an unused token of a live session of an active user is consumed; the statement decides, so
+   * concurrent callers cannot both succeed.
+   */
+  rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
+  /** The session a refresh token belongs to, used or not. */
+  findByRefreshToken (tokenHash: string): Promise<string | undefined>
+  /** Revokes a live session; returns its user's id, or undefined when there was no live session. */
+  revoke (sessionId: string, reason: string, now: Date): Promise<string | undefined>
+  /** Revokes the user's live sessions but `exceptSessionId`; returns how many. */
+  revokeForUser (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number>
 }
 
-export type ActionPurpose = 'verify_email' | 'reset_password' | 'change_email'
-
-export interface NewActionToken {
-  id: string
-  tokenHash: string
-  purpose: ActionPurpose
-  userId: string
-  /** The address the token is sent to. */
-  email: string
-  /** The pending new address (change_email only). */
-  newEmail: string | null
-  createdAt: Date
-  expiresAt: Date
+/**
+ * Fixed-window counters under string keys, shared by every instance on the database: failed logins,
+ * registrations, mail requests and token submissions all count here.
+ */
+export interface LimitStore {
+  /**
+   * Atomically counts one attempt against each key (a fresh window starts when the old one ended), unless
+   * one of the keys is already at its limit: a refused attempt writes nothing.
+   */
+  hit (limits: readonly AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome>
+  /**
+   * Writes nothing: the live counts of these keys, and whether `device` is a live device token of its user
+   * under `device.max` failures. A login asks once, before it takes a hashing place (to be refused or put in
+   * the known devices' lane), and is counted once it holds one.
+   */
+  peek (limits: readonly AttemptLimit[], device: DeviceCheck | undefined, now: Date): Promise<LoginPeek>
+  /** Settles a successful password check that opens no session (a password or email change). */
+  settle (settlement: AttemptSettlement, now: Date): Promise<void>
 }
 
-/** A live (unused, unexpired) action token as read back. */
-export interface ActionTokenRecord {
-  id: string
-  purpose: ActionPurpose
-  userId: string
-  email: string
-  newEmail: string | null
-  expiresAt: Date
-}
-
-/** A message for the outbox: its body is already sealed (encrypted) by the service. */
-export interface NewOutboxMessage {
-  id: string
-  payload: string
-  createdAt: Date
-}
-
-export interface ClaimedOutboxMessage {
-  id: string
-  payload: string
-  /** Delivery attempts so far, this one included. */
-  attempts: number
-}
-
-/** What a consumed token changed, for the service's events and notices. */
-export interface ConsumedAction {
-  userId: string
-  /** The address the token was sent to. */
-  email: string
-}
-
-export interface EmailChangeResult extends ConsumedAction {
-  oldEmail: string
-  newEmail: string
+/** The device tokens that let a known browser past the address limits (counted on the token itself). */
+export interface DeviceStore {
+  /**
+   * Counts one failed login against a live device token of `userId` that is under `max` failures; false
+   * (nothing written) when there is no such token. Counted before the password is compared.
+   */
+  hit (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean>
+  /** After a failed login with the token: the token is revoked once its failures reached `max`. */
+  revokeIfSpent (tokenHash: string, max: number, now: Date): Promise<void>
+  /** Revokes every device token of the user; returns how many were live. */
+  revokeForUser (userId: string, now: Date): Promise<number>
 }
 
 /**
@@ -196,104 +128,33 @@ export interface ActionStore {
   retryMessage (id: string, availableAt: Date, error: string): Promise<void>
 }
 
-export interface DeviceCheck {
-  tokenHash: string
-  userId: string
-  max: number
-}
-
-export interface LoginPeek {
-  /** The live counts among the keys asked (a key with no live window is left out). */
-  counts: AttemptCount[]
-  deviceLive: boolean
-}
-
-export interface StoreLogger {
-  warn (details: object, message: string): void
+export interface MaintenanceStore {
+  /**
+   * Deletes ended (expired or revoked) sessions with all their refresh tokens, ended device tokens and ended
+   * limit windows, used or expired action tokens; the used refresh tokens of a live session stay, so a replay
+   * is still recognised. On a shared database one caller at a time purges (the others return 0). Returns how
+   * many rows went.
+   */
+  purgeExpired (now: Date): Promise<number>
 }
 
 export interface AuthStore<M extends StoreMode = StoreMode> {
   /** A name for logs and errors, e.g. 'sqlite' or 'postgresql'. */
   readonly dialect: string
-  /** How `findSession` answers. */
+  /** How `sessions.find` answers. */
   readonly mode: M
+  readonly users: UserStore
+  readonly sessions: SessionStore<M>
+  readonly limits: LimitStore
+  readonly devices: DeviceStore
   /** One-time action tokens and the mail outbox. */
   readonly actions: ActionStore
+  readonly maintenance: MaintenanceStore
 
   /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
   ready (): Promise<void>
   /** Optional: where the store tells of problems it meets in the background (a cache that stopped listening). */
   setLogger? (log: StoreLogger): void
-
-  /** Inserts a user; a taken email raises ConflictError('email_taken') from the unique index itself. */
-  createUser (values: NewUserRecord): Promise<UserRecord>
-  findUserByEmail (email: string): Promise<UserRecord | undefined>
-  findUserById (id: string): Promise<UserRecord | undefined>
-  updateUser (id: string, patch: UserPatch, now: Date): Promise<UserRecord | undefined>
-
-  /**
-   * Inserts the session, its first refresh token (generation 0) and the device token (if any) together, and
-   * stamps the user's last login, only while the user is active and still has the password hash the login
-   * checked (in the same transaction, so a password change or deactivation committed meanwhile wins).
-   * Returns false, writing nothing, when they are not.
-   */
-  createSession (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, device?: NewDeviceToken): Promise<boolean>
-  /** Replaces the user's password hash only while it is still `oldHash` (rehash at a new cost); true when replaced. */
-  replacePasswordHash (userId: string, oldHash: string, newHash: string, now: Date): Promise<boolean>
-  /** The hot path, run for every request with a token: one indexed lookup of the session joined with its user. */
-  findSession (sessionId: string): ModeResult<M, FoundSession | undefined>
-  /**
-   * Optional: several lookups at once, each answer what `findSession` would give (the bearer hook gathers the
-   * lookups of one event-loop turn). One read transaction on SQLite, one statement on PostgreSQL.
-   */
-  findSessions? (sessionIds: readonly string[]): ModeResult<M, Array<FoundSession | undefined>>
-  /**
-   * Consumes `oldHash` and stores `newHash` as the next generation in one transaction, and drops the
-   * session's tokens older than the one consumed (a session keeps two rows: the new token and the previous).
-   * Only an unused token of a live session of an active user is consumed; the statement decides, so
-   * concurrent callers cannot both succeed.
-   */
-  rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
-  /** The session a refresh token belongs to, used or not. */
-  findRefreshTokenSession (tokenHash: string): Promise<string | undefined>
-  /** Revokes a live session; returns its user's id, or undefined when there was no live session. */
-  revokeSession (sessionId: string, reason: string, now: Date): Promise<string | undefined>
-  revokeUserSessions (userId: string, reason: string, now: Date, exceptSessionId?: string): Promise<number>
-
-  /**
-   * Atomically counts one attempt against each key (a fresh window starts when the old one ended), unless
-   * one of the keys is already at its limit: a refused attempt writes nothing.
-   */
-  hitLoginAttempts (limits: AttemptLimit[], windowMs: number, now: Date): Promise<AttemptOutcome>
-  /**
-   * Writes nothing: the live counts of these keys, and whether `device` is a live device token of its user
-   * under `device.max` failures. A login asks before it takes a hashing place (to be refused or put in the
-   * known devices' lane), and is counted once it holds one.
-   */
-  peekLogin (limits: AttemptLimit[], device: DeviceCheck | undefined, now: Date): Promise<LoginPeek>
-  /** Forgets a key (a successful login resets its email+IP count). */
-  clearLoginAttempts (key: string): Promise<void>
-  /** Takes back one counted attempt (a success does not use up the IP's allowance). */
-  releaseLoginAttempt (key: string): Promise<void>
-
-  /**
-   * Counts one failed login against a live device token of `userId` that is under `max` failures; false
-   * (nothing written) when there is no such token. Counted before the password is compared.
-   */
-  hitDeviceToken (tokenHash: string, userId: string, max: number, now: Date): Promise<boolean>
-  /** After a successful login with the token: its failures go back to 0. */
-  resetDeviceToken (tokenHash: string, now: Date): Promise<void>
-  /** After a failed one: the token is revoked once its failures reached `max`. */
-  revokeDeviceTokenIfSpent (tokenHash: string, max: number, now: Date): Promise<void>
-  /** Revokes every device token of the user; returns how many were live. */
-  revokeDeviceTokens (userId: string, now: Date): Promise<number>
-
-  /**
-   * Deletes ended (expired or revoked) sessions with all their refresh tokens, ended device tokens and ended
-   * rate-limit windows, used or expired action tokens; the used refresh tokens of a live session stay, so a replay is still recognised.
-   * On a shared database one caller at a time purges (the others return 0). Returns how many rows went.
-   */
-  purgeExpired (now: Date): Promise<number>
   close (): Promise<void>
 }
 

@@ -47,7 +47,7 @@ export const SLOW_BATCH_MS = 100
 
 /**
  * Access-token verification: the signature and claims, then the session lookup. A store that answers several
- * lookups at once (`findSessions`) gets those of one event-loop turn together, looked up after the turn's
+ * lookups at once (`sessions.findMany`) gets those of one event-loop turn together, looked up after the turn's
  * requests have arrived (so never from an older snapshot than a lookup of its own would see); on an
  * asynchronous one, while two such statements are in flight the next waits for one to end (or for one to
  * have taken SLOW_BATCH_MS), so a busy server sends fewer, larger ones. Any other store is asked once per
@@ -75,19 +75,19 @@ export class AccessVerifier {
       return callback(err as Error)
     }
     const store = this.#db.current
-    if (store?.findSessions !== undefined) {
+    if (store?.sessions.findMany !== undefined) {
       this.#waiting.push({ claims, callback })
       this.#schedule()
       return
     }
     if (store?.mode !== 'sync') {
-      this.#db.call((s) => s.findSession(claims.sid))
+      this.#db.call((s) => s.sessions.find(claims.sid))
         .then((found) => { settle(claims, found, this.#codec.now(), callback) }, (err: Error) => { callback(err) })
       return
     }
     let found: FoundSession | undefined
     try {
-      found = store.findSession(claims.sid)
+      found = store.sessions.find(claims.sid)
     } catch (err) {
       return callback(this.#db.unavailable(err))
     }
@@ -119,7 +119,7 @@ export class AccessVerifier {
       const slow = setTimeout(ended, SLOW_BATCH_MS)
       let answer: Promise<Array<FoundSession | undefined>>
       try {
-        answer = store.findSessions!(ids)
+        answer = store.sessions.findMany!(ids)
       } catch (err) {
         answer = Promise.reject(err)
       }
@@ -128,7 +128,7 @@ export class AccessVerifier {
     }
     let found: Array<FoundSession | undefined>
     try {
-      found = store.findSessions!(ids)
+      found = store.sessions.findMany!(ids)
     } catch (err) {
       return this.#failAll(waiting, err)
     }

@@ -130,7 +130,7 @@ export class AccountFlows {
     this.#links()
     await this.#d.limits.mailRequest(ip)
     this.#afterAnswer(after, purpose === 'verify_email' ? 'verification' : 'password reset', async () => {
-      const found = await this.#d.db.call((store) => store.findUserByEmail(normalized))
+      const found = await this.#d.db.call((store) => store.users.findByEmail(normalized))
       const allowed = await this.#d.limits.recipient(purpose, normalized)
       const user = found?.isActive === true && eligible(found) && allowed ? found : undefined
       await this.#issue(purpose, user, normalized)
@@ -205,7 +205,7 @@ export class AccountFlows {
       return ok
     })
     if (!matched) throw new InvalidCurrentPasswordError()
-    if (await db.call((store) => store.findUserByEmail(normalized)) !== undefined) {
+    if (await db.call((store) => store.users.findByEmail(normalized)) !== undefined) {
       throw new ConflictError('Email is already registered', 'email_taken')
     }
     await limits.emailChange(user.id, ip)
@@ -279,7 +279,7 @@ export class AccountFlows {
   }
 
   async #user (id: string): Promise<UserRecord> {
-    const row = await this.#d.db.call((store) => store.findUserById(id))
+    const row = await this.#d.db.call((store) => store.users.findById(id))
     if (row === undefined || !row.isActive) throw new AuthenticationError('User not found', 'user_not_found')
     return row
   }

@@ -254,19 +254,19 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   async deactivate (userId: string): Promise<void> {
     const id = userIdOf(userId)
     const now = new Date(this.config.clock())
-    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: false }, now)))
+    existingUser(await this.#db.call((store) => store.users.update(id, { isActive: false }, now)))
     await this.#revokeAll(id, 'deactivated')
     await this.#db.call((store) => store.actions.voidActionTokens(id, ['verify_email', 'reset_password', 'change_email'], now))
   }
 
   async activate (userId: string): Promise<void> {
     const id = userIdOf(userId)
-    existingUser(await this.#db.call((store) => store.updateUser(id, { isActive: true }, new Date(this.config.clock()))))
+    existingUser(await this.#db.call((store) => store.users.update(id, { isActive: true }, new Date(this.config.clock()))))
   }
 
   async getUser (id: string): Promise<AuthUser | undefined> {
     const userId = userIdOf(id, 'id')
-    const row = await this.#db.call((store) => store.findUserById(userId))
+    const row = await this.#db.call((store) => store.users.findById(userId))
     return row === undefined ? undefined : toAuthUser(withoutHash(row))
   }
 
@@ -275,7 +275,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * used refresh tokens of a live session are kept: a replay is recognised as long as the session lives.
    */
   async purgeExpired (): Promise<number> {
-    const count = await this.#db.call((store) => store.purgeExpired(new Date(this.config.clock())))
+    const count = await this.#db.call((store) => store.maintenance.purgeExpired(new Date(this.config.clock())))
     this.#events.emit('expired_purged', { count })
     return count
   }
@@ -289,8 +289,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
 
   async #revokeAll (userId: string, reason: string, exceptSessionId?: string): Promise<number> {
     const now = new Date(this.config.clock())
-    const count = await this.#db.call((store) => store.revokeUserSessions(userId, reason, now, exceptSessionId))
-    await this.#db.call((store) => store.revokeDeviceTokens(userId, now))
+    const count = await this.#db.call((store) => store.sessions.revokeForUser(userId, reason, now, exceptSessionId))
+    await this.#db.call((store) => store.devices.revokeForUser(userId, now))
     return count
   }
 }

@@ -150,10 +150,13 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
       "fastify-drizzle-auth: `database` is missing: set it to a file path, ':memory:', a postgres:// URL or a Drizzle database"
     )
   }
-  if (config.store !== undefined && !isStore(config.store)) {
-    throw new ConfigurationError(
-      "fastify-drizzle-auth: `store` must be an AuthStore: sqliteStore(...) from 'fastify-drizzle-auth/sqlite', pgStore(...) from 'fastify-drizzle-auth/pg', or your own implementation"
-    )
+  if (config.store !== undefined) {
+    const missing = storeShortfall(config.store)
+    if (missing !== undefined) {
+      throw new ConfigurationError(
+        `fastify-drizzle-auth: \`store\` must be an AuthStore (${missing}): sqliteStore(...) from 'fastify-drizzle-auth/sqlite', pgStore(...) from 'fastify-drizzle-auth/pg', or your own implementation`
+      )
+    }
   }
   const scheme = typeof config.database === 'string' ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(config.database)?.[1] : undefined
   if (scheme !== undefined && !/^postgres(ql)?$/i.test(scheme)) {
@@ -257,10 +260,16 @@ function resolveSessionCache (value: AuthConfig['sessionCache'], withStore: bool
   return { maxStalenessMs: positiveInteger(value.maxStalenessMs, 1000, 'sessionCache.maxStalenessMs') }
 }
 
-function isStore (value: unknown): value is AnyAuthStore {
-  const store = value as Partial<AnyAuthStore> | null
-  return typeof store === 'object' && store !== null && (store.mode === 'sync' || store.mode === 'async') &&
-    typeof store.findSession === 'function' && typeof store.createSession === 'function'
+const STORE_FACETS = ['users', 'sessions', 'limits', 'devices', 'actions', 'maintenance'] as const
+
+/** What keeps `value` from being an AuthStore, said for the error; undefined when nothing does. */
+function storeShortfall (value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object'
+  const store = value as Record<string, unknown>
+  if (store.mode !== 'sync' && store.mode !== 'async') return "its `mode` is neither 'sync' nor 'async'"
+  const missing = STORE_FACETS.filter((facet) => typeof store[facet] !== 'object' || store[facet] === null)
+  if (missing.length > 0) return `no ${missing.map((facet) => `\`${facet}\``).join(', ')} facet`
+  return typeof (store.sessions as { find?: unknown }).find === 'function' ? undefined : 'no `sessions.find`'
 }
 
 function isDrizzleDatabase (value: unknown): value is DrizzleDatabase {

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import type { ResolvedConfig } from './config.ts'
-import type { AnyAuthStore, AttemptCount, AttemptLimit } from '../db/store.ts'
+import type { AnyAuthStore, AttemptCount, AttemptLimit, AttemptSettlement } from '../db/store.ts'
 import { RateLimitError } from '../errors.ts'
 import type { LimitedAction } from './events.ts'
 
@@ -70,6 +70,9 @@ export interface LimitedEvent {
 export interface PasswordAttempt {
   /** True when the attempt was counted on a device token instead of the address and account limits. */
   readonly onDevice: boolean
+  /** What a success settles; a login hands it to the session it opens (one write for both). */
+  readonly settlement: AttemptSettlement | undefined
+  /** A success that opens no session: settles on its own. */
   succeeded (): Promise<void>
   failed (): Promise<void>
 }
@@ -107,25 +110,22 @@ export class AttemptLimiter {
     const limit = this.#config.loginRateLimit
     if (limit === false) return UNLIMITED
     const call = this.#call
-    if (device !== undefined && await call((store) => store.hitDeviceToken(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, new Date(this.#config.clock())))) {
+    const now = () => new Date(this.#config.clock())
+    const settled = (settlement: AttemptSettlement): PasswordAttempt['succeeded'] => async () => { await call((store) => store.limits.settle(settlement, now())) }
+    if (device !== undefined && await call((store) => store.devices.hit(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, now()))) {
+      const settlement = { clear: [], release: [], device: device.tokenHash }
       return {
         onDevice: true,
-        succeeded: () => call((store) => store.resetDeviceToken(device.tokenHash, new Date(this.#config.clock()))),
-        failed: () => call((store) => store.revokeDeviceTokenIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, new Date(this.#config.clock())))
+        settlement,
+        succeeded: settled(settlement),
+        failed: () => call((store) => store.devices.revokeIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, now()))
       }
     }
     const limits = passwordLimits(limit, email, ip)
-    const emailKey = limits[0].key
     await this.#hit(action, limits, limit.windowSeconds, email, ip, 'Too many failed login attempts, try again later')
-    return {
-      onDevice: false,
-      // A success forgets this address's failures for the email and takes back what it counted elsewhere.
-      succeeded: async () => {
-        await call((store) => store.clearLoginAttempts(emailKey))
-        for (const { key } of limits.slice(1)) await call((store) => store.releaseLoginAttempt(key))
-      },
-      failed: async () => {}
-    }
+    // A success forgets this address's failures for the email and takes back what it counted elsewhere.
+    const settlement = { clear: [limits[0].key], release: limits.slice(1).map(({ key }) => key) }
+    return { onDevice: false, settlement, succeeded: settled(settlement), failed: async () => {} }
   }
 
   /**
@@ -139,7 +139,7 @@ export class AttemptLimiter {
     const limits = passwordLimits(limit, email, ip)
     const check = device === undefined ? undefined : { ...device, max: limit.maxAttemptsPerDevice }
     const now = this.#config.clock()
-    const { counts, deviceLive } = await this.#call((store) => store.peekLogin(limits, check, new Date(now)))
+    const { counts, deviceLive } = await this.#call((store) => store.limits.peek(limits, check, new Date(now)))
     if (deviceLive) return { knownDevice: true }
     const over = counts.filter((count) => count.count >= limits.find((l) => l.key === count.key)!.max)
     if (over.length > 0) this.#refuse('login', over, now, email, ip, 'Too many failed login attempts, try again later')
@@ -186,13 +186,13 @@ export class AttemptLimiter {
     const limit = this.#config.account.mailRateLimit
     if (limit === false) return true
     const key = `mailto:${purpose}:${canonicalMailbox(email)}`
-    const { counted } = await this.#call((store) => store.hitLoginAttempts([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date(this.#config.clock())))
+    const { counted } = await this.#call((store) => store.limits.hit([{ key, max: 1 }], limit.perRecipientSeconds * 1000, new Date(this.#config.clock())))
     return counted
   }
 
   async #hit (action: LimitedEvent['action'], limits: AttemptLimit[], windowSeconds: number, email: string | null, ip: string | null, message: string): Promise<void> {
     const now = this.#config.clock()
-    const { counted, counts } = await this.#call((store) => store.hitLoginAttempts(limits, windowSeconds * 1000, new Date(now)))
+    const { counted, counts } = await this.#call((store) => store.limits.hit(limits, windowSeconds * 1000, new Date(now)))
     const max = (count: AttemptCount) => limits.find((l) => l.key === count.key)!.max
     const over = counts.filter((c) => counted ? c.count > max(c) : c.count >= max(c))
     if (over.length > 0) this.#refuse(action, over, now, email, ip, message)
@@ -216,4 +216,4 @@ function passwordLimits (limit: Exclude<ResolvedConfig['loginRateLimit'], false>
   return limits
 }
 
-const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, succeeded: async () => {}, failed: async () => {} })
+const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, settlement: undefined, succeeded: async () => {}, failed: async () => {} })

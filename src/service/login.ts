@@ -48,7 +48,7 @@ export class LoginFlow {
     // the account exists. Before a hashing place is taken, an address or account over its limit is refused,
     // and a known device (a live device token of this account) gets the lane anonymous logins cannot fill;
     // any other login holds only a few places per address once the queue fills.
-    const found = await db.call((store) => store.findUserByEmail(normalized))
+    const found = await db.call((store) => store.users.findByEmail(normalized))
     const claim = presented === undefined ? undefined : { tokenHash: hashDeviceToken(presented), userId: found?.id ?? '' }
     const { knownDevice } = await limits.preflight(normalized, ip, claim)
     // The attempt is counted once it holds a hashing slot, right before its comparison: parallel guesses
@@ -63,15 +63,15 @@ export class LoginFlow {
         events.emit('user_login_failed', { email: normalized, reason, ip })
         throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
       }
-      await attempt.succeeded()
       // Only after the comparison: the refusal costs what any other failure costs.
       if (config.account.requireVerifiedEmail && !found.isVerified) {
+        await attempt.succeeded()
         events.emit('user_login_failed', { email: normalized, reason: 'email_not_verified', ip })
         throw new EmailNotVerifiedError()
       }
       // A match implies a stored hash.
       const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
-      return { user: found, passwordHash, onDevice: attempt.onDevice }
+      return { user: found, passwordHash, onDevice: attempt.onDevice, settlement: attempt.settlement }
     }, address)
 
     const { user } = checked
@@ -85,8 +85,9 @@ export class LoginFlow {
     const device = checked.onDevice
       ? undefined
       : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
+    // The counts are settled in the session's own transaction: a login makes four store calls in all.
     const created = await db.call((store) =>
-      store.createSession(session, hashRefreshToken(refreshToken), { passwordHash: checked.passwordHash }, device))
+      store.sessions.create(session, hashRefreshToken(refreshToken), { passwordHash: checked.passwordHash }, { device, settle: checked.settlement }))
     if (!created) {
       // A password change or deactivation committed while the password was being compared: it wins.
       events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
@@ -108,6 +109,6 @@ export class LoginFlow {
   async #rehash (userId: string, current: string, password: string, slot: Slot): Promise<string> {
     if (!this.#d.passwords.needsRehash(current)) return current
     const next = await slot.hash(password)
-    return await this.#d.db.call((store) => store.replacePasswordHash(userId, current, next, new Date(this.#d.config.clock()))) ? next : current
+    return await this.#d.db.call((store) => store.users.replacePasswordHash(userId, current, next, new Date(this.#d.config.clock()))) ? next : current
   }
 }

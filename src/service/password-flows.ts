@@ -29,7 +29,7 @@ export class PasswordFlows {
   async check (userOrId: string | { id: string }, password: string): Promise<boolean> {
     const id = userIdOf(userOrId, 'userOrId')
     passwordArgument(password)
-    const row = await this.#d.db.call((store) => store.findUserById(id))
+    const row = await this.#d.db.call((store) => store.users.findById(id))
     return this.#d.passwords.verify(password, row?.passwordHash)
   }
 
@@ -60,7 +60,7 @@ export class PasswordFlows {
   }
 
   async findUser (id: string): Promise<UserRecord> {
-    const row = await this.#d.db.call((store) => store.findUserById(id))
+    const row = await this.#d.db.call((store) => store.users.findById(id))
     if (row === undefined) throw new AuthenticationError('User not found', 'user_not_found')
     return row
   }
@@ -71,7 +71,7 @@ export class PasswordFlows {
     passwords.validate(password, { email: row.email })
     const passwordHash = await passwords.hash(password)
     const now = new Date(clock())
-    await db.call((store) => store.updateUser(row.id, { passwordHash }, now))
+    await db.call((store) => store.users.update(row.id, { passwordHash }, now))
     await this.#d.revokeAll(row.id, 'password_changed', keepSessionId ?? undefined)
     await db.call((store) => store.actions.voidActionTokens(row.id, ['reset_password', 'change_email'], now))
     events.emit('password_changed', { userId: row.id })

@@ -41,7 +41,7 @@ export class RegistrationFlow<TUsers extends Table | undefined> {
     const after = afterAnswer(options)
     await limits.registration(ip)
     const passwordHash = await passwords.hash(password, ip === null ? undefined : ipKey(ip))
-    const row = await db.call((store) => store.createUser({ ...extra, email: normalized, passwordHash }))
+    const row = await db.call((store) => store.users.create({ ...extra, email: normalized, passwordHash }))
     const user = toAuthUser(withoutHash(row))
     events.emit('user_registered', { user })
     if (config.account.mailer !== undefined && config.account.sendVerificationOnRegister) account.sendVerification(row, after)

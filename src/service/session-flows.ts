@@ -32,11 +32,11 @@ export class SessionFlows {
     // A token of the earlier format names no session: its row does (it is rotated into the current format).
     const sessionId = presented.format === 'named'
       ? presented.sessionId
-      : await d.db.call((store) => store.findRefreshTokenSession(hash))
+      : await d.db.call((store) => store.sessions.findByRefreshToken(hash))
     if (sessionId === undefined) throw new TokenInvalidError('Refresh token is invalid')
     const next = d.refreshTokens.issue(sessionId)
     const now = new Date(d.config.clock())
-    const result = await d.db.call((store) => store.rotateRefreshToken(hash, hashRefreshToken(next), now))
+    const result = await d.db.call((store) => store.sessions.rotateRefreshToken(hash, hashRefreshToken(next), now))
     if (result.outcome === 'rotated') {
       const { userId, expiresAt } = result
       return { accessToken: d.codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: d.codec.ttl, sessionId, sessionExpiresAt: expiresAt }
@@ -48,7 +48,7 @@ export class SessionFlows {
     }
     // Not stored, yet a token of this session: genuine by its mac, or (earlier format) found a moment ago and
     // dropped since by another rotation. Either way an older token than the two the session keeps.
-    const found = await d.db.call((store) => store.findSession(sessionId))
+    const found = await d.db.call((store) => store.sessions.find(sessionId))
     if (found === undefined) throw new TokenInvalidError('Refresh token is invalid')
     if (found.session.revokedAt !== null) throw new TokenRevokedError()
     if (found.session.expiresAt.getTime() <= now.getTime()) throw new TokenExpiredError('Session has expired')
@@ -58,7 +58,7 @@ export class SessionFlows {
   /** A refresh token used before, replayed: the whole session ends. */
   async #reused (sessionId: string, now: Date): Promise<never> {
     const d = this.#d
-    const userId = await d.db.call((store) => store.revokeSession(sessionId, 'refresh_token_reused', now))
+    const userId = await d.db.call((store) => store.sessions.revoke(sessionId, 'refresh_token_reused', now))
     if (userId !== undefined) {
       d.log.warn({ userId, sessionId }, 'fastify-drizzle-auth: refresh token reuse detected, session revoked')
       d.events.emit('refresh_token_reused', { userId, sessionId })
@@ -71,7 +71,7 @@ export class SessionFlows {
     try {
       const sessionId = await this.#sessionOf(token)
       if (sessionId === undefined) return
-      const userId = await d.db.call((store) => store.revokeSession(sessionId, 'logout', new Date(d.config.clock())))
+      const userId = await d.db.call((store) => store.sessions.revoke(sessionId, 'logout', new Date(d.config.clock())))
       if (userId !== undefined) d.events.emit('user_logout', { userId, sessionId })
     } catch (err) {
       d.log.warn({ err: describeError(err) }, 'fastify-drizzle-auth: logout could not complete')
@@ -82,7 +82,7 @@ export class SessionFlows {
     const d = this.#d
     const presented = d.refreshTokens.read(token)
     if (presented?.format === 'named') return presented.sessionId
-    if (presented?.format === 'legacy') return d.db.call((store) => store.findRefreshTokenSession(hashRefreshToken(token)))
+    if (presented?.format === 'legacy') return d.db.call((store) => store.sessions.findByRefreshToken(hashRefreshToken(token)))
     try {
       return d.codec.verify(token, { ignoreExpiration: true }).sid
     } catch {

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { plainRequest } from '../fixtures/http-client.ts'
 import { tempDir } from '../fixtures/temp.ts'
+import { storeCases } from '../../src/testing/index.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // Installs and type-checks take a minute or two on a 2-core machine; tap's default is 30 s per file.
@@ -154,6 +155,16 @@ t.test('the packed tarball, installed and used like any Fastify plugin', async (
   t.test('(a) plain node, ESM', async (t) => {
     const out = timed(t, 'ESM script', () => run(process.execPath, ['app.mjs', join(app, 'esm.sqlite')], { cwd: app }))
     t.match(JSON.parse(out), { ...EXPECTED_FLOW, email: 'esm@example.com' })
+  })
+
+  t.test('the conformance kit from the packed tarball proves the shipped store and catches a broken one', async (t) => {
+    const script = "import { testAuthStore } from 'fastify-drizzle-auth/testing'; import { sqliteStore } from 'fastify-drizzle-auth/sqlite'; " +
+      'const passed = await testAuthStore(() => sqliteStore(":memory:")); ' +
+      'const broken = () => { const store = sqliteStore(":memory:"); store.sessions.revoke = async () => undefined; return store }; ' +
+      'const failed = await testAuthStore(broken).then(() => [], (err) => err.errors.length); ' +
+      'console.log(JSON.stringify({ passed: passed.length, failed }))'
+    const out = timed(t, 'testAuthStore', () => run(process.execPath, ['--input-type=module', '-e', script], { cwd: app }))
+    t.same(JSON.parse(out), { passed: storeCases.length, failed: 3 }, 'every case passes on sqliteStore; a store that never revokes fails the three that revoke')
   })
 
   t.test('a driver that is not installed (pg, here) is a ConfigurationError that says what to install', async (t) => {

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { ConflictError } from '../errors.ts'
+import { assertFields, HOUR, NO_PASSWORD, rejection, session, type StoreCase, user, wholeSecond } from './case.ts'
+
+export const userCases: StoreCase[] = [{
+  name: 'users: created with defaults, found by email and id, updated; a taken email is ConflictError(email_taken)',
+  async run (store) {
+    const created = await store.users.create({ email: 'a@example.com', passwordHash: '$2b$04$hash' })
+    assertFields(created, { email: 'a@example.com', passwordHash: '$2b$04$hash', isActive: true, isVerified: false, lastLogin: null })
+    assert.equal(typeof created.id, 'string')
+    for (const column of ['joinedAt', 'createdAt', 'updatedAt'] as const) assert.ok(created[column] instanceof Date, `${column} is a Date`)
+    assert.deepEqual(await store.users.findByEmail('a@example.com'), created)
+    assert.deepEqual(await store.users.findById(created.id), created)
+    assert.equal(await store.users.findByEmail('b@example.com'), undefined)
+    assert.equal(await store.users.findById('not-a-uuid'), undefined, 'any id can be looked up')
+    const later = wholeSecond(1000)
+    const updated = await store.users.update(created.id, { isVerified: true, passwordHash: null }, later)
+    assertFields(updated, { isVerified: true, passwordHash: null, updatedAt: later })
+    assert.equal(await store.users.update('missing', { isActive: false }, later), undefined)
+    const taken = await rejection(store.users.create({ email: 'a@example.com', passwordHash: null }), 'a second user with a taken email')
+    assert.ok(taken instanceof ConflictError, 'a ConflictError')
+    assert.equal(taken.code, 'email_taken')
+  }
+}, {
+  name: 'users: 20 concurrent inserts of one email make exactly one row',
+  async run (store) {
+    const results = await Promise.allSettled(Array.from({ length: 20 }, async () => user(store, 'race@example.com')))
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+    assert.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof ConflictError), 'the rest are conflicts')
+  }
+}, {
+  name: 'users: a password hash is replaced only while it is still the one given',
+  async run (store) {
+    const created = await store.users.create({ email: 'h@example.com', passwordHash: 'old' })
+    const now = wholeSecond()
+    const results = await Promise.all(['new-1', 'new-2', 'new-3'].map(async (hash) => store.users.replacePasswordHash(created.id, 'old', hash, now)))
+    assert.deepEqual(results.filter(Boolean).length, 1, 'one of three concurrent replacements')
+    assert.ok(['new-1', 'new-2', 'new-3'].includes((await store.users.findById(created.id))!.passwordHash!))
+    assert.equal(await store.users.replacePasswordHash(created.id, 'old', 'new-4', now), false, 'no longer the old hash')
+  }
+}]
+
+export const sessionCases: StoreCase[] = [{
+  name: 'sessions: created with the first refresh token and the last-login stamp, found joined with the user',
+  async run (store) {
+    const owner = await user(store, 's@example.com')
+    const now = wholeSecond()
+    assert.equal(await store.sessions.create(session('sid-1', owner.id, now), 'hash-0', NO_PASSWORD), true)
+    const found = await store.sessions.find('sid-1')
+    assert.deepEqual({ ...found!.session }, { id: 'sid-1', userId: owner.id, expiresAt: new Date(now.getTime() + HOUR), revokedAt: null })
+    assert.equal(found!.user.id, owner.id)
+    assert.equal('passwordHash' in found!.user, false, 'the answer carries no password hash')
+    assert.equal(found!.user.lastLogin!.getTime(), now.getTime(), 'last login stamped in the same transaction')
+    assert.equal(await store.sessions.find('nope'), undefined)
+    assert.equal(await store.sessions.findByRefreshToken('hash-0'), 'sid-1')
+    assert.equal(await store.sessions.findByRefreshToken('nope'), undefined)
+  }
+}, {
+  name: 'sessions: refused, writing nothing, once the credentials a login checked changed or the user is inactive',
+  async run (store) {
+    const owner = await store.users.create({ email: 'x@example.com', passwordHash: 'checked' })
+    const now = wholeSecond()
+    await store.limits.hit([{ key: 'k', max: 10 }], 60_000, now)
+    const extras = { device: { tokenHash: 'dev', expiresAt: new Date(now.getTime() + HOUR) }, settle: { clear: ['k'], release: [] } }
+    assert.equal(await store.sessions.create(session('s1', owner.id, now), 'h1', { passwordHash: 'stale' }, extras), false, 'another hash')
+    await store.users.update(owner.id, { isActive: false }, now)
+    assert.equal(await store.sessions.create(session('s2', owner.id, now), 'h2', { passwordHash: 'checked' }, extras), false, 'inactive')
+    assert.equal(await store.sessions.find('s1'), undefined)
+    assert.equal(await store.sessions.findByRefreshToken('h2'), undefined)
+    assert.equal((await store.limits.peek([{ key: 'k', max: 10 }], { tokenHash: 'dev', userId: owner.id, max: 10 }, now)).deviceLive, false, 'no device token')
+    assert.equal((await store.limits.peek([{ key: 'k', max: 10 }], undefined, now)).counts[0]?.count, 1, 'the counts not settled')
+    assert.equal((await store.users.findById(owner.id))!.lastLogin, null)
+  }
+}, {
+  name: 'rotation: consumed once, spent tokens reported with the newest generation, two rows a session, dead sessions refused',
+  async run (store) {
+    const owner = await user(store, 'r@example.com')
+    const now = wholeSecond()
+    await store.sessions.create(session('sid', owner.id, now), 'h0', NO_PASSWORD)
+    const ends = new Date(now.getTime() + HOUR)
+    assert.deepEqual(await store.sessions.rotateRefreshToken('h0', 'h1', now), { outcome: 'rotated', sessionId: 'sid', userId: owner.id, generation: 1, expiresAt: ends })
+    assert.deepEqual(await store.sessions.rotateRefreshToken('h1', 'h2', now), { outcome: 'rotated', sessionId: 'sid', userId: owner.id, generation: 2, expiresAt: ends })
+    const spent = await store.sessions.rotateRefreshToken('h1', 'hx', now)
+    assertFields(spent, { outcome: 'spent', generation: 1, latestGeneration: 2, usedAt: now, userActive: true }, 'the previous token')
+    assertFields((spent as { session: object }).session, { id: 'sid', userId: owner.id, revokedAt: null })
+    assert.deepEqual(await store.sessions.rotateRefreshToken('h0', 'hy', now), { outcome: 'unknown' }, 'an older token is no longer stored')
+    assert.equal(await store.sessions.findByRefreshToken('h0'), undefined)
+    assert.deepEqual(await store.sessions.rotateRefreshToken('unknown', 'hy', now), { outcome: 'unknown' })
+    assert.deepEqual(await store.sessions.rotateRefreshToken('hx', 'hz', now), { outcome: 'unknown' }, 'the failed rotation stored nothing')
+    assert.equal(await store.sessions.revoke('sid', 'test', now), owner.id, 'the user whose session it was')
+    assert.equal(await store.sessions.revoke('sid', 'test', now), undefined, 'already revoked')
+    const revoked = await store.sessions.rotateRefreshToken('h2', 'h3', now)
+    assertFields(revoked, { outcome: 'spent', usedAt: null }, 'an unused token of a revoked session is not consumed')
+    assert.ok((revoked as { session: { revokedAt: unknown } }).session.revokedAt instanceof Date)
+    await store.sessions.create(session('old', owner.id, new Date(now.getTime() - 2 * HOUR)), 'e0', NO_PASSWORD)
+    assertFields(await store.sessions.rotateRefreshToken('e0', 'e1', now), { outcome: 'spent', usedAt: null }, 'nor one of an expired session')
+    await store.sessions.create(session('idle', owner.id, now), 'i0', NO_PASSWORD)
+    await store.users.update(owner.id, { isActive: false }, now)
+    assertFields(await store.sessions.rotateRefreshToken('i0', 'i1', now), { outcome: 'spent', usedAt: null, userActive: false }, 'nor one of an inactive user')
+  }
+}, {
+  name: 'rotation: 20 concurrent consumptions of one token make exactly one child',
+  async run (store) {
+    const owner = await user(store, 'c@example.com')
+    await store.sessions.create(session('sid', owner.id, wholeSecond()), 'parent', NO_PASSWORD)
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => store.sessions.rotateRefreshToken('parent', `child-${i}`, wholeSecond())))
+    assert.equal(results.filter((r) => r.outcome === 'rotated').length, 1)
+    assert.equal(results.filter((r) => r.outcome === 'spent').length, 19)
+    const children = await Promise.all(Array.from({ length: 20 }, async (_, i) => store.sessions.findByRefreshToken(`child-${i}`)))
+    assert.equal(children.filter((c) => c !== undefined).length, 1, 'one child stored')
+  }
+}, {
+  name: 'sessions: all of a user\'s revoked, optionally but one; another user\'s untouched',
+  async run (store) {
+    const [a, b] = await Promise.all([user(store, 'a@example.com'), user(store, 'b@example.com')])
+    const now = wholeSecond()
+    for (const id of ['a1', 'a2', 'a3']) await store.sessions.create(session(id, a.id, now), `h-${id}`, NO_PASSWORD)
+    await store.sessions.create(session('b1', b.id, now), 'h-b1', NO_PASSWORD)
+    assert.equal(await store.sessions.revokeForUser(a.id, 'password_changed', now, 'a2'), 2)
+    assert.equal((await store.sessions.find('a2'))!.session.revokedAt, null, 'the kept one')
+    assert.equal(await store.sessions.revokeForUser(a.id, 'logout_all', now), 1)
+    assert.equal(await store.sessions.revokeForUser(a.id, 'logout_all', now), 0)
+    assert.equal((await store.sessions.find('b1'))!.session.revokedAt, null, 'another user untouched')
+  }
+}, {
+  name: 'sessions: several lookups at once (when offered) answer what one by one would, in order',
+  async run (store) {
+    if (store.sessions.findMany === undefined) return
+    const owner = await user(store, 'm@example.com')
+    const now = wholeSecond()
+    for (const id of ['m1', 'm2']) await store.sessions.create(session(id, owner.id, now), `h-${id}`, NO_PASSWORD)
+    await store.sessions.revoke('m2', 'logout', now)
+    const ids = ['m2', 'none', 'm1', 'm1']
+    const many = await store.sessions.findMany(ids)
+    const one = await Promise.all(ids.map(async (id) => store.sessions.find(id)))
+    assert.deepEqual(many.map((f) => f?.session.id), ['m2', undefined, 'm1', 'm1'])
+    assert.ok(many[0]!.session.revokedAt instanceof Date, 'the revoked one as revoked')
+    assert.deepEqual(many.map((f) => f && { ...f.session }), one.map((f) => f && { ...f.session }))
+  }
+}]
