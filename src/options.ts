@@ -1,23 +1,36 @@
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './service/config.ts'
 import { ConfigurationError } from './errors.ts'
-import { PLUGIN_KEY_TREE } from './option-keys.ts'
-import { CONFIG_KEY_TREE, checkOptionKeys } from './service/config-keys.ts'
-import { type ResolvedRoutes, resolveRoutes, type RoutesOptions } from './routes/options.ts'
-import { type ResolvedTransport, resolveTransport, type TransportOptions } from './transport/options.ts'
-import { AuthService } from './service/auth-service.ts'
+import { checkKnownKeys, custom, type OptionsInput, resolveOptions } from './lib/option-schema.ts'
+import { ROUTES_OPTIONS, type ResolvedRoutes, resolveRoutes } from './routes/options.ts'
+import { SERVICE_OPTIONS } from './service/config-schema.ts'
+import { type ResolvedTransport, resolveTransport, TRANSPORT_OPTIONS } from './transport/options.ts'
+import { AuthService, serviceOnResolvedConfig } from './service/auth-service.ts'
 import type { AuthUser } from './service/user.ts'
 
+const isPrefix = (value: unknown) => typeof value === 'string' && (value === '' || value.startsWith('/'))
+
+/** The plugin's own options besides the service's and the transport's, declared once. */
+export const PLUGIN_OWN_OPTIONS = {
+  authService: custom<AuthService>((value) => value instanceof AuthService, { doc: 'a ready service; the plugin then needs no other option', must: 'an AuthService instance' }),
+  scopes: custom<readonly string[] | ((user: AuthUser) => readonly string[])>(
+    (value) => typeof value === 'function' || (Array.isArray(value) && value.every((scope) => typeof scope === 'string' && scope !== '')), {
+    doc: 'scopes for authenticated users, or `(user) => string[]`',
+    must: 'an array of non-empty strings or a function (user) => string[]',
+    defaultText: "`['authenticated']`"
+  }),
+  routes: ROUTES_OPTIONS,
+  prefix: custom<string>(isPrefix, {
+    doc: "Fastify's own `app.register(plugin, { prefix })`: applied to the bundled routes, before `routes.prefix`",
+    must: "a path starting with '/', e.g. '/api'",
+    defaultText: 'none'
+  }),
+} as const
+
+/** Every option the plugin accepts: the service's, the transport's and its own. */
+export const PLUGIN_OPTIONS = { ...SERVICE_OPTIONS, ...TRANSPORT_OPTIONS, ...PLUGIN_OWN_OPTIONS } as const
+
 /** The plugin's options: every `configure()` key, plus the Fastify-side ones. */
-export interface FastifyDrizzleAuthOptions extends AuthConfig, TransportOptions {
-  /** A ready service; the plugin then needs no other option. */
-  authService?: AuthService
-  /** Scopes granted to authenticated users, or a function of the user (default ['authenticated']). */
-  scopes?: readonly string[] | ((user: AuthUser) => readonly string[])
-  /** Mount the bundled routes: `true`, or `{ prefix, bodyLimit, tags, registerFields, meFields }` (default false). */
-  routes?: boolean | RoutesOptions
-  /** Fastify's own registration prefix: applied to the bundled routes (before `routes.prefix`). */
-  prefix?: string
-}
+export type FastifyDrizzleAuthOptions = OptionsInput<typeof PLUGIN_OPTIONS>
 
 export interface ResolvedPluginOptions {
   /** Known at registration (the key, the users table); the service itself may come later. */
@@ -36,22 +49,22 @@ export interface ResolvedPluginOptions {
   prefix: string
 }
 
-const CONFIG_KEYS = Object.keys(CONFIG_KEY_TREE) as Array<keyof AuthConfig>
 const DEFAULT_SCOPES = Object.freeze(['authenticated'])
+// Fastify hands these to every plugin (the plugin leaves them to Fastify).
+const FASTIFY_KEYS = new Set(['logLevel', 'logSerializers'])
 
 /** Validates the options once, at registration; every failure is a ConfigurationError that says what to set. */
 export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger: AuthConfig['logger']): ResolvedPluginOptions {
-  checkOptionKeys(options, PLUGIN_KEY_TREE)
-  const given = options.authService
-  if (given !== undefined && !(given instanceof AuthService)) {
-    throw new ConfigurationError('fastify-drizzle-auth: `authService` must be an AuthService instance')
-  }
-  const hasConfigKeys = CONFIG_KEYS.some((key) => options[key] !== undefined)
+  const { service: serviceOptions, transport: transportOptions, own: ownOptions } = splitOptions(options ?? {})
+  const own = resolveOptions(PLUGIN_OWN_OPTIONS, ownOptions)
+  const transport = resolveTransport(resolveOptions(TRANSPORT_OPTIONS, transportOptions))
+  const given = own.authService
+  const hasConfigKeys = Object.keys(serviceOptions).length > 0
   let config: ResolvedConfig
   if (given !== undefined) {
     config = given.config
   } else if (hasConfigKeys) {
-    config = resolveConfig({ logger, ...pickConfig(options) })
+    config = resolveConfig({ logger, ...serviceOptions })
   } else {
     const global = getConfigOrExplain()
     config = { ...global, logger: global.logger ?? logger }
@@ -59,27 +72,34 @@ export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger
 
   // Explicit options open the database now, so a bad one fails ready(); the global pattern waits for
   // the first request, as the seed's TokenAuthBackend does.
-  let created = given === undefined && hasConfigKeys ? new AuthService(config) : undefined
+  let created = given === undefined && hasConfigKeys ? serviceOnResolvedConfig(config) : undefined
   const service = given !== undefined
     ? () => given
-    : () => { created ??= new AuthService(config); return created }
+    : () => { created ??= serviceOnResolvedConfig(config); return created }
 
   return {
     config,
     service,
     eager: created,
     ownsService: () => created !== undefined,
-    scopesFor: resolveScopes(options.scopes),
-    routes: resolveRoutes(options.routes, config.usersTable),
-    transport: resolveTransport(options),
-    prefix: resolvePrefix(options.prefix)
+    scopesFor: resolveScopes(own.scopes),
+    routes: resolveRoutes(own.routes, config.usersTable),
+    transport,
+    prefix: own.prefix === undefined || !own.prefix.endsWith('/') ? own.prefix ?? '' : own.prefix.slice(0, -1)
   }
 }
 
-function pickConfig (options: FastifyDrizzleAuthOptions): AuthConfig {
-  const config: Record<string, unknown> = {}
-  for (const key of CONFIG_KEYS) if (options[key] !== undefined) config[key] = options[key]
-  return config as AuthConfig
+/** The options by who takes them; a key nobody takes is refused, naming the closest known one. */
+function splitOptions (options: object): Record<'service' | 'transport' | 'own', Record<string, unknown>> {
+  const ours = Object.fromEntries(Object.entries(options).filter(([key]) => !FASTIFY_KEYS.has(key)))
+  checkKnownKeys(ours, PLUGIN_OPTIONS)
+  const parts = { service: {}, transport: {}, own: {} } as Record<'service' | 'transport' | 'own', Record<string, unknown>>
+  for (const [key, value] of Object.entries(ours)) {
+    if (value === undefined) continue
+    const part = key in SERVICE_OPTIONS ? 'service' : key in TRANSPORT_OPTIONS ? 'transport' : 'own'
+    parts[part][key] = value
+  }
+  return parts
 }
 
 function getConfigOrExplain (): ResolvedConfig {
@@ -96,17 +116,6 @@ function getConfigOrExplain (): ResolvedConfig {
 function resolveScopes (scopes: FastifyDrizzleAuthOptions['scopes']): (user: AuthUser) => readonly string[] {
   if (scopes === undefined) return () => DEFAULT_SCOPES
   if (typeof scopes === 'function') return scopes
-  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope !== '')) {
-    throw new ConfigurationError('fastify-drizzle-auth: `scopes` must be an array of non-empty strings or a function (user) => string[]')
-  }
   const frozen = Object.freeze([...scopes])
   return () => frozen
-}
-
-function resolvePrefix (prefix: unknown): string {
-  if (prefix === undefined) return ''
-  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
-    throw new ConfigurationError("fastify-drizzle-auth: `prefix` must be a path starting with '/', e.g. '/api'")
-  }
-  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
 }

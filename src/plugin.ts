@@ -19,7 +19,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   }
   const resolved = resolvePluginOptions(options, fastify.log)
   const { config, service } = resolved
-  await awaitStore(fastify, resolved.eager, config.database)
+  await awaitStore(fastify, resolved.eager, config.storage.database)
 
   // No @fastify/jwt of the plugin's own: `fastify.jwt` and `request.jwtVerify()` stay the application's.
   // `request.user` is not decorated either, so @fastify/jwt can decorate it when registered after the plugin.

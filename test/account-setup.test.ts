@@ -27,7 +27,7 @@ const base = { database: ':memory:', secret: SECRET, bcryptRounds: 4 }
 
 t.test('bad account options are refused at construction with a message that says what to set', async (t) => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ mailer: {} }, /`mailer` must have a send\(message\) method/],
+    [{ mailer: {} }, /`mailer` must be an object with a send\(message\) method/],
     [{ mailer }, /`links` is missing: with `mailer`, set links: \{ verifyEmail, resetPassword, changeEmail \}/],
     [{ mailer, links: { ...LINKS, resetPassword: 'https://app.example/reset' } }, /`links.resetPassword` must be an http\(s\) URL of your app's page holding \{token\}, e.g. 'https:\/\/app.example\/reset\?token=\{token\}'/],
     [{ mailer, links: { ...LINKS, verifyEmail: 'javascript:{token}' } }, /`links.verifyEmail` must be an http\(s\) URL/],

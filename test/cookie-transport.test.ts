@@ -234,7 +234,7 @@ t.test('transport options are checked at registration and say what to set', asyn
     ['a bad name', { cookies: { names: { access: 'a b' } } }, /`cookies.names.access` must be a cookie name/],
     ['a prefix without Secure', { secureCookies: false, cookies: { names: { csrf: '__Host-x' } } }, /browsers refuse without Secure/],
     ['refresh with __Host-', { cookies: { names: { refresh: '__Host-r' } } }, /cannot start with __Host-/],
-    ['a bad SameSite', { cookies: { sameSite: { access: 'loose' as never } } }, /must be 'lax', 'strict' or 'none'/],
+    ['a bad SameSite', { cookies: { sameSite: { access: 'loose' as never } } }, /`cookies.sameSite.access` must be one of 'lax', 'strict', 'none'/],
     ['SameSite none without Secure', { secureCookies: false, cookies: { sameSite: { refresh: 'none' } } }, /'none' needs Secure cookies/],
     ['origins', { csrf: { trustedOrigins: 'https://app.example' as never } }, /`csrf.trustedOrigins` must be an array of origins/],
     ['an origin with a path', { csrf: { trustedOrigins: ['https://app.example/path'] } }, /`csrf.trustedOrigins` has "https:\/\/app.example\/path", which is not an origin: write scheme:\/\/host\[:port\] with no path/],

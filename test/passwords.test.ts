@@ -164,7 +164,7 @@ t.test('hashThreads: normal by default, idle when configured, anything else refu
     auth.close()
   }
   t.same(seen, ['normal', 'idle'], 'each login compared on the threads its service asked for')
-  t.throws(() => new AuthService({ database: ':memory:', secret: SECRET, hashThreads: 'low' as 'idle' }), /`hashThreads` must be 'normal' or 'idle'/)
+  t.throws(() => new AuthService({ database: ':memory:', secret: SECRET, hashThreads: 'low' as 'idle' }), /`hashThreads` must be one of 'normal', 'idle'/)
 })
 
 t.test('a bcrypt error rejects that call only; the pool keeps serving', async (t) => {

@@ -14,10 +14,10 @@ t.test('sessionCache options are checked once', async (t) => {
     t.throws(() => new AuthService({ database: ':memory:', secret: SECRET, sessionCache: bad as never }), ConfigurationError, JSON.stringify(bad))
   }
   const off = new AuthService({ database: ':memory:', secret: SECRET, sessionCache: { enabled: false } })
-  t.equal(off.config.sessionCache, undefined)
+  t.equal(off.config.storage.sessionCache, undefined)
   await off.close()
   const on = new AuthService({ database: ':memory:', secret: SECRET, sessionCache: { enabled: true } })
-  t.same(on.config.sessionCache, { maxStalenessMs: 1000 })
+  t.same(on.config.storage.sessionCache, { maxStalenessMs: 1000 })
   await on.close()
   // With a store of its own the option would do nothing: refused, saying where it goes instead.
   const { sqliteStore } = await import('../src/db/sqlite/index.ts')

@@ -119,7 +119,7 @@ t.test('ready() fails with a ConfigurationError that says what to set', async (t
     ['bad validators', { database: ':memory:', secret: SECRET, passwordValidators: ['x'] }, /passwordValidators/],
     ['bad authService', { authService: {} }, /authService/],
     ['secret of the wrong type', { database: ':memory:', secret: 12345 }, /`secret` must be a string or a Buffer/],
-    ['routes of the wrong type', { database: ':memory:', secret: SECRET, routes: 5 }, /`routes` must be true, false or \{ prefix, bodyLimit, tags, registerFields, meFields \}/],
+    ['routes of the wrong type', { database: ':memory:', secret: SECRET, routes: 5 }, /`routes` must be true, false or \{ prefix, bodyLimit, tags, registerFields, registerRequired, meFields \}/],
     ['routes body limit too small', { database: ':memory:', secret: SECRET, routes: { bodyLimit: 10 } }, /routes.bodyLimit/],
     ['bad pool options', { database: ':memory:', secret: SECRET, postgresPool: 'max=5' }, /postgresPool/],
     ['bad rate limit', { database: ':memory:', secret: SECRET, loginRateLimit: { maxAttemptsPerEmail: 0 } }, /maxAttemptsPerEmail/]

@@ -1,5 +1,6 @@
 import { type Column, getTableColumns, type Table } from 'drizzle-orm'
 import { ConfigurationError } from '../errors.ts'
+import { custom, group, option, type OptionsInput, type OptionsResolved } from '../lib/option-schema.ts'
 import { BASE_USER_FIELDS } from '../service/user.ts'
 import { requiredUserColumns } from '../service/user-fields.ts'
 import { credentialsBody, meResponse, registeredResponse } from './schemas.ts'
@@ -8,26 +9,30 @@ import { routesAjv } from './validator.ts'
 /** A JSON schema for one property (what `routes.registerFields` maps each column to). */
 export type JsonSchema = Readonly<Record<string, unknown>>
 
-export interface RoutesOptions {
-  /** Where the bundled routes are mounted (default: no prefix). */
-  prefix?: string
-  /** Largest accepted request body in bytes (default 16 KiB). */
-  bodyLimit?: number
-  /** OpenAPI tags of the bundled routes (default ['auth']). */
-  tags?: readonly string[]
-  /**
-   * Extra `/register` body properties, each a column of your `usersTable` with its JSON schema, e.g.
-   * `{ nickname: { type: 'string', maxLength: 40 } }`; any other property is still refused.
-   */
-  registerFields?: Readonly<Record<string, JsonSchema>>
-  /**
-   * `registerFields` a request must send. Every NOT NULL column without a default is required anyway (and must
-   * be among `registerFields`); list others here to require them too.
-   */
-  registerRequired?: readonly string[]
-  /** Columns of your `usersTable` that `/me` returns besides its own (e.g. ['nickname']). */
-  meFields?: readonly string[]
-}
+const isPath = (value: unknown) => typeof value === 'string' && (value === '' || value.startsWith('/'))
+const anything = () => true
+
+/** The bundled routes' options, declared once. */
+export const ROUTES_OPTIONS = group('mount the bundled routes: `true`, or their options', {
+  prefix: custom<string>(isPath, { doc: 'where the bundled routes are mounted', must: "a path starting with '/', e.g. '/auth'", default: '', defaultText: 'none' }),
+  bodyLimit: option.integerBetween(1024, Number.MAX_SAFE_INTEGER, 16 * 1024, 'largest accepted request body, bytes', 'an integer of at least 1024 bytes'),
+  tags: custom<readonly string[]>((value) => Array.isArray(value) && value.every((tag) => typeof tag === 'string' && tag !== ''), {
+    doc: 'OpenAPI tags of the bundled routes', must: "an array of non-empty strings, e.g. ['auth']", default: ['auth']
+  }),
+  registerFields: custom<Readonly<Record<string, JsonSchema>>>(anything, {
+    doc: "extra `/register` body properties, each a column of your `usersTable` with its JSON schema, e.g. `{ nickname: { type: 'string', maxLength: 40 } }`",
+    must: 'an object of column: JSON schema',
+    defaultText: 'none'
+  }),
+  registerRequired: custom<readonly string[]>(anything, {
+    doc: '`registerFields` a request must send (every NOT NULL column without a default is required anyway)', must: 'an array of registerFields names', defaultText: 'none'
+  }),
+  meFields: custom<readonly string[]>(anything, {
+    doc: "columns of your `usersTable` that `/me` returns besides its own, e.g. `['nickname']`", must: 'an array of column names', defaultText: 'none'
+  })
+}, { offUnlessGiven: true })
+
+export type RoutesOptions = Exclude<NonNullable<OptionsInput<{ routes: typeof ROUTES_OPTIONS }>['routes']>, boolean>
 
 /** A column `/me` returns: its property name, its JSON key, and the schema that serializes it. */
 export interface MeField {
@@ -63,23 +68,10 @@ function jsonKey (property: string): string {
   return property.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase()
 }
 
-/** Validates `routes` once, at registration; every failure says what to set. */
-export function resolveRoutes (routes: unknown, usersTable: Table | undefined): ResolvedRoutes | false {
-  if (routes === undefined || routes === false) return false
-  const options = (routes === true ? {} : routes) as RoutesOptions
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigurationError('fastify-drizzle-auth: `routes` must be true, false or { prefix, bodyLimit, tags, registerFields, meFields }')
-  }
-  const { prefix = '', bodyLimit = 16 * 1024, tags = ['auth'] } = options
-  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
-    throw new ConfigurationError("fastify-drizzle-auth: `routes.prefix` must be a path starting with '/', e.g. '/auth'")
-  }
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) {
-    throw new ConfigurationError('fastify-drizzle-auth: `routes.bodyLimit` must be an integer of at least 1024 bytes')
-  }
-  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string' && tag !== '')) {
-    throw new ConfigurationError("fastify-drizzle-auth: `routes.tags` must be an array of non-empty strings, e.g. ['auth']")
-  }
+/** Works out the routes from their checked options and the users table; every failure says what to set. */
+export function resolveRoutes (options: OptionsResolved<{ routes: typeof ROUTES_OPTIONS }>['routes'], usersTable: Table | undefined): ResolvedRoutes | false {
+  if (options === false) return false
+  const { prefix, bodyLimit, tags } = options
   const columns = usersTable === undefined ? undefined : getTableColumns(usersTable)
   const schemas = resolveRegisterFields(options.registerFields, columns)
   const required = new Set(resolveRegisterRequired(options.registerRequired, schemas, usersTable))

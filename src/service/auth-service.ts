@@ -27,6 +27,21 @@ import { RegistrationFlow } from './registration.ts'
 
 const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
 
+let resolvedHandover: ResolvedConfig | undefined
+
+/**
+ * A service on a configuration resolved already (the plugin's path: it resolved the options to validate its
+ * own). Not exported from the package: applications hand `new AuthService()` their options.
+ */
+export function serviceOnResolvedConfig (config: ResolvedConfig): AuthService {
+  resolvedHandover = config
+  try {
+    return new AuthService()
+  } finally {
+    resolvedHandover = undefined
+  }
+}
+
 /**
  * Registration, login, token verification and rotation, logout and password changes, with no Fastify in
  * sight: usable from a script, a worker or a test. Depends on the `AuthStore` contract only: the store is
@@ -48,8 +63,10 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #sessions: SessionFlows
   readonly #registration: RegistrationFlow<TUsers>
 
-  constructor (config?: (AuthConfig & { usersTable?: TUsers }) | ResolvedConfig) {
-    this.config = config === undefined ? getConfig() : resolveConfig(config)
+  constructor (config?: AuthConfig & { usersTable?: TUsers }) {
+    const handedOver = resolvedHandover
+    resolvedHandover = undefined
+    this.config = handedOver ?? (config === undefined ? getConfig() : resolveConfig(config))
     this.#log = this.config.logger ?? consoleLogger
     this.#db = new StoreAccess(this.config, this.#log)
     this.#codec = new AccessTokenCodec(this.config)

@@ -1,7 +1,7 @@
 import type { ClaimedOutboxMessage } from '../db/store.ts'
 import { describeError } from '../errors.ts'
 import { describeMailError } from './mail-error.ts'
-import type { OutboxConfig } from './account-config.ts'
+import type { ResolvedAccountConfig } from './account-config.ts'
 import type { AuthEventEmitter, AuthLogger } from './events.ts'
 import type { Mailer, MailMessage } from './mail-messages.ts'
 import type { OutboxSeal } from './outbox-seal.ts'
@@ -22,7 +22,7 @@ export interface DeliveryDependencies {
   db: StoreAccess
   seal: OutboxSeal
   mailer: Mailer
-  config: Required<OutboxConfig>
+  config: ResolvedAccountConfig['outbox']
   events: AuthEventEmitter
   log: AuthLogger
 }

@@ -21,13 +21,7 @@ export class StoreAccess {
     config.store?.setLogger?.(log)
     if (config.store === undefined) {
       // resolveConfig guarantees a database whenever no store was given.
-      this.#opening = openStore({
-        database: config.database!,
-        usersTable: config.usersTable,
-        migrate: config.migrate,
-        postgresPool: config.postgresPool,
-        sessionCache: config.sessionCache
-      }).then((store) => {
+      this.#opening = openStore({ ...config.storage, database: config.storage.database! }).then((store) => {
         store.setLogger?.(log)
         return (this.#store = store)
       })

@@ -1,38 +1,50 @@
+import { custom, group, option, type OptionsInput, type OptionsResolved } from '../lib/option-schema.ts'
 import { ConfigurationError } from '../errors.ts'
 
 export type TokenTransport = 'bearer' | 'cookie' | 'both'
 export type SameSite = 'lax' | 'strict' | 'none'
 
-export interface CookieOptions {
-  /** Cookie names (defaults `__Host-fda_access`, `__Secure-fda_refresh`, `__Host-fda_csrf`; unprefixed with `secureCookies: false`). */
-  names?: { access?: string, refresh?: string, csrf?: string }
-  /** SameSite of each cookie (defaults: access 'lax', refresh 'strict'). */
-  sameSite?: { access?: SameSite, refresh?: SameSite }
-  /**
-   * Where the refresh cookie is sent. Default: only to the refresh route, which rules out a `__Host-` name, so
-   * a sibling subdomain can plant a refresh cookie of its own (two refresh cookies are refused). `'/'`: sent to
-   * every path, under a `__Host-` name (default `__Host-fda_refresh`) that no other host can set.
-   */
-  refreshPath?: '/'
-}
+const SAME_SITE = ['lax', 'strict', 'none'] as const
+// RFC 6265 cookie-name token characters.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const cookieName = (doc: string) => custom<string>((value) => typeof value === 'string' && COOKIE_NAME.test(value), {
+  doc, must: 'a cookie name (letters, digits, -_.)', defaultText: 'see the doc'
+})
 
-export interface CsrfOptions {
-  /** Origins (`https://app.example`) whose cookie-authenticated unsafe requests are accepted (default none). */
-  trustedOrigins?: readonly string[]
-  /** Accept `Sec-Fetch-Site: same-site` as well as `same-origin` (default false). */
-  allowSameSite?: boolean
-  /** Also require `X-CSRF-Token`: the HMAC of the session, given at login and refresh (default false). */
-  doubleSubmit?: boolean
-}
+/** How tokens travel, declared once. */
+export const TRANSPORT_OPTIONS = {
+  tokenTransport: option.oneOf(['bearer', 'cookie', 'both'], 'bearer', 'how tokens travel: `Authorization: Bearer`, HttpOnly cookies, or either (see [Browser apps](browser-apps.md))'),
+  cookies: group('the cookies of `tokenTransport` `cookie` or `both`', {
+    names: group('cookie names', {
+      access: cookieName('default `__Host-fda_access` (`fda_access` with `secureCookies: false`)'),
+      refresh: cookieName('default `__Secure-fda_refresh` (`__Host-fda_refresh` with `refreshPath: \'/\'`, `fda_refresh` with `secureCookies: false`)'),
+      csrf: cookieName('default `__Host-fda_csrf` (`fda_csrf` with `secureCookies: false`)')
+    }),
+    sameSite: group('SameSite of each cookie', {
+      access: option.oneOf(SAME_SITE, 'lax', 'the access cookie\'s; `\'none\'` needs Secure cookies'),
+      refresh: option.oneOf(SAME_SITE, 'strict', 'the refresh cookie\'s; `\'none\'` needs Secure cookies')
+    }),
+    refreshPath: custom<'/'>((value) => value === '/', {
+      doc: "`'/'`: the refresh cookie goes to every path under a `__Host-` name; unset: only to the refresh route",
+      must: "'/' (the refresh cookie on every path, under a __Host- name) or left out (only the refresh route)",
+      defaultText: 'the refresh route'
+    })
+  }),
+  secureCookies: option.boolean(true, '`false`: cookies without `Secure` and without the `__Host-`/`__Secure-` prefixes, for plain-HTTP development only'),
+  csrf: group('what a cookie-authenticated unsafe request must show', {
+    trustedOrigins: custom<readonly string[]>(Array.isArray, {
+      doc: 'origins (`https://app.example`) whose cookie-authenticated unsafe requests are accepted',
+      must: "an array of origins, e.g. ['https://app.example']",
+      default: []
+    }),
+    allowSameSite: option.boolean(false, 'accept `Sec-Fetch-Site: same-site` as well as `same-origin`'),
+    doubleSubmit: option.boolean(false, 'also require `X-CSRF-Token`: the HMAC of the session, given at login and refresh')
+  })
+} as const
 
-export interface TransportOptions {
-  /** How tokens travel: `Authorization: Bearer` (default), HttpOnly cookies, or either. */
-  tokenTransport?: TokenTransport
-  cookies?: CookieOptions
-  /** `false`: cookies without `Secure` and without the `__Host-`/`__Secure-` prefixes, for plain-HTTP development only. */
-  secureCookies?: boolean
-  csrf?: CsrfOptions
-}
+export type TransportOptions = OptionsInput<typeof TRANSPORT_OPTIONS>
+export type CookieOptions = NonNullable<TransportOptions['cookies']>
+export type CsrfOptions = NonNullable<TransportOptions['csrf']>
 
 export interface ResolvedTransport {
   transport: TokenTransport
@@ -48,25 +60,10 @@ export interface ResolvedTransport {
   doubleSubmit: boolean
 }
 
-const TRANSPORTS: readonly TokenTransport[] = ['bearer', 'cookie', 'both']
-const SAME_SITE: readonly SameSite[] = ['lax', 'strict', 'none']
-// RFC 6265 cookie-name token characters.
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-/** Validates the transport options once, at registration; every failure says what to set. */
-export function resolveTransport (options: TransportOptions): ResolvedTransport {
-  const transport = options.tokenTransport ?? 'bearer'
-  if (!TRANSPORTS.includes(transport)) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`tokenTransport\` must be one of ${TRANSPORTS.map((t) => `'${t}'`).join(', ')}`)
-  }
-  const secure = options.secureCookies ?? true
-  if (typeof secure !== 'boolean') throw new ConfigurationError('fastify-drizzle-auth: `secureCookies` must be true or false')
-  const cookies = objectOption(options.cookies, 'cookies')
-  const names = objectOption(cookies.names, 'cookies.names')
-  const sameSite = objectOption(cookies.sameSite, 'cookies.sameSite')
-  if (cookies.refreshPath !== undefined && cookies.refreshPath !== '/') {
-    throw new ConfigurationError("fastify-drizzle-auth: `cookies.refreshPath` must be '/' (the refresh cookie on every path, under a __Host- name) or left out (only the refresh route)")
-  }
+/** Works out the transport from its checked options: names and SameSite by `secureCookies`, and their conflicts. */
+export function resolveTransport (options: OptionsResolved<typeof TRANSPORT_OPTIONS>): ResolvedTransport {
+  const { tokenTransport: transport, secureCookies: secure, cookies, csrf } = options
+  const { names, sameSite } = cookies
   const refreshOnRoot = cookies.refreshPath === '/'
   const resolved: ResolvedTransport = {
     transport,
@@ -74,16 +71,15 @@ export function resolveTransport (options: TransportOptions): ResolvedTransport 
     cookie: transport !== 'bearer',
     secure,
     names: {
-      access: cookieName(names.access, secure ? '__Host-fda_access' : 'fda_access', 'access', secure),
-      refresh: cookieName(names.refresh, !secure ? 'fda_refresh' : refreshOnRoot ? '__Host-fda_refresh' : '__Secure-fda_refresh', 'refresh', secure),
-      csrf: cookieName(names.csrf, secure ? '__Host-fda_csrf' : 'fda_csrf', 'csrf', secure)
+      access: prefixed(names.access, secure ? '__Host-fda_access' : 'fda_access', 'access', secure),
+      refresh: prefixed(names.refresh, !secure ? 'fda_refresh' : refreshOnRoot ? '__Host-fda_refresh' : '__Secure-fda_refresh', 'refresh', secure),
+      csrf: prefixed(names.csrf, secure ? '__Host-fda_csrf' : 'fda_csrf', 'csrf', secure)
     },
     refreshOnRoot,
-    sameSite: {
-      access: sameSiteOption(sameSite.access, 'lax', 'access', secure),
-      refresh: sameSiteOption(sameSite.refresh, 'strict', 'refresh', secure)
-    },
-    ...resolveCsrf(objectOption(options.csrf, 'csrf'))
+    sameSite: { access: sameSiteOption(sameSite.access, 'access', secure), refresh: sameSiteOption(sameSite.refresh, 'refresh', secure) },
+    trustedOrigins: new Set(csrf.trustedOrigins.map(trustedOrigin)),
+    allowSameSite: csrf.allowSameSite,
+    doubleSubmit: csrf.doubleSubmit
   }
   if (!refreshOnRoot && resolved.names.refresh.startsWith('__Host-')) {
     throw new ConfigurationError("fastify-drizzle-auth: `cookies.names.refresh` cannot start with __Host-: the refresh cookie is scoped to the refresh route's path (set `cookies.refreshPath: '/'` for a __Host- refresh cookie)")
@@ -91,51 +87,27 @@ export function resolveTransport (options: TransportOptions): ResolvedTransport 
   return resolved
 }
 
-function objectOption<T extends object> (value: T | undefined, name: string): Partial<T> {
-  if (value === undefined) return {}
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`${name}\` must be an object`)
-  }
-  return value
-}
-
-function cookieName (value: unknown, fallback: string, which: string, secure: boolean): string {
+function prefixed (value: string | undefined, fallback: string, which: string, secure: boolean): string {
   if (value === undefined) return fallback
-  if (typeof value !== 'string' || !COOKIE_NAME.test(value)) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`cookies.names.${which}\` must be a cookie name (letters, digits, -_.)`)
-  }
   if (!secure && /^__(Host|Secure)-/.test(value)) {
     throw new ConfigurationError(`fastify-drizzle-auth: \`cookies.names.${which}\` has a __Host-/__Secure- prefix, which browsers refuse without Secure: drop it or keep secureCookies`)
   }
   return value
 }
 
-function sameSiteOption (value: unknown, fallback: SameSite, which: string, secure: boolean): SameSite {
-  if (value === undefined) return fallback
-  if (!SAME_SITE.includes(value as SameSite)) {
-    throw new ConfigurationError(`fastify-drizzle-auth: \`cookies.sameSite.${which}\` must be 'lax', 'strict' or 'none'`)
-  }
+function sameSiteOption (value: SameSite, which: string, secure: boolean): SameSite {
   if (value === 'none' && !secure) {
     throw new ConfigurationError(`fastify-drizzle-auth: \`cookies.sameSite.${which}\` 'none' needs Secure cookies: keep secureCookies`)
   }
-  return value as SameSite
+  return value
 }
 
-function resolveCsrf (csrf: Partial<CsrfOptions>): Pick<ResolvedTransport, 'trustedOrigins' | 'allowSameSite' | 'doubleSubmit'> {
-  const { trustedOrigins = [], allowSameSite = false, doubleSubmit = false } = csrf
-  if (!Array.isArray(trustedOrigins)) {
-    throw new ConfigurationError("fastify-drizzle-auth: `csrf.trustedOrigins` must be an array of origins, e.g. ['https://app.example']")
+function trustedOrigin (value: unknown): string {
+  const origin = originOf(value)
+  if (origin === undefined) {
+    throw new ConfigurationError(`fastify-drizzle-auth: \`csrf.trustedOrigins\` has ${JSON.stringify(value)}, which is not an origin: write scheme://host[:port] with no path, e.g. 'https://app.example'`)
   }
-  const origins = trustedOrigins.map((value: unknown) => {
-    const origin = originOf(value)
-    if (origin === undefined) {
-      throw new ConfigurationError(`fastify-drizzle-auth: \`csrf.trustedOrigins\` has ${JSON.stringify(value)}, which is not an origin: write scheme://host[:port] with no path, e.g. 'https://app.example'`)
-    }
-    return origin
-  })
-  if (typeof allowSameSite !== 'boolean') throw new ConfigurationError('fastify-drizzle-auth: `csrf.allowSameSite` must be true or false')
-  if (typeof doubleSubmit !== 'boolean') throw new ConfigurationError('fastify-drizzle-auth: `csrf.doubleSubmit` must be true or false')
-  return { trustedOrigins: new Set(origins), allowSameSite, doubleSubmit }
+  return origin
 }
 
 /**

@@ -4,8 +4,8 @@ import type { PreparedStatements } from './statements.ts'
 
 /** Settles a successful password check; run inside the caller's transaction (a login's is its session's). */
 export function settleAttempts (q: PreparedStatements, settlement: AttemptSettlement, nowMs: number): void {
-  for (const key of settlement.clear) q.clearLoginAttempts.run({ key })
-  for (const key of settlement.release) q.releaseLoginAttempt.run({ key })
+  for (const key of settlement.clear) q.clearWindow.run({ key })
+  for (const key of settlement.release) q.releaseWindow.run({ key })
   if (settlement.device !== undefined) q.resetDeviceToken.run({ tokenHash: settlement.device, nowMs })
 }
 
@@ -22,7 +22,7 @@ export class SqliteLimitStore implements LimitStore {
       const live: AttemptCount[] = []
       let full = false
       for (const { key, max } of limits) {
-        const row = q.liveAttempts.get({ key, nowMs })
+        const row = q.liveWindow.get({ key, nowMs })
         if (row === undefined) continue
         live.push({ key, count: row.count, resetAt: row.resetAt })
         if (row.count >= max) full = true
@@ -32,7 +32,7 @@ export class SqliteLimitStore implements LimitStore {
       return {
         counted: true,
         counts: limits.map(({ key }): AttemptCount => {
-          const row = q.hitLoginAttempt.get({ key, resetAt, nowMs, resetAtMs: resetAt.getTime() })!
+          const row = q.hitWindow.get({ key, resetAt, nowMs, resetAtMs: resetAt.getTime() })!
           return { key, count: row.count, resetAt: row.resetAt }
         })
       }
@@ -48,7 +48,7 @@ export class SqliteLimitStore implements LimitStore {
     const nowMs = now.getTime()
     const counts: AttemptCount[] = []
     for (const { key } of limits) {
-      const row = this.#q.liveAttempts.get({ key, nowMs })
+      const row = this.#q.liveWindow.get({ key, nowMs })
       if (row !== undefined) counts.push({ key, count: row.count, resetAt: row.resetAt })
     }
     const deviceLive = device !== undefined && this.#q.liveDeviceToken.get({ ...device, nowMs }) !== undefined

@@ -79,10 +79,10 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     revokeSession: db.update(sessions).set({ revokedAt: sql`${p('nowMs')}`, revokeReason: sql`${p('reason')}` })
       .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).returning({ userId: sessions.userId }).prepare(),
 
-    liveAttempts: db.select({ count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
+    liveWindow: db.select({ count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
       .where(and(eq(loginAttempts.key, p('key')), sql`${loginAttempts.resetAt} > ${p('nowMs')}`)).prepare(),
     // A window that has ended starts again at 1; otherwise the count goes up. One statement per key.
-    hitLoginAttempt: db.insert(loginAttempts).values({ key: p('key'), count: 1, resetAt: p('resetAt') })
+    hitWindow: db.insert(loginAttempts).values({ key: p('key'), count: 1, resetAt: p('resetAt') })
       .onConflictDoUpdate({
         target: loginAttempts.key,
         set: {
@@ -92,8 +92,8 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       })
       .returning({ count: loginAttempts.count, resetAt: loginAttempts.resetAt })
       .prepare(),
-    clearLoginAttempts: db.delete(loginAttempts).where(eq(loginAttempts.key, p('key'))).prepare(),
-    releaseLoginAttempt: db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
+    clearWindow: db.delete(loginAttempts).where(eq(loginAttempts.key, p('key'))).prepare(),
+    releaseWindow: db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
       .where(eq(loginAttempts.key, p('key'))).prepare(),
 
     insertDeviceToken: db.insert(deviceTokens).values({
