@@ -21,7 +21,7 @@ export interface OptionLeaf<T, R> {
   /** How the default reads in the docs (when the value itself does not say it). */
   readonly defaultText: string | undefined
   /** Phantom: the accepted and the resolved type. */
-  readonly types?: { input: T, resolved: R }
+  readonly types?: { input: T, resolved: R } | undefined
 }
 
 export interface OptionGroup<P extends OptionShape, F extends boolean, O extends boolean = false> {
@@ -80,8 +80,8 @@ export function group<P extends OptionShape> (doc: string, props: P, options?: {
 
 /** The common leaves. */
 export const option = {
-  positiveInteger: (fallback: number, doc: string) =>
-    leaf(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { doc, must: `a positive integer (default ${fallback})`, default: fallback }),
+  positiveInteger: (fallback: number, doc: string, defaultText?: string) =>
+    leaf(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), { doc, must: `a positive integer (default ${fallback})`, default: fallback, defaultText }),
   nonNegativeInteger: (fallback: number, doc: string) =>
     leaf(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), { doc, must: `a whole number, 0 or more (default ${fallback})`, default: fallback }),
   integerBetween: (min: number, max: number, fallback: number, doc: string, must = `a whole number from ${min} to ${max} (default ${fallback})`) =>

@@ -57,11 +57,8 @@ export const SERVICE_OPTIONS = {
     'links, rate limits, outbox retries, purges) reads it; for tests and simulations (the database\'s own column defaults keep the database\'s clock)',
   Date.now, '`Date.now`'),
   bcryptRounds: option.integerBetween(4, 31, 12, 'bcrypt cost', 'between 4 and 31 (12 is a sound default)'),
-  hashConcurrency: {
-    ...option.positiveInteger(DEFAULT_HASH_CONCURRENCY, 'bcrypt operations run at once, each on a thread of its own; further logins queue ' +
-    '(and are counted against the login limit only when their turn comes)'),
-    defaultText: 'the number of CPUs, at most 4'
-  },
+  hashConcurrency: option.positiveInteger(DEFAULT_HASH_CONCURRENCY, 'bcrypt operations run at once, each on a thread of its own; further logins queue ' +
+    '(and are counted against the login limit only when their turn comes)', 'the number of CPUs, at most 4'),
   hashQueueLimit: option.positiveInteger(64, 'jobs allowed to wait for a bcrypt thread: a registration or password change finding that many ' +
     'waiting, or a login finding that many logins waiting, gets 503 `busy` + `Retry-After: 1` at once; waiting logins are served first'),
   hashThreads: option.oneOf(['normal', 'idle'], 'normal', "the hashing threads' CPU priority: `'normal'` (the process's own), or `'idle'` (Linux: nice 19 and SCHED_IDLE; " +
