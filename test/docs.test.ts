@@ -62,3 +62,16 @@ t.test('the link check sees a missing file and a missing heading', async (t) => 
 t.test('no page names a tracker ticket instead of the behaviour', async (t) => {
   for (const page of PAGES) t.notMatch(readFileSync(join(ROOT, page), 'utf8'), /\b(issue|item)s? \d+/i, page)
 })
+
+t.test('the security table names tests that exist, in either tier', async (t) => {
+  const page = readFileSync(join(ROOT, 'docs/security.md'), 'utf8')
+  const rows = page.slice(page.indexOf('## Security')).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| threat') && line.split('|').length === 5)
+  t.ok(rows.length >= 20, `${rows.length} threats`)
+  for (const row of rows) {
+    const tests = [...row.split('|')[3].matchAll(/`([a-z0-9-]+)`/g)].map((match) => match[1])
+    t.ok(tests.length > 0, `a test for: ${row.split('|')[1].trim().slice(0, 60)}`)
+    for (const name of tests) {
+      t.ok(existsSync(join(ROOT, 'test', `${name}.test.ts`)) || existsSync(join(ROOT, 'test/system', `${name}.test.ts`)), `${name} exists`)
+    }
+  }
+})
