@@ -10,21 +10,23 @@ const p = sql.placeholder
  * (Drizzle types a placeholder in `set()` only as raw SQL); the others are Dates, mapped by their column.
  */
 export function prepareStatements (db: SqliteDatabase, usersTable: typeof users) {
-  // A device token of this user, not revoked, not expired and under its failure limit: what the login's
-  // peek reads and its count updates.
-  const liveDevice = and(
-    eq(deviceTokens.tokenHash, p('tokenHash')),
-    eq(deviceTokens.userId, p('userId')),
-    isNull(deviceTokens.revokedAt),
-    sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
-    sql`${deviceTokens.failures} < ${p('max')}`
-  )
+  return { ...userStatements(db, usersTable), ...sessionStatements(db, usersTable), ...limitStatements(db), ...deviceStatements(db) }
+}
+
+export type PreparedStatements = ReturnType<typeof prepareStatements>
+
+function userStatements (db: SqliteDatabase, usersTable: typeof users) {
   return {
     userByEmail: db.select().from(usersTable).where(eq(usersTable.email, p('email'))).prepare(),
     userById: db.select().from(usersTable).where(eq(usersTable.id, p('id'))).prepare(),
 
     replacePasswordHash: db.update(usersTable).set({ passwordHash: sql`${p('newHash')}`, updatedAt: sql`${p('nowMs')}` })
-      .where(and(eq(usersTable.id, p('userId')), eq(usersTable.passwordHash, p('oldHash')))).prepare(),
+      .where(and(eq(usersTable.id, p('userId')), eq(usersTable.passwordHash, p('oldHash')))).prepare()
+  }
+}
+
+function sessionStatements (db: SqliteDatabase, usersTable: typeof users) {
+  return {
     insertSession: db.insert(sessions).values({
       id: p('id'),
       userId: p('userId'),
@@ -77,8 +79,12 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
     refreshTokenSession: db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, p('tokenHash'))).prepare(),
     revokeSession: db.update(sessions).set({ revokedAt: sql`${p('nowMs')}`, revokeReason: sql`${p('reason')}` })
-      .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).returning({ userId: sessions.userId }).prepare(),
+      .where(and(eq(sessions.id, p('sessionId')), isNull(sessions.revokedAt))).returning({ userId: sessions.userId }).prepare()
+  }
+}
 
+function limitStatements (db: SqliteDatabase) {
+  return {
     liveWindow: db.select({ count: loginAttempts.count, resetAt: loginAttempts.resetAt }).from(loginAttempts)
       .where(and(eq(loginAttempts.key, p('key')), sql`${loginAttempts.resetAt} > ${p('nowMs')}`)).prepare(),
     // A window that has ended starts again at 1; otherwise the count goes up. One statement per key.
@@ -94,8 +100,21 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       .prepare(),
     clearWindow: db.delete(loginAttempts).where(eq(loginAttempts.key, p('key'))).prepare(),
     releaseWindow: db.update(loginAttempts).set({ count: sql`max(${loginAttempts.count} - 1, 0)` })
-      .where(eq(loginAttempts.key, p('key'))).prepare(),
+      .where(eq(loginAttempts.key, p('key'))).prepare()
+  }
+}
 
+function deviceStatements (db: SqliteDatabase) {
+  // A device token of this user, not revoked, not expired and under its failure limit: what the login's
+  // peek reads and its count updates.
+  const liveDevice = and(
+    eq(deviceTokens.tokenHash, p('tokenHash')),
+    eq(deviceTokens.userId, p('userId')),
+    isNull(deviceTokens.revokedAt),
+    sql`${deviceTokens.expiresAt} > ${p('nowMs')}`,
+    sql`${deviceTokens.failures} < ${p('max')}`
+  )
+  return {
     insertDeviceToken: db.insert(deviceTokens).values({
       tokenHash: p('tokenHash'), userId: p('userId'), createdAt: p('createdAt'), lastUsedAt: p('createdAt'), expiresAt: p('expiresAt')
     }).prepare(),
@@ -108,5 +127,3 @@ export function prepareStatements (db: SqliteDatabase, usersTable: typeof users)
       .prepare()
   }
 }
-
-export type PreparedStatements = ReturnType<typeof prepareStatements>
