@@ -55,7 +55,7 @@ const FASTIFY_KEYS = new Set(['logLevel', 'logSerializers'])
 
 /** Validates the options once, at registration; every failure is a ConfigurationError that says what to set. */
 export function resolvePluginOptions (options: FastifyDrizzleAuthOptions, logger: AuthConfig['logger']): ResolvedPluginOptions {
-  const { service: serviceOptions, transport: transportOptions, own: ownOptions } = splitOptions(options ?? {})
+  const { service: serviceOptions, transport: transportOptions, own: ownOptions } = splitOptions(options)
   const own = resolveOptions(PLUGIN_OWN_OPTIONS, ownOptions)
   const transport = resolveTransport(resolveOptions(TRANSPORT_OPTIONS, transportOptions))
   const given = own.authService

@@ -58,3 +58,17 @@ t.test('AuthService and configure() refuse unknown keys too; every documented ke
   await app.ready()
   t.equal(app.authService.config.bcryptRounds, 4)
 })
+
+t.test('a group given as something else than an object, and a store missing its facets, are refused saying what to pass', async (t) => {
+  const base = { database: ':memory:', secret: 'x'.repeat(32) }
+  t.throws(() => new AuthService({ ...base, loginRateLimit: 5 as never }),
+    { code: 'configuration_error', message: /`loginRateLimit` must be an object \{ maxAttemptsPerEmail, .* \} or false$/ })
+  t.throws(() => new AuthService({ ...base, outbox: 'fast' as never }), { message: /`outbox` must be an object \{ maxAttempts, .* \}$/ })
+  const facets = { users: {}, sessions: {}, limits: {}, devices: {}, actions: {}, maintenance: {} }
+  for (const [store, reason] of [
+    [5, 'not an object'], [{ mode: 'sync' }, 'no `users`, `sessions`, `limits`, `devices`, `actions`, `maintenance` facet'],
+    [{ mode: 'async', ...facets }, 'no `sessions.find`']
+  ] as const) {
+    t.throws(() => new AuthService({ secret: base.secret, store: store as never }), { message: `\`store\` must be an AuthStore (${reason})` }, reason)
+  }
+})

@@ -1,6 +1,5 @@
 import { packageRequire } from '../lib/package-require.ts'
 import { Worker } from 'node:worker_threads'
-import { ConfigurationError } from '../errors.ts'
 
 /**
  * How the hashing threads are scheduled. `normal` (the default): the same priority as the event loop, so on a
@@ -15,12 +14,6 @@ export interface ThreadPriority {
   nice: number
   /** SCHED_IDLE as well, where util-linux's chrt is installed. */
   idle: boolean
-}
-
-export function resolveHashThreads (value: unknown): HashThreads {
-  if (value === undefined) return 'normal'
-  if (value === 'normal' || value === 'idle') return value
-  throw new ConfigurationError("fastify-drizzle-auth: `hashThreads` must be 'normal' or 'idle' (the hashing threads' CPU priority)")
 }
 
 /** What each mode means; bench/hash-floods.ts also measures other values here. */

@@ -111,21 +111,17 @@ export class AttemptLimiter {
     if (limit === false) return UNLIMITED
     const call = this.#call
     const now = () => new Date(this.#config.clock())
-    const settled = (settlement: AttemptSettlement): PasswordAttempt['succeeded'] => async () => { await call((store) => store.limits.settle(settlement, now())) }
+    const settle = async (settlement: AttemptSettlement) => { await call((store) => store.limits.settle(settlement, now())) }
     if (device !== undefined && await call((store) => store.devices.hit(device.tokenHash, device.userId, limit.maxAttemptsPerDevice, now()))) {
       const settlement = { clear: [], release: [], device: device.tokenHash }
-      return {
-        onDevice: true,
-        settlement,
-        succeeded: settled(settlement),
-        failed: () => call((store) => store.devices.revokeIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, now()))
-      }
+      return new CountedAttempt(true, settlement, settle,
+        () => call((store) => store.devices.revokeIfSpent(device.tokenHash, limit.maxAttemptsPerDevice, now())))
     }
     const limits = passwordLimits(limit, email, ip)
     await this.#hit(action, limits, limit.windowSeconds, email, ip, 'Too many failed login attempts, try again later')
     // A success forgets this address's failures for the email and takes back what it counted elsewhere.
     const settlement = { clear: [limits[0].key], release: limits.slice(1).map(({ key }) => key) }
-    return { onDevice: false, settlement, succeeded: settled(settlement), failed: async () => {} }
+    return new CountedAttempt(false, settlement, settle, async () => {})
   }
 
   /**
@@ -214,6 +210,20 @@ function passwordLimits (limit: Exclude<ResolvedConfig['loginRateLimit'], false>
   ]
   if (ip !== null) limits.push({ key: `ip:${address}`, max: limit.maxAttemptsPerIp })
   return limits
+}
+
+/** A counted attempt: its success settles what it counted. */
+class CountedAttempt implements PasswordAttempt {
+  readonly #settle: (settlement: AttemptSettlement) => Promise<void>
+
+  constructor (readonly onDevice: boolean, readonly settlement: AttemptSettlement, settle: (settlement: AttemptSettlement) => Promise<void>,
+    readonly failed: () => Promise<void>) {
+    this.#settle = settle
+  }
+
+  async succeeded (): Promise<void> {
+    await this.#settle(this.settlement)
+  }
 }
 
 const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, settlement: undefined, succeeded: async () => {}, failed: async () => {} })
