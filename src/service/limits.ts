@@ -121,7 +121,7 @@ export class AttemptLimiter {
     await this.#hit(action, limits, limit.windowSeconds, email, ip, 'Too many failed login attempts, try again later')
     // A success forgets this address's failures for the email and takes back what it counted elsewhere.
     const settlement = { clear: [limits[0].key], release: limits.slice(1).map(({ key }) => key) }
-    return new CountedAttempt(false, settlement, settle, async () => {})
+    return new CountedAttempt(false, settlement, settle, nothing)
   }
 
   /**
@@ -212,6 +212,9 @@ function passwordLimits (limit: Exclude<ResolvedConfig['loginRateLimit'], false>
   return limits
 }
 
+/** What an outcome that changes no count does. */
+async function nothing (): Promise<void> {}
+
 /** A counted attempt: its success settles what it counted. */
 class CountedAttempt implements PasswordAttempt {
   readonly #settle: (settlement: AttemptSettlement) => Promise<void>
@@ -226,4 +229,4 @@ class CountedAttempt implements PasswordAttempt {
   }
 }
 
-const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, settlement: undefined, succeeded: async () => {}, failed: async () => {} })
+const UNLIMITED: PasswordAttempt = Object.freeze({ onDevice: false, settlement: undefined, succeeded: nothing, failed: nothing })
