@@ -27,10 +27,10 @@ app.get('/__bench/gc', { config: { authenticate: false } }, async () => {
   return process.memoryUsage()
 })
 
-// Bench-only: the remembered-lookup counters of the SQLite store (absent on PostgreSQL).
+// Bench-only: the remembered-lookup counters (none on PostgreSQL without sessionCache).
 app.get('/__bench/stats', { config: { authenticate: false } }, async () => {
-  const store = app.authService.store as { lookupStats?: { hits: number, misses: number }, sharedReads?: number }
-  return { ...(store.lookupStats ?? { hits: 0, misses: 0 }), sharedReads: store.sharedReads }
+  const lookups = app.authService.store.diagnostics?.().sessionLookups
+  return { hits: lookups?.hits ?? 0, misses: lookups?.misses ?? 0, sharedReads: lookups?.sharedReads }
 })
 
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })

@@ -45,5 +45,6 @@ export type {
   AnyAuthStore, AuthStore, UserStore, SessionStore, LimitStore, DeviceStore, ActionStore, MaintenanceStore,
   AttemptCount, AttemptLimit, AttemptOutcome, AttemptSettlement, DeviceCheck, LoginPeek, CheckedCredentials, FoundSession, ModeResult,
   NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionExtras, SessionState, StoreLogger, StoreMode, UserPatch, UserRecord,
-  ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage
+  ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage,
+  SessionLookupDiagnostics, StoreDiagnostics
 } from './db/store.ts'

@@ -8,6 +8,7 @@ import type { FoundSession } from '../src/index.ts'
 import { sqliteStore } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET } from './fixtures/app.ts'
 import { CountingStore } from './fixtures/counting-store.ts'
+import { findMany } from '../src/db/turn-batch.ts'
 
 /** The application's own asynchronous store, answering several lookups at once, held until the test lets go. */
 class GatedStore extends CountingStore {
@@ -26,7 +27,7 @@ class GatedStore extends CountingStore {
     this.batches.push([...sessionIds])
     for (const resolve of this.#asked.splice(0)) resolve()
     await new Promise<void>((resolve) => { this.#held.push(resolve) })
-    return this.#inner.sessions.findMany(sessionIds)
+    return this.#inner.sessions[findMany](sessionIds)
   }
 
   /** Resolves once `count` batches have been asked for in all. */
@@ -99,13 +100,13 @@ t.test('two statements that take longer than SLOW_BATCH_MS (100 ms) no longer ho
   store.letGo()
 })
 
-t.test('an asynchronous sessions.findMany that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
+t.test('an asynchronous batch lookup that throws at once is a store failure for its batch, and the next batch goes on', async (t) => {
   const inner = sqliteStore(':memory:')
   let fail = true
   const throwing = new CountingStore(inner)
   throwing.override('sessions', 'findMany', (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> => {
     if (fail) throw new Error('no connection')
-    return Promise.resolve(inner.sessions.findMany(sessionIds))
+    return Promise.resolve(inner.sessions[findMany](sessionIds))
   })
   const errors: string[] = []
   const service = new AuthService({ store: throwing, secret: SECRET, bcryptRounds: 4, logger: { warn: () => {}, error: (_o, msg) => { errors.push(String(msg)) } } })
@@ -122,7 +123,7 @@ t.test('an asynchronous sessions.findMany that throws at once is a store failure
 t.test('a store answering a batch out of order: no token is accepted on another session\'s answer', async (t) => {
   const inner = sqliteStore(':memory:')
   const reversed = new CountingStore(inner)
-  reversed.override('sessions', 'findMany', async (sessionIds: readonly string[]) => inner.sessions.findMany(sessionIds).reverse())
+  reversed.override('sessions', 'findMany', async (sessionIds: readonly string[]) => inner.sessions[findMany](sessionIds).reverse())
   const { service, tokens } = await loggedIn(t, reversed, 'order@example.com', 2)
   // Matched by position, each token would get the other session's answer (same user, live): refused instead.
   const outcomes = await Promise.allSettled(tokens.map(async (token) => service.verifyAccessToken(token)))

@@ -6,14 +6,16 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { AuthService, ServiceUnavailableError } from '../src/index.ts'
+import { AuthService, type FoundSession, ServiceUnavailableError } from '../src/index.ts'
 import type { PgAuthStore } from '../src/db/pg/index.ts'
 import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { CountingStore } from './fixtures/counting-store.ts'
 import { PASSWORD, SECRET, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
 import { availableDialects, createTestDatabase } from './fixtures/databases.ts'
 import { readOnlyStoreWithoutTriggers } from './fixtures/read-only-store.ts'
+import { counts, lookups, until } from './fixtures/session-memory.ts'
 import { tempDir } from './fixtures/temp.ts'
+import { findMany } from '../src/db/turn-batch.ts'
 
 type App = Awaited<ReturnType<typeof buildApp>>
 
@@ -43,14 +45,14 @@ for (const dialect of await availableDialects()) {
     t.teardown(() => app.close())
     const { alice, alice2, bob, bobOut } = await sessions(app)
     const sqlite = app.authService.store instanceof SqliteAuthStore ? app.authService.store : undefined
-    const shared = sqlite?.sharedReads
+    const shared = sqlite === undefined ? undefined : lookups(sqlite).sharedReads
     const tokens = [alice, bobOut, alice2, bob, alice, 'x.y.z'].map((s) => typeof s === 'string' ? s : s.accessToken)
     const answers = await together(app, tokens)
     t.same(answers.map((r) => r.statusCode), [200, 401, 200, 200, 200, 401])
     t.same(answers.map((r) => r.statusCode === 200 ? r.json().email : r.headers['www-authenticate']),
       ['alice@example.com', 'Bearer error="invalid_token"', 'alice@example.com', 'bob@example.com', 'alice@example.com', 'Bearer error="invalid_token"'])
     t.same(answers[1].json(), { detail: 'Authentication required' }, 'the logged-out session is refused in the batch')
-    if (sqlite !== undefined) t.equal(sqlite.sharedReads, shared! + 1, 'one read transaction for the turn')
+    if (sqlite !== undefined) t.equal(lookups(sqlite).sharedReads, shared! + 1, 'one read transaction for the turn')
 
     // A revocation committed between two turns is seen by the next one, for that session only.
     const db = testDatabase(app)
@@ -133,67 +135,66 @@ async function twoSessions (store: SqliteAuthStore, client: Database.Database) {
   insert.run('s2', user.id, Date.now() + 60_000)
 }
 
-t.test('SQLite sessions.findMany: answers in the order asked, one read transaction only where it saves one', async (t) => {
+t.test('SQLite batch lookup: answers in the order asked, one read transaction only where it saves one', async (t) => {
   const { opened } = sqliteFile(t)
   const store = new SqliteAuthStore(opened.db)
   const client = opened.db.$client
   await twoSessions(store, client)
-  const ids = (found: ReturnType<typeof store.sessions.findMany>) => found.map((f) => f?.session.id)
-  t.same(ids(store.sessions.findMany(['s2', 'nope', 's1', 's2'])), ['s2', undefined, 's1', 's2'])
-  t.equal(store.sharedReads, 1)
-  t.same(store.lookupStats, { hits: 1, misses: 3 }, 's2 asked twice: the second from memory (the version read once)')
-  t.same(ids(store.sessions.findMany(['s1'])), ['s1'], 'one lookup alone needs no transaction of its own')
-  t.equal(store.sharedReads, 1)
-  t.same(ids(client.transaction(() => store.sessions.findMany(['s1', 's2']))()), ['s1', 's2'], 'inside the application\'s transaction: looked up one by one')
-  t.equal(store.sharedReads, 1)
+  const ids = (found: ReturnType<typeof store.sessions[typeof findMany]>) => found.map((f) => f?.session.id)
+  t.same(ids(store.sessions[findMany](['s2', 'nope', 's1', 's2'])), ['s2', undefined, 's1', 's2'])
+  t.equal(lookups(store).sharedReads, 1)
+  t.same(counts(store), { hits: 1, misses: 3 }, 's2 asked twice: the second from memory (the version read once)')
+  t.same(ids(store.sessions[findMany](['s1'])), ['s1'], 'one lookup alone needs no transaction of its own')
+  t.equal(lookups(store).sharedReads, 1)
+  t.same(ids(client.transaction(() => store.sessions[findMany](['s1', 's2']))()), ['s1', 's2'], 'inside the application\'s transaction: looked up one by one')
+  t.equal(lookups(store).sharedReads, 1)
   t.equal(client.inTransaction, false)
   // Remembered answers are checked against the batch's own snapshot: a revocation before it is seen.
   client.prepare('update auth_sessions set revoked_at = ? where id = ?').run(Date.now(), 's1')
-  const [s1, s2] = store.sessions.findMany(['s1', 's2'])
+  const [s1, s2] = store.sessions[findMany](['s1', 's2'])
   t.not(s1?.session.revokedAt, null)
   t.equal(s2?.session.revokedAt, null)
-  t.equal(store.sharedReads, 2)
+  t.equal(lookups(store).sharedReads, 2)
 })
 
-t.test('SQLite sessions.findMany without triggers (read-only): any commit between batches is seen', async (t) => {
+t.test('SQLite batch lookup without triggers (read-only): any commit between batches is seen', async (t) => {
   const { path, opened } = sqliteFile(t)
   const writer = new SqliteAuthStore(opened.db)
   await twoSessions(writer, opened.db.$client)
   const { store } = readOnlyStoreWithoutTriggers(t, path, opened.db.$client)
-  t.same(store.sessions.findMany(['s1', 's2', 's1']).map((f) => f?.session.revokedAt), [null, null, null])
-  t.same(store.lookupStats, { hits: 1, misses: 2 })
-  t.equal(store.sharedReads, 1)
+  t.same(store.sessions[findMany](['s1', 's2', 's1']).map((f) => f?.session.revokedAt), [null, null, null])
+  t.same(counts(store), { hits: 1, misses: 2 })
+  t.equal(lookups(store).sharedReads, 1)
   opened.db.$client.prepare('update auth_sessions set revoked_at = ? where id = ?').run(Date.now(), 's2')
-  const [s1, s2] = store.sessions.findMany(['s1', 's2'])
+  const [s1, s2] = store.sessions[findMany](['s1', 's2'])
   t.equal(s1?.session.revokedAt, null)
   t.not(s2?.session.revokedAt, null, 'the revocation is seen')
-  t.same(store.lookupStats, { hits: 1, misses: 4 })
+  t.same(counts(store), { hits: 1, misses: 4 })
 })
 
 if ((await availableDialects()).includes('postgresql')) {
-  t.test('PostgreSQL sessions.findMany: one statement, duplicates and unknown ids answered in order; the cache answers what it holds', async (t) => {
+  t.test('PostgreSQL batch lookup: one statement, duplicates and unknown ids answered in order; the cache answers what it holds', async (t) => {
     const app = await buildApp({ sessionCache: { enabled: true, maxStalenessMs: 60_000 } }, {}, 'postgresql')
     t.teardown(() => app.close())
     const { alice, bob } = await sessions(app)
     const store = app.authService.store as PgAuthStore
-    const cache = store.sessionCache!
-    await cache.start()
+    await store.listen()
     // Four logins (each stamps last_login) and a logout: five notifications, let them all arrive first.
-    while (cache.notifications < 5) await cache.nextNotification()
-    const ids = (found: Awaited<ReturnType<PgAuthStore['sessions']['findMany']>>) => found.map((f) => f?.user.email)
-    const before = store.lookupStats!
-    t.same(ids(await store.sessions.findMany([sid(alice.accessToken), 'nope', sid(bob.accessToken), sid(alice.accessToken)])),
+    await until(() => lookups(store).notifications! >= 5)
+    const ids = (found: Array<FoundSession | undefined>) => found.map((f) => f?.user.email)
+    const before = counts(store)
+    t.same(ids(await store.sessions[findMany]([sid(alice.accessToken), 'nope', sid(bob.accessToken), sid(alice.accessToken)])),
       ['alice@example.com', undefined, 'bob@example.com', 'alice@example.com'])
-    const after = store.lookupStats!
+    const after = counts(store)
     t.equal(after.misses - before.misses, 4, 'nothing remembered yet: all four asked in the one statement')
-    t.same(ids(await store.sessions.findMany([sid(bob.accessToken), 'nope'])), ['bob@example.com', undefined])
-    const last = store.lookupStats!
+    t.same(ids(await store.sessions[findMany]([sid(bob.accessToken), 'nope'])), ['bob@example.com', undefined])
+    const last = counts(store)
     t.same({ hits: last.hits - after.hits, misses: last.misses - after.misses }, { hits: 1, misses: 1 }, 'bob from memory, the unknown id asked again')
-    t.equal(cache.notifications, 5, 'nothing was notified meanwhile')
+    t.equal(lookups(store).notifications, 5, 'nothing was notified meanwhile')
   })
 }
 
-t.test('a synchronous store without sessions.findMany is asked one by one, before verifyAccessToken returns', async (t) => {
+t.test('a synchronous store without the batch lookup is asked one by one, before verifyAccessToken returns', async (t) => {
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
   migrate(db)
@@ -218,14 +219,14 @@ t.test('a synchronous store without sessions.findMany is asked one by one, befor
   t.teardown(() => service.close())
   await service.register('frank@example.com', PASSWORD)
   const { accessToken } = await service.login('frank@example.com', PASSWORD)
-  const shared = store.sharedReads
+  const shared = lookups(store).sharedReads
   let answer: string | undefined
   service.verifyAccessToken(accessToken, (err, verified) => { answer = err === null ? verified!.user.email : err.constructor.name })
   t.equal(answer, 'frank@example.com', 'answered synchronously')
   failing = true
   service.verifyAccessToken(accessToken, (err) => { answer = err?.constructor.name })
   t.equal(answer, 'ServiceUnavailableError')
-  t.equal(store.sharedReads, shared, 'no batch')
+  t.equal(lookups(store).sharedReads, shared, 'no batch')
 })
 
 if ((await availableDialects()).includes('postgresql')) {

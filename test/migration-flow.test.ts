@@ -75,9 +75,9 @@ t.test('fastify-drizzle-auth migrate: applies, is a no-op the second time, and s
   const err: string[] = []
   const io = { out: (line: string) => { out.push(line) }, err: (line: string) => { err.push(line) } }
   t.equal(await runCli(['migrate', '--database', file], {}, io), 0)
-  t.match(out.pop(), /4 migration\(s\) applied, 4 in all/)
+  t.match(out.pop(), /5 migration\(s\) applied, 5 in all/)
   t.equal(await runCli(['migrate', '-d', file], {}, io), 0)
-  t.match(out.pop(), /0 migration\(s\) applied, 4 in all/)
+  t.match(out.pop(), /0 migration\(s\) applied, 5 in all/)
   t.equal(await runCli(['migrate'], { DATABASE_URL: join(dir, 'env.sqlite') }, io), 0, 'DATABASE_URL when no --database')
   t.equal(await runCli(['migrate', '--database', join(dir, 'own.sqlite'), '--own-users-table'], {}, io), 0)
   const own = openSqlite(join(dir, 'own.sqlite'))
@@ -114,10 +114,10 @@ t.test('fastify-drizzle-auth migrate on PostgreSQL: applied into the drizzle sch
   const err: string[] = []
   const io = { out: (line: string) => { out.push(line) }, err: (line: string) => { err.push(line) } }
   t.equal(await runCli(['migrate', '-d', db.url!], {}, io), 0)
-  t.match(out.pop(), /3 migration\(s\) applied, 3 in all/)
+  t.match(out.pop(), /4 migration\(s\) applied, 4 in all/)
   t.equal(await runCli(['migrate', '-d', db.url!], {}, io), 0)
   t.match(out.pop(), /0 migration\(s\) applied/)
-  t.same(await db.query(`select count(*)::int as n from ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`), [{ n: 3 }])
+  t.same(await db.query(`select count(*)::int as n from ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`), [{ n: 4 }])
   const wrong = db.url!.replace('postgres@', 'postgres:hunter2-secret@').replace(/\/[^/]+$/, '/fda_no_such_database')
   t.equal(await runCli(['migrate', '-d', wrong], {}, io), 1)
   const message = err.pop()!
@@ -132,6 +132,6 @@ t.test('a database migrated by an older version (bookkeeping in public) is moved
   await db.query(`alter table ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE} set schema public`)
   const out: string[] = []
   t.equal(await runCli(['migrate', '-d', db.url!], {}, { out: (line) => { out.push(line) }, err: () => {} }), 0)
-  t.match(out.pop(), /0 migration\(s\) applied, 3 in all/, 'nothing applied again')
+  t.match(out.pop(), /0 migration\(s\) applied, 4 in all/, 'nothing applied again')
   t.same(await db.query(`select to_regclass('public.${MIGRATIONS_TABLE}') is null as gone`), [{ gone: true }])
 })

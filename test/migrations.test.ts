@@ -30,6 +30,21 @@ t.test('migrate(db) creates the tables in its own migrations table, and a second
   t.equal(db.$client.prepare(`select count(*) from ${MIGRATIONS_TABLE}`).pluck().get(), applied, 'running it twice is a no-op')
 })
 
+t.test('the change triggers ship in the migrations, as the generators the stores re-install them with write them', async (t) => {
+  const { TRIGGER_MIGRATIONS, migrationText } = await import('../scripts/trigger-migrations.ts')
+  for (const [file, statements] of Object.entries(TRIGGER_MIGRATIONS)) {
+    t.equal(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'), migrationText(statements), `${file} is current (npx tsx scripts/trigger-migrations.ts)`)
+  }
+  const { db, close } = openSqlite(':memory:')
+  t.teardown(close)
+  migrate(db)
+  const triggers = db.$client.prepare("select name from sqlite_master where type = 'trigger' order by name").pluck().all()
+  t.same(triggers, ['auth_sessions_fda_deleted', 'auth_sessions_fda_replaced', 'auth_sessions_fda_updated', 'auth_users_fda_deleted', 'auth_users_fda_inserted', 'auth_users_fda_updated'],
+    'in place after migrate alone, before any store opens')
+  db.$client.prepare("insert into auth_users (id, email, joined_at, created_at, updated_at) values ('u', 'u@example.com', 0, 0, 0)").run()
+  t.equal(db.$client.prepare('select version from auth_changes where id = 1').pluck().get(), 1, 'and they move the version')
+})
+
 t.test('a database opened by the plugin uses WAL, busy_timeout and foreign keys', async (t) => {
   const dir = tempDir(t, 'fda-mig-')
   const { db, close } = openSqlite(join(dir, 'a.sqlite'))

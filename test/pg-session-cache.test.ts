@@ -8,6 +8,7 @@ import { AuthService, ConfigurationError } from '../src/index.ts'
 import { type PgAuthStore, sessions, users } from '../src/db/pg/index.ts'
 import { bearer, buildApp, registerAndLogin, SECRET, testDatabase } from './fixtures/app.ts'
 import { PG_URL, requirePostgres } from './fixtures/databases.ts'
+import { counts, lookups, next, until } from './fixtures/session-memory.ts'
 
 t.test('sessionCache options are checked once', async (t) => {
   for (const bad of [{ enabled: 'yes' }, { maxStalenessMs: 5 }, { enabled: true, maxStalenessMs: 0 }, 'on']) {
@@ -35,44 +36,41 @@ if (await requirePostgres()) {
     t.teardown(() => app.close())
     const session = await registerAndLogin(app)
     const store = app.authService.store as PgAuthStore
-    const cache = store.sessionCache!
-    await cache.start()
+    await store.listen()
     const db = testDatabase(app)
     // The login stamped last_login (one notification, the cache listening since ready): let it arrive first.
-    while (cache.notifications < 1) await cache.nextNotification()
+    await until(() => lookups(store).notifications! >= 1)
     const me = async () => (await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode
     /** Runs a write and waits until it has been notified. */
     const write = async (text: string) => {
-      const seen = cache.notifications
+      const seen = lookups(store).notifications!
       await db.query(text)
-      while (cache.notifications <= seen) await cache.nextNotification()
+      await until(() => lookups(store).notifications! > seen)
     }
-    return { app, session, cache, me, db, write }
+    return { app, session, store, me, db, write }
   }
 
   t.test('without the option every request asks the database', async (t) => {
     const app = await buildApp({}, {}, 'postgresql')
     t.teardown(() => app.close())
     const session = await registerAndLogin(app)
-    t.equal((app.authService.store as PgAuthStore).sessionCache, undefined)
-    t.equal((app.authService.store as PgAuthStore).lookupStats, undefined)
+    t.same((app.authService.store as PgAuthStore).diagnostics(), {}, 'no memory to report on')
     t.equal((await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode, 200)
     await testDatabase(app).query('update auth_sessions set revoked_at = now()')
     t.equal((await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode, 401, 'refused at once')
   })
 
   t.test('remembered until a write that matters is notified; the application\'s own writes change nothing', async (t) => {
-    const { app, cache, me, db, write } = await cachedApp(t)
-    t.equal(cache.listening, true)
+    const { store, me, db, write } = await cachedApp(t)
+    t.match(lookups(store), { trusted: true, watching: 'notifications' })
     t.equal(await me(), 200)
     t.equal(await me(), 200)
-    t.match(cache.stats, { hits: 1, misses: 1 })
-    t.same((app.authService.store as PgAuthStore).lookupStats, cache.stats)
+    t.match(lookups(store), { hits: 1, misses: 1, remembered: 1 })
     await db.query('create table app_events (id serial primary key)')
     await db.query('insert into app_events default values')
     await db.query('update auth_sessions set last_used_at = now()')
     t.equal(await me(), 200)
-    t.match(cache.stats, { hits: 2, misses: 1 }, 'an unrelated write, and a column the answer does not hold, leave it')
+    t.match(counts(store), { hits: 2, misses: 1 }, 'an unrelated write, and a column the answer does not hold, leave it')
     await write('update auth_sessions set revoked_at = now()')
     t.equal(await me(), 401, 'a revocation written elsewhere is refused once notified')
   })
@@ -89,21 +87,21 @@ if (await requirePostgres()) {
   })
 
   t.test('while the listening connection is down nothing is remembered (fail closed); it comes back', async (t) => {
-    const { cache, me, db } = await cachedApp(t)
+    const { store, me, db } = await cachedApp(t)
     t.equal(await me(), 200)
-    const lost = cache.nextNotification()
+    const lost = next('connection lost')
     await db.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike \'listen %\'')
     await lost
-    t.equal(cache.listening, false)
-    const before = cache.stats
+    t.equal(lookups(store).trusted, false)
+    const before = counts(store)
     t.equal(await me(), 200)
     t.equal(await me(), 200)
-    t.same(cache.stats, { hits: before.hits, misses: before.misses + 2 }, 'every lookup asked the database')
-    await cache.start()
-    t.equal(cache.listening, true, 'listening again')
+    t.same(counts(store), { hits: before.hits, misses: before.misses + 2 }, 'every lookup asked the database')
+    await store.listen()
+    t.equal(lookups(store).trusted, true, 'listening again')
     t.equal(await me(), 200)
     t.equal(await me(), 200)
-    t.equal(cache.stats.hits, before.hits + 1)
+    t.equal(counts(store).hits, before.hits + 1)
   })
 
   t.test('a users table in another schema (and a decoy public.users): its writes are notified; a lost connection is logged once', async (t) => {
@@ -130,21 +128,21 @@ if (await requirePostgres()) {
     })
     t.teardown(async () => { await app.close(); await db.close() })
     const session = await registerAndLogin(app)
-    const cache = (app.authService.store as PgAuthStore).sessionCache!
-    await cache.start()
-    t.equal(cache.listening, true, 'listening')
+    const store = app.authService.store as PgAuthStore
+    await store.listen()
+    t.equal(lookups(store).trusted, true, 'listening')
     const me = async () => (await app.inject({ url: '/me', headers: bearer(session.accessToken) })).statusCode
     t.equal(await me(), 200)
     t.equal(await me(), 200)
     const triggers = await db.query("select event_object_schema as schema, event_object_table as name from information_schema.triggers where trigger_name like '%fda_notify' group by 1, 2 order by 1, 2")
     t.same(triggers, [{ schema: 'app', name: 'users' }, { schema: 'public', name: 'auth_sessions' }], 'the trigger is on app.users, not on the decoy')
-    const seen = cache.notifications
+    const seen = lookups(store).notifications!
     await db.query('update app.users set is_active = false')
-    while (cache.notifications <= seen) await cache.nextNotification()
+    await until(() => lookups(store).notifications! > seen)
     t.equal(await me(), 401, 'a raw deactivation of app.users is seen at once')
 
     t.same(lines.filter((line) => /sessionCache/.test(line.msg)), [], 'no warning while it listens')
-    const lost = cache.nextNotification()
+    const lost = next('connection lost')
     await db.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike \'listen %\'')
     await lost
     const warnings = lines.filter((line) => /sessionCache is not listening/.test(line.msg))
@@ -153,39 +151,35 @@ if (await requirePostgres()) {
   })
 
   t.test('no answer is reused after maxStalenessMs, notification or not', async (t) => {
-    const { cache, me } = await cachedApp(t, 1)
+    const { store, me } = await cachedApp(t, 1)
     t.equal(await me(), 200)
     await sleep(5)
     t.equal(await me(), 200)
-    t.match(cache.stats, { hits: 0, misses: 2 })
+    t.match(counts(store), { hits: 0, misses: 2 })
   })
 }
 
 if (await requirePostgres()) {
-  t.test('a cache that cannot listen stays off, the lookups still answer, and closing stops its retries', async (t) => {
-    const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
+  t.test('an epoch that cannot listen stays off (nothing can be remembered), and closing stops its retries', async (t) => {
+    const { NotifyEpoch } = await import('../src/db/pg/notify-epoch.ts')
     const pg = (await import('pg')).default
     // The real server, refusing a database that does not exist: no port of our choosing.
     const missing = new URL(PG_URL)
     missing.pathname = '/fda_no_such_database'
-    const cache = new PgSessionCache(() => new pg.Client({ connectionString: missing.toString() }), { sessions, users }, { maxStalenessMs: 1000 })
+    const epoch = new NotifyEpoch(() => new pg.Client({ connectionString: missing.toString() }), { sessions, users })
     const warnings: Array<{ reason: string }> = []
-    cache.onWarning((details) => { warnings.push(details) })
-    const lost = cache.nextNotification()
-    await cache.start()
+    epoch.onWarning((details) => { warnings.push(details) })
+    const lost = next('connection lost')
+    await epoch.start()
     await lost
-    t.equal(cache.listening, false)
+    t.same(epoch.diagnostics(), { trusted: false, notifications: 0 })
+    t.equal(epoch.current(), undefined, 'no version: nothing may be remembered')
     t.match(warnings, [{ reason: /^3D000: database "fda_no_such_database" does not exist/ }], 'warned once, with the reason')
-    await cache.start()
+    await epoch.start()
     t.equal(warnings.length, 1, 'not again while the outage lasts')
-    let queries = 0
-    const query = async () => { queries++; return undefined }
-    await cache.lookup('s1', query)
-    await cache.lookup('s1', query)
-    t.equal(queries, 2, 'nothing remembered')
-    await cache.close()
-    await cache.start()
-    t.equal(cache.listening, false, 'a closed cache does not start again')
+    await epoch.close()
+    await epoch.start()
+    t.equal(epoch.current(), undefined, 'a closed epoch does not start again')
   })
 
   t.test('pgStore(url, { sessionCache: {} }): an application\'s own store with the default cap', async (t) => {
@@ -196,26 +190,27 @@ if (await requirePostgres()) {
     const store = pgStore(testDatabase(app).url!, { sessionCache: {} })
     t.teardown(() => store.close())
     await store.ready()
-    t.equal(store.sessionCache?.listening, true)
+    t.equal(lookups(store).trusted, true)
     const user = await store.users.create({ email: 'own@example.com', passwordHash: null })
     await testDatabase(app).query(`insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values ('own-session', '${user.id}', now(), now(), now() + interval '1 hour')`)
     await store.sessions.find('own-session')
     await store.sessions.find('own-session')
-    t.same(store.lookupStats, { hits: 1, misses: 1 }, 'reused within the default 1,000 ms')
+    t.same(counts(store), { hits: 1, misses: 1 }, 'reused within the default 1,000 ms')
   })
 
   t.test('closing while the cache is still starting: it never starts listening', async (t) => {
     const app = await buildApp({}, {}, 'postgresql')
     t.teardown(() => app.close())
     await app.ready()
-    const { PgSessionCache } = await import('../src/db/pg/session-cache.ts')
+    const { NotifyEpoch } = await import('../src/db/pg/notify-epoch.ts')
     const pg = (await import('pg')).default
     const url = testDatabase(app).url!
-    const cache = new PgSessionCache(() => new pg.Client({ connectionString: url }), { sessions, users }, { maxStalenessMs: 1000 })
-    const starting = cache.start()
-    await cache.close()
+    const epoch = new NotifyEpoch(() => new pg.Client({ connectionString: url }), { sessions, users })
+    const starting = epoch.start()
+    await epoch.close()
     await starting
-    t.equal(cache.listening, false)
+    t.equal(epoch.current(), undefined)
+    t.equal(epoch.diagnostics().trusted, false)
   })
 
   t.test('a user column that is null is answered as null (a session made without a login)', async (t) => {

@@ -1,8 +1,8 @@
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { readOnlyStoreWithoutTriggers } from './fixtures/read-only-store.ts'
+import { counts, lookups } from './fixtures/session-memory.ts'
 import { tempDir } from './fixtures/temp.ts'
 import { SqliteAuthStore, migrate, openSqlite } from '../src/db/sqlite/index.ts'
 import { PASSWORD, bearer, buildApp, login, registerAndLogin, testDatabase } from './fixtures/app.ts'
@@ -165,7 +165,7 @@ t.test('more sessions than are remembered: the oldest are forgotten and still an
   db.$client.transaction(() => { for (let i = 0; i <= 10_000; i++) insert.run(`s${i}`, user.id, expires) })()
   for (let i = 0; i <= 10_000; i++) store.sessions.find(`s${i}`)
   // 4,999 kept; the 5,000th lookup sees no hit in 5,000, so of the 5,002 offered after it 1 in 16 is kept (312).
-  t.equal(store.rememberedSessions, 5_311, 'after 10,001 distinct sessions, all missing: 5,311 remembered, never over 10,000')
+  t.equal(lookups(store).remembered, 5_311, 'after 10,001 distinct sessions, all missing: 5,311 remembered, never over 10,000')
   t.equal(store.sessions.find('s0')?.session.userId, user.id, 'the first, forgotten, looked up again')
   t.equal(store.sessions.find('s10000')?.session.userId, user.id)
   t.equal(store.sessions.find('missing'), undefined)
@@ -208,28 +208,28 @@ t.test('nothing is remembered inside an open transaction, so a rollback is seen 
 t.test('the store counts lookups answered from memory and from the database', async (t) => {
   const { app, session, other } = await appOnFile(t)
   const store = app.authService.store as SqliteAuthStore
-  const before = store.lookupStats
+  const before = counts(store)
   for (let i = 0; i < 3; i++) t.equal((await me(app, session.accessToken)).statusCode, 200)
-  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 1 }, 'one join, then two answers from memory')
+  t.same(counts(store), { hits: before.hits + 2, misses: before.misses + 1 }, 'one join, then two answers from memory')
   other.prepare('update auth_users set updated_at = updated_at + 1').run()
   t.equal((await me(app, session.accessToken)).statusCode, 200)
-  t.same(store.lookupStats, { hits: before.hits + 2, misses: before.misses + 2 }, 'a user row written elsewhere: the join again')
-  store.lookupStats.hits = 1000
-  t.equal(store.lookupStats.hits, before.hits + 2, 'a copy: the counts cannot be edited from outside')
+  t.same(counts(store), { hits: before.hits + 2, misses: before.misses + 2 }, 'a user row written elsewhere: the join again')
+  lookups(store).hits = 1000
+  t.equal(lookups(store).hits, before.hits + 2, 'a copy: the counts cannot be edited from outside')
 })
 
 t.test('the application writing its own tables (another connection, or raw SQL on the plugin\'s) leaves the memory alone', async (t) => {
   const { app, session, other } = await appOnFile(t, 'create table app_events (id integer primary key, body text)')
   const store = app.authService.store as SqliteAuthStore
   t.equal((await me(app, session.accessToken)).statusCode, 200)
-  const before = store.lookupStats
+  const before = counts(store)
   for (let i = 0; i < 5; i++) {
     other.prepare('insert into app_events (body) values (?)').run(`e${i}`)
     // A session's columns that are not part of the answer (its last use) do not matter either.
     other.prepare('update auth_sessions set last_used_at = ?').run(Date.now())
     t.equal((await me(app, session.accessToken)).statusCode, 200)
   }
-  t.same(store.lookupStats, { hits: before.hits + 5, misses: before.misses }, 'every one answered from memory')
+  t.same(counts(store), { hits: before.hits + 5, misses: before.misses }, 'every one answered from memory')
   other.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
   t.equal((await me(app, session.accessToken)).statusCode, 401, 'a revocation is still seen on the next request')
 
@@ -241,12 +241,12 @@ t.test('the application writing its own tables (another connection, or raw SQL o
   await db.query('create table app_events (id integer primary key, body text)')
   t.equal((await me(shared, own.accessToken)).statusCode, 200)
   const sharedStore = shared.authService.store as SqliteAuthStore
-  const start = sharedStore.lookupStats
+  const start = counts(sharedStore)
   for (let i = 0; i < 3; i++) {
     await db.query(`insert into app_events (body) values ('own${i}')`)
     t.equal((await me(shared, own.accessToken)).statusCode, 200)
   }
-  t.same(sharedStore.lookupStats, { hits: start.hits + 3, misses: start.misses })
+  t.same(counts(sharedStore), { hits: start.hits + 3, misses: start.misses })
   await db.query('update auth_users set is_active = 0')
   t.equal((await me(shared, own.accessToken)).statusCode, 401, 'raw SQL deactivating the user is seen at once')
 })
@@ -264,22 +264,29 @@ t.test('where the triggers cannot be made (a read-only connection), any commit f
   t.equal(reader.prepare("select count(*) from sqlite_master where type = 'trigger'").pluck().get(), 0, 'no trigger could be made')
   t.equal(store.sessions.find('s1')?.session.revokedAt, null)
   t.equal(store.sessions.find('s1')?.session.revokedAt, null)
-  t.same(store.lookupStats, { hits: 1, misses: 1 })
+  t.same(counts(store), { hits: 1, misses: 1 })
   writer.db.$client.prepare('create table app_rows (id integer primary key)').run()
   t.equal(store.sessions.find('s1')?.session.revokedAt, null)
-  t.same(store.lookupStats, { hits: 1, misses: 2 }, 'any commit elsewhere: the join again')
+  t.same(counts(store), { hits: 1, misses: 2 }, 'any commit elsewhere: the join again')
   writer.db.$client.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
   t.not(store.sessions.find('s1')?.session.revokedAt, null, 'the revocation is seen')
 })
 
 t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and put back; until then nothing is trusted', async (t) => {
-  const { SCHEMA_CHECK_MS } = await import('../src/db/sqlite/session-lookup.ts')
+  const { SCHEMA_CHECK_MS } = await import('../src/db/sqlite/versions.ts')
+  const { SqliteSessionLookup } = await import('../src/db/sqlite/session-lookup.ts')
+  const { users } = await import('../src/db/sqlite/schema.ts')
+  let clock = 0
   const path = tempFile(t)
   const opened = openSqlite(path, { busyTimeoutMs: 50, backgroundCheckpoints: false })
   t.teardown(() => opened.close())
   migrate(opened.db)
-  const store = new SqliteAuthStore(opened.db)
-  const user = await store.users.create({ email: 'rebuild@example.com', passwordHash: null })
+  const users_ = new SqliteAuthStore(opened.db).users
+  const user = await users_.create({ email: 'rebuild@example.com', passwordHash: null })
+  // The lookup itself, on a clock the test moves: the schema is looked at when SCHEMA_CHECK_MS have passed on it.
+  const lookup = new SqliteSessionLookup(opened.db, opened.db.$client, users, () => clock)
+  const store = { sessions: lookup }
+  const counts = () => { const { hits, misses } = lookup.diagnostics(); return { hits, misses } }
   opened.db.$client.prepare('insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at) values (?, ?, 0, 0, ?)').run('s1', user.id, Date.now() + 60_000)
   const other = new Database(path)
   other.pragma('busy_timeout = 5000')
@@ -288,21 +295,21 @@ t.test('triggers lost to a table rebuild are noticed within SCHEMA_CHECK_MS and 
   t.equal(triggers(), 6)
   store.sessions.find('s1')
   store.sessions.find('s1')
-  t.same(store.lookupStats, { hits: 1, misses: 1 })
+  t.same(counts(), { hits: 1, misses: 1 })
 
   // A rebuild's effect: the session table's triggers are gone, and a revocation then moves no version.
   other.exec('drop trigger "auth_sessions_fda_updated"; drop trigger "auth_sessions_fda_deleted"')
   other.prepare('update auth_sessions set revoked_at = ?').run(Date.now())
   // While another connection holds the write lock, the triggers cannot be put back: nothing is trusted.
   other.exec('begin immediate')
-  await sleep(SCHEMA_CHECK_MS + 20)
+  clock += SCHEMA_CHECK_MS
   t.not(store.sessions.find('s1')?.session.revokedAt, null, 'the revocation is seen once the schema check ran')
   store.sessions.find('s1')
-  t.same(store.lookupStats, { hits: 1, misses: 3 }, 'untrusted: every lookup asks the database')
+  t.same(counts(), { hits: 1, misses: 3 }, 'untrusted: every lookup asks the database')
   other.exec('commit')
-  await sleep(SCHEMA_CHECK_MS + 20)
+  clock += SCHEMA_CHECK_MS
   store.sessions.find('s1')
   t.equal(triggers(), 6, 'the triggers are back')
   store.sessions.find('s1')
-  t.same(store.lookupStats, { hits: 2, misses: 4 }, 'and answers are remembered again')
+  t.same(counts(), { hits: 2, misses: 4 }, 'and answers are remembered again')
 })

@@ -4,6 +4,7 @@ import fastifyDrizzleAuth, { AuthService } from '../src/index.ts'
 import { SqliteAuthStore, openSqlite, migrate, sqliteStore } from '../src/db/sqlite/index.ts'
 import { PASSWORD, SECRET, bearer } from './fixtures/app.ts'
 import { CountingStore } from './fixtures/counting-store.ts'
+import { findMany } from '../src/db/turn-batch.ts'
 
 t.test('a store passed as `store` replaces the database; one that fails is 503, logged without its payload', async (t) => {
   const { db, close } = openSqlite(':memory:')
@@ -12,10 +13,10 @@ t.test('a store passed as `store` replaces the database; one that fails is 503, 
   // The real store, with a switch that makes the hot lookup and the user lookup fail.
   const store = new SqliteAuthStore(db)
   let failing = false
-  const findMany = store.sessions.findMany.bind(store.sessions)
-  store.sessions.findMany = (ids) => {
+  const many = store.sessions[findMany].bind(store.sessions)
+  store.sessions[findMany] = (ids) => {
     if (failing) throw 'connection reset by peer' // eslint-disable-line no-throw-literal
-    return findMany(ids)
+    return many(ids)
   }
   const findByEmail = store.users.findByEmail.bind(store.users)
   store.users.findByEmail = async (email) => {

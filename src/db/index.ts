@@ -5,6 +5,8 @@ import type { AnyAuthStore } from './store.ts'
 
 /** The service classifies store failures through the dispatcher: it reaches nothing else of src/db/ but the contract. */
 export { isConnectionError } from './connection-error.ts'
+/** And it asks for the hot-path lookup through the turn batch, which only the dialect stores can feed. */
+export { batchTurns, type FindSession } from './turn-batch.ts'
 
 /** What the `database` shortcut needs to become a store. */
 export interface DatabaseShortcut {

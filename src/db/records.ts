@@ -189,3 +189,25 @@ export interface SessionExtras {
   device?: NewDeviceToken
   settle?: AttemptSettlement
 }
+
+/** How the remembered session lookups are doing: counters to read, never to steer by. */
+export interface SessionLookupDiagnostics {
+  /** Answers remembered now. */
+  remembered: number
+  /** Lookups answered from memory, and lookups that asked the database, since the store was made. */
+  hits: number
+  misses: number
+  /** What tells the memory an answer may have changed: triggers, commit counters or notifications. */
+  watching: 'triggers' | 'commits' | 'notifications' | 'nothing'
+  /** False while nothing can be remembered (triggers lost, the listening connection down). */
+  trusted: boolean
+  /** Read transactions shared by several lookups (SQLite). */
+  sharedReads?: number
+  /** Notifications received (PostgreSQL). */
+  notifications?: number
+}
+
+/** A snapshot of a store's internal counters, for logs, dashboards and tests. */
+export interface StoreDiagnostics {
+  sessionLookups?: SessionLookupDiagnostics
+}

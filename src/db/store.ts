@@ -8,7 +8,7 @@
 import type {
   ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
   DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
-  RotationResult, SessionExtras, StoreLogger, StoreMode, UserPatch, UserRecord
+  RotationResult, SessionExtras, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
 } from './records.ts'
 
 export type * from './records.ts'
@@ -35,11 +35,6 @@ export interface SessionStore<M extends StoreMode = StoreMode> {
   create (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras?: SessionExtras): Promise<boolean>
   /** Run for every request with a token: one indexed lookup of the session joined with its user. */
   find (sessionId: string): ModeResult<M, FoundSession | undefined>
-  /**
-   * Optional: several lookups at once, each answer what `find` would give (the bearer hook gathers the
-   * lookups of one event-loop turn). One read transaction on SQLite, one statement on PostgreSQL.
-   */
-  findMany? (sessionIds: readonly string[]): ModeResult<M, Array<FoundSession | undefined>>
   /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction, and drops the
    * session's tokens older than the one consumed (a session keeps two rows: the new token and the previous).
@@ -155,6 +150,8 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
   ready (): Promise<void>
   /** Optional: where the store tells of problems it meets in the background (a cache that stopped listening). */
   setLogger? (log: StoreLogger): void
+  /** Optional: a snapshot of the store's internal counters (its remembered lookups, say). */
+  diagnostics? (): StoreDiagnostics
   close (): Promise<void>
 }
 

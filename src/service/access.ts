@@ -38,28 +38,16 @@ export function refusal (result: Spent, now: Date, graceSeconds: number): Error 
   return 'reuse'
 }
 
-interface Waiting { claims: AccessClaims, callback: VerifyCallback }
-
-/** Statements in flight on an asynchronous store; lookups gathered meanwhile wait for one to end. */
-const MAX_BATCHES_IN_FLIGHT = 2
-/** A statement in flight longer than this no longer holds the others back (a stuck connection must not stall every request). */
-export const SLOW_BATCH_MS = 100
-
 /**
- * Access-token verification: the signature and claims, then the session lookup. A store that answers several
- * lookups at once (`sessions.findMany`) gets those of one event-loop turn together, looked up after the turn's
- * requests have arrived (so never from an older snapshot than a lookup of its own would see); on an
- * asynchronous one, while two such statements are in flight the next waits for one to end (or for one to
- * have taken SLOW_BATCH_MS), so a busy server sends fewer, larger ones. Any other store is asked once per
- * token, a synchronous one before `verify` returns.
+ * Access-token verification: the signature and claims, then the session lookup (StoreAccess.lookups: the
+ * lookups of one event-loop turn share one statement where the store can). A synchronous answer is settled
+ * before `verify` returns.
  */
 export class AccessVerifier {
   readonly #codec: AccessTokenCodec
   readonly #db: StoreAccess
   readonly #log: AuthLogger
-  #waiting: Waiting[] = []
-  #scheduled = false
-  #inFlight = 0
+  #lastFailure: { err: unknown, converted: Error } | undefined
 
   constructor (codec: AccessTokenCodec, db: StoreAccess, log: AuthLogger) {
     this.#codec = codec
@@ -74,88 +62,40 @@ export class AccessVerifier {
     } catch (err) {
       return callback(err as Error)
     }
-    const store = this.#db.current
-    if (store?.sessions.findMany !== undefined) {
-      this.#waiting.push({ claims, callback })
-      this.#schedule()
-      return
-    }
-    if (store?.mode !== 'sync') {
-      this.#db.call((s) => s.sessions.find(claims.sid))
-        .then((found) => { settle(claims, found, this.#codec.now(), callback) }, (err: Error) => { callback(err) })
-      return
-    }
-    let found: FoundSession | undefined
+    const lookups = this.#db.lookups
+    let found: FoundSession | undefined | PromiseLike<FoundSession | undefined>
     try {
-      found = store.sessions.find(claims.sid)
+      found = lookups === undefined ? this.#db.call((s) => s.sessions.find(claims.sid)) : lookups.find(claims.sid)
     } catch (err) {
       return callback(this.#db.unavailable(err))
     }
-    settle(claims, found, this.#codec.now(), callback)
+    if (!isPromiseLike(found)) return settle(claims, found, this.#codec.now(), callback)
+    found.then((answer) => { this.#call(() => { settle(claims, answer, this.#codec.now(), callback) }) },
+      (err: unknown) => { this.#call(() => { callback(this.#unavailable(err)) }) })
   }
 
-  #schedule (): void {
-    if (this.#scheduled || this.#waiting.length === 0 || this.#inFlight >= MAX_BATCHES_IN_FLIGHT) return
-    this.#scheduled = true
-    setImmediate(this.#lookUpWaiting)
+  // The lookups of one turn fail together with one error: it is logged and converted once.
+  #unavailable (err: unknown): Error {
+    const last = this.#lastFailure
+    if (last !== undefined && last.err === err && typeof err === 'object' && err !== null) return last.converted
+    const converted = this.#db.unavailable(err)
+    this.#lastFailure = { err, converted }
+    return converted
   }
 
-  readonly #lookUpWaiting = (): void => {
-    this.#scheduled = false
-    const waiting = this.#waiting
-    this.#waiting = []
-    const ids = waiting.map((w) => w.claims.sid)
-    const store = this.#db.store
-    if (store.mode === 'async') {
-      this.#inFlight++
-      let released = false
-      const ended = (): void => {
-        if (released) return
-        released = true
-        clearTimeout(slow)
-        this.#inFlight--
-        this.#schedule()
-      }
-      const slow = setTimeout(ended, SLOW_BATCH_MS)
-      let answer: Promise<Array<FoundSession | undefined>>
-      try {
-        answer = store.sessions.findMany!(ids)
-      } catch (err) {
-        answer = Promise.reject(err)
-      }
-      answer.then((found) => { ended(); this.#settleAll(waiting, found) }, (err: unknown) => { ended(); this.#failAll(waiting, err) })
-      return
-    }
-    let found: Array<FoundSession | undefined>
+  // A callback that throws (a programming error) after an awaited lookup is logged, not left as an unhandled
+  // rejection that would end the process.
+  #call (run: () => void): void {
     try {
-      found = store.sessions.findMany!(ids)
+      run()
     } catch (err) {
-      return this.#failAll(waiting, err)
-    }
-    this.#settleAll(waiting, found)
-  }
-
-  #settleAll (waiting: Waiting[], found: Array<FoundSession | undefined>): void {
-    const now = this.#codec.now()
-    this.#callEach(waiting, (w, i) => { settle(w.claims, found[i], now, w.callback) })
-  }
-
-  #failAll (waiting: Waiting[], err: unknown): void {
-    const unavailable = this.#db.unavailable(err)
-    this.#callEach(waiting, (w) => { w.callback(unavailable) })
-  }
-
-  // A callback that throws (a programming error) must not leave the rest of the turn's requests waiting: it is
-  // logged, and every other callback still runs.
-  #callEach (waiting: Waiting[], call: (w: Waiting, i: number) => void): void {
-    for (let i = 0; i < waiting.length; i++) {
-      try {
-        call(waiting[i], i)
-      } catch (err) {
-        this.#log.error({ err: describeError(err) }, 'fastify-drizzle-auth: a token verification callback threw')
-      }
+      this.#log.error({ err: describeError(err) }, 'fastify-drizzle-auth: a token verification callback threw')
     }
   }
+}
+
+function isPromiseLike (value: unknown): value is PromiseLike<FoundSession | undefined> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function'
 }
 
 function settle (claims: AccessClaims, found: FoundSession | undefined, now: number, callback: VerifyCallback): void {

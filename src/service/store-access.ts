@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from './config.ts'
 import { isConnectionError } from '../db/index.ts'
-import { openStore } from '../db/index.ts'
+import { batchTurns, type FindSession, openStore } from '../db/index.ts'
 import type { AnyAuthStore } from '../db/store.ts'
 import { AuthError, ConfigurationError, describeError, scrubbedCause, ServiceUnavailableError } from '../errors.ts'
 import type { AuthLogger } from './events.ts'
@@ -12,6 +12,7 @@ import type { AuthLogger } from './events.ts'
  */
 export class StoreAccess {
   #store: AnyAuthStore | undefined
+  #lookups: FindSession | undefined
   readonly #opening: Promise<AnyAuthStore> | undefined
   readonly #log: AuthLogger
 
@@ -33,6 +34,12 @@ export class StoreAccess {
   /** The store once it is open (at once when it was given). */
   get current (): AnyAuthStore | undefined {
     return this.#store
+  }
+
+  /** The hot-path lookup of the open store, the lookups of one event-loop turn together where it can (batchTurns). */
+  get lookups (): FindSession | undefined {
+    if (this.#lookups === undefined && this.#store !== undefined) this.#lookups = batchTurns(this.#store.sessions, this.#store.mode)
+    return this.#lookups
   }
 
   /** Waits for the store to open; an opening failure is thrown as it is (a bad path, a missing driver). */

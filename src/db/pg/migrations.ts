@@ -19,5 +19,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1795966373820,
     "breakpoints": true,
     "sql": "CREATE TABLE \"auth_action_tokens\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"token_hash\" text NOT NULL,\n\t\"purpose\" text NOT NULL,\n\t\"user_id\" text NOT NULL,\n\t\"email\" text NOT NULL,\n\t\"new_email\" text,\n\t\"created_at\" timestamp (3) with time zone NOT NULL,\n\t\"expires_at\" timestamp (3) with time zone NOT NULL,\n\t\"used_at\" timestamp (3) with time zone,\n\tCONSTRAINT \"auth_action_tokens_token_hash_unique\" UNIQUE(\"token_hash\")\n);\n--> statement-breakpoint\nCREATE TABLE \"auth_outbox\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"payload\" text NOT NULL,\n\t\"created_at\" timestamp (3) with time zone NOT NULL,\n\t\"available_at\" timestamp (3) with time zone NOT NULL,\n\t\"claimed_until\" timestamp (3) with time zone,\n\t\"attempts\" integer DEFAULT 0 NOT NULL,\n\t\"last_error\" text\n);\n--> statement-breakpoint\nCREATE INDEX \"auth_action_tokens_user_idx\" ON \"auth_action_tokens\" USING btree (\"user_id\",\"purpose\");--> statement-breakpoint\nCREATE INDEX \"auth_action_tokens_email_idx\" ON \"auth_action_tokens\" USING btree (\"email\");--> statement-breakpoint\nCREATE INDEX \"auth_action_tokens_expires_at_idx\" ON \"auth_action_tokens\" USING btree (\"expires_at\");--> statement-breakpoint\nCREATE INDEX \"auth_outbox_available_at_idx\" ON \"auth_outbox\" USING btree (\"available_at\");"
+  },
+  {
+    "tag": "0003_change_triggers",
+    "when": 1796516682924,
+    "breakpoints": true,
+    "sql": "CREATE OR REPLACE FUNCTION fastify_drizzle_auth_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('fastify_drizzle_auth_changes', ''); RETURN NULL; END $$;\n--> statement-breakpoint\nCREATE OR REPLACE TRIGGER \"auth_sessions_fda_notify\" AFTER UPDATE OF \"id\", \"user_id\", \"expires_at\", \"revoked_at\" OR DELETE OR TRUNCATE ON \"auth_sessions\" FOR EACH STATEMENT EXECUTE FUNCTION fastify_drizzle_auth_notify();\n--> statement-breakpoint\nCREATE OR REPLACE TRIGGER \"auth_users_fda_notify\" AFTER UPDATE OR DELETE OR TRUNCATE ON \"auth_users\" FOR EACH STATEMENT EXECUTE FUNCTION fastify_drizzle_auth_notify();\n"
   }
 ]

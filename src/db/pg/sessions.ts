@@ -1,21 +1,19 @@
 import { and, eq, isNull, lt, ne, sql } from 'drizzle-orm'
 import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionStore } from '../store.ts'
 import type { PgContext } from './context.ts'
+import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
 import type { PgTransaction } from './pool-clients.ts'
 import { deviceTokens, refreshTokens, sessions } from './schema.ts'
-import type { PgSessionCache } from './session-cache.ts'
 import type { PgSessionLookup } from './session-lookup.ts'
 
-export class PgSessionStore implements SessionStore<'async'> {
+export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async'> {
   readonly #c: PgContext
   readonly #lookup: PgSessionLookup
-  readonly #cache: PgSessionCache | undefined
 
-  constructor (context: PgContext, lookup: PgSessionLookup, cache: PgSessionCache | undefined) {
+  constructor (context: PgContext, lookup: PgSessionLookup) {
     this.#c = context
     this.#lookup = lookup
-    this.#cache = cache
   }
 
   async create (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras: SessionExtras = {}): Promise<boolean> {
@@ -43,12 +41,12 @@ export class PgSessionStore implements SessionStore<'async'> {
 
   async find (sessionId: string): Promise<FoundSession | undefined> {
     await this.#c.ready()
-    return this.#cache === undefined ? this.#lookup.one(sessionId) : this.#cache.lookup(sessionId, this.#lookup.one)
+    return this.#lookup.find(sessionId)
   }
 
-  async findMany (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
+  async [findMany] (sessionIds: readonly string[]): Promise<Array<FoundSession | undefined>> {
     await this.#c.ready()
-    return this.#cache === undefined ? this.#lookup.many(sessionIds) : this.#cache.lookupMany(sessionIds, this.#lookup.many)
+    return this.#lookup.findMany(sessionIds)
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {

@@ -1,6 +1,6 @@
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
-import type { AuthStore, StoreLogger } from '../store.ts'
+import type { AuthStore, StoreDiagnostics, StoreLogger } from '../store.ts'
 import { PgActionStore } from './actions.ts'
 import type { PgContext } from './context.ts'
 import { PgDeviceStore } from './devices.ts'
@@ -8,8 +8,8 @@ import { PgLimitStore } from './limits.ts'
 import { PgMaintenanceStore } from './maintenance.ts'
 import { poolTransactions } from './pool-clients.ts'
 import { type authUserColumns, sessions, users } from './schema.ts'
-import { type PgSessionCache, type PgSessionCacheOptions, sessionCacheFor } from './session-cache.ts'
-import { compilePgSessionLookup } from './session-lookup.ts'
+import { type NotifyEpoch, notifyEpochFor } from './notify-epoch.ts'
+import { PgSessionLookup } from './session-lookup.ts'
 import { PgSessionStore } from './sessions.ts'
 import { PgUserStore } from './users.ts'
 
@@ -23,8 +23,8 @@ export interface PgAuthStoreOptions {
   migrate?: (db: PgDatabase) => Promise<void>
   /** Ends the pool the store was given, when the store owns it. */
   onClose?: () => Promise<void>
-  /** Remember session lookups, forgotten on LISTEN/NOTIFY (session-cache.ts); off by default. */
-  sessionCache?: PgSessionCacheOptions
+  /** Remember session lookups under the notification epoch (notify-epoch.ts), none older than `maxStalenessMs`; off by default. */
+  sessionCache?: { maxStalenessMs: number }
 }
 
 /**
@@ -44,8 +44,8 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly #db: PgDatabase
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
-  /** The opt-in memory of session lookups (`sessionCache`), if on. */
-  readonly sessionCache: PgSessionCache | undefined
+  readonly #epoch: NotifyEpoch | undefined
+  readonly #lookup: PgSessionLookup
 
   constructor (db: PgDatabase, usersTable: PgUsersTable = users, options: PgAuthStoreOptions = {}) {
     this.#db = db
@@ -53,9 +53,11 @@ export class PgAuthStore implements AuthStore<'async'> {
     const table = usersTable as unknown as typeof users
     const transaction = poolTransactions(db)
     const context: PgContext = { db, transaction, users: table, ready: () => this.ready() }
-    this.sessionCache = options.sessionCache === undefined ? undefined : sessionCacheFor(db, { sessions, users: table }, options.sessionCache)
+    this.#epoch = options.sessionCache === undefined ? undefined : notifyEpochFor(db, { sessions, users: table })
+    const memory = this.#epoch === undefined ? undefined : { epoch: this.#epoch, maxAgeMs: options.sessionCache!.maxStalenessMs }
+    this.#lookup = new PgSessionLookup(db, table, memory)
     this.users = new PgUserStore(context)
-    this.sessions = new PgSessionStore(context, compilePgSessionLookup(db, table), this.sessionCache)
+    this.sessions = new PgSessionStore(context, this.#lookup)
     this.limits = new PgLimitStore(context)
     this.devices = new PgDeviceStore(context)
     this.actions = new PgActionStore(db, transaction, table, context.ready)
@@ -63,7 +65,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   }
 
   setLogger (log: StoreLogger): void {
-    this.sessionCache?.onWarning((details, message) => { log.warn(details, message) })
+    this.#epoch?.onWarning((details, message) => { log.warn(details, message) })
   }
 
   ready (): Promise<void> {
@@ -74,16 +76,22 @@ export class PgAuthStore implements AuthStore<'async'> {
 
   async #prepare (): Promise<void> {
     await this.#options.migrate?.(this.#db)
-    await this.sessionCache?.start() // never fails: a cache that cannot listen stays off and tries again
+    await this.#epoch?.start() // never fails: an epoch that cannot listen stays off and tries again
   }
 
-  /** With `sessionCache`: lookups answered from memory (`hits`) and from the database (`misses`) so far. */
-  get lookupStats (): { hits: number, misses: number } | undefined {
-    return this.sessionCache?.stats
+  /** With `sessionCache`: the remembered lookups' counters and whether it listens. */
+  diagnostics (): StoreDiagnostics {
+    const sessionLookups = this.#lookup.diagnostics()
+    return sessionLookups === undefined ? {} : { sessionLookups }
+  }
+
+  /** With `sessionCache`: (re)starts listening now instead of at the next retry; resolves once it listens or failed. */
+  async listen (): Promise<void> {
+    await this.#epoch?.start()
   }
 
   async close (): Promise<void> {
-    await this.sessionCache?.close()
+    await this.#epoch?.close()
     await this.#options.onClose?.()
   }
 }

@@ -1,22 +1,23 @@
 import type Database from 'better-sqlite3'
 import { and, eq, isNull, ne } from 'drizzle-orm'
 import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionStore } from '../store.ts'
+import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
 import { sessions } from './schema.ts'
-import type { SessionLookup } from './session-lookup.ts'
+import type { SqliteSessionLookup } from './session-lookup.ts'
 import type { PreparedStatements } from './statements.ts'
 import type { SqliteDatabase } from './store.ts'
 
 type Create = (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras: SessionExtras) => boolean
 
-export class SqliteSessionStore implements SessionStore<'sync'> {
+export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sync'> {
   readonly #db: SqliteDatabase
   readonly #q: PreparedStatements
-  readonly #lookup: SessionLookup
+  readonly #lookup: SqliteSessionLookup
   readonly #create: Database.Transaction<Create>
   readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
 
-  constructor (db: SqliteDatabase, client: Database.Database, q: PreparedStatements, lookup: SessionLookup) {
+  constructor (db: SqliteDatabase, client: Database.Database, q: PreparedStatements, lookup: SqliteSessionLookup) {
     this.#db = db
     this.#q = q
     this.#lookup = lookup
@@ -54,11 +55,11 @@ export class SqliteSessionStore implements SessionStore<'sync'> {
   }
 
   find (sessionId: string): FoundSession | undefined {
-    return this.#lookup(sessionId)
+    return this.#lookup.find(sessionId)
   }
 
-  findMany (sessionIds: readonly string[]): Array<FoundSession | undefined> {
-    return this.#lookup.many(sessionIds)
+  [findMany] (sessionIds: readonly string[]): Array<FoundSession | undefined> {
+    return this.#lookup.findMany(sessionIds)
   }
 
   async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {

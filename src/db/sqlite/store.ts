@@ -1,13 +1,13 @@
 import type Database from 'better-sqlite3'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
-import type { AuthStore } from '../store.ts'
+import type { AuthStore, StoreDiagnostics } from '../store.ts'
 import { SqliteActionStore } from './actions.ts'
 import { SqliteDeviceStore } from './devices.ts'
 import { SqliteLimitStore } from './limits.ts'
 import { SqliteMaintenanceStore } from './maintenance.ts'
 import { type authUserColumns, users } from './schema.ts'
-import { compileSessionLookup, type SessionLookup } from './session-lookup.ts'
+import { SqliteSessionLookup } from './session-lookup.ts'
 import { SqliteSessionStore } from './sessions.ts'
 import { prepareStatements } from './statements.ts'
 import { SqliteUserStore } from './users.ts'
@@ -32,7 +32,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
   readonly actions: SqliteActionStore
   readonly maintenance: SqliteMaintenanceStore
   readonly #onClose: (() => void | Promise<void>) | undefined
-  readonly #lookup: SessionLookup
+  readonly #lookup: SqliteSessionLookup
 
   constructor (db: SqliteDatabase, usersTable: SqliteUsersTable = users, onClose?: () => void | Promise<void>) {
     // The custom table has at least these columns; Drizzle's types cannot express "at least", so narrow once here.
@@ -40,7 +40,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     this.#onClose = onClose
     const client = (db as unknown as { $client: Database.Database }).$client
     const q = prepareStatements(db, table)
-    this.#lookup = compileSessionLookup(db, client, table)
+    this.#lookup = new SqliteSessionLookup(db, client, table)
     this.users = new SqliteUserStore(db, table, q)
     this.sessions = new SqliteSessionStore(db, client, q, this.#lookup)
     this.limits = new SqliteLimitStore(client, q)
@@ -51,19 +51,8 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
 
   async ready (): Promise<void> {}
 
-  /** Read transactions shared by several lookups (`sessions.findMany`) so far. */
-  get sharedReads (): number {
-    return this.#lookup.batches
-  }
-
-  /** How many session lookups are remembered now. */
-  get rememberedSessions (): number {
-    return this.#lookup.size
-  }
-
-  /** Session lookups answered from memory (`hits`) and from the database (`misses`) so far. */
-  get lookupStats (): { hits: number, misses: number } {
-    return this.#lookup.stats
+  diagnostics (): StoreDiagnostics {
+    return { sessionLookups: this.#lookup.diagnostics() }
   }
 
   async close (): Promise<void> {
