@@ -5,7 +5,6 @@ import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } fr
 import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'
 import { AccessVerifier } from './access.ts'
 import { LoginFlow } from './login.ts'
-import { userIdOf } from './arguments.ts'
 import { OutboxDelivery } from './outbox-delivery.ts'
 import { OutboxSeal } from './outbox-seal.ts'
 import { PasswordFlows } from './password-flows.ts'
@@ -21,9 +20,10 @@ import type {
 } from './results.ts'
 import { StoreAccess } from './store-access.ts'
 import { AccessTokenCodec } from './tokens.ts'
-import { type AuthUser, existingUser, toAuthUser, withoutHash } from './user.ts'
+import type { AuthUser } from './user.ts'
 import type { RegisterFields } from './user-fields.ts'
 import { RegistrationFlow } from './registration.ts'
+import { UserAdmin } from './user-admin.ts'
 
 const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
 
@@ -62,6 +62,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #delivery: OutboxDelivery | undefined
   readonly #sessions: SessionFlows
   readonly #registration: RegistrationFlow<TUsers>
+  readonly #admin: UserAdmin
 
   constructor (config?: AuthConfig & { usersTable?: TUsers }) {
     const handedOver = resolvedHandover
@@ -86,7 +87,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
     this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, refreshTokens, events: this.#events, log: this.#log })
     const base = { clock: this.config.clock, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
-    this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#revokeAll(userId, reason, except) })
+    this.#admin = new UserAdmin(base)
+    this.#password = new PasswordFlows({ ...base, revokeAll: (userId, reason, except) => this.#admin.revokeAll(userId, reason, except) })
     const seal = new OutboxSeal(this.config.secret)
     const { mailer, outbox } = this.config.account
     this.#delivery = mailer === undefined ? undefined : new OutboxDelivery({ clock: this.config.clock, db: this.#db, seal, mailer, config: outbox, events: this.#events, log: this.#log })
@@ -180,10 +182,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
 
   /** Revokes every session and every device token of the user; returns how many sessions were live. */
   async logoutAll (userId: string): Promise<number> {
-    const id = userIdOf(userId)
-    const count = await this.#revokeAll(id, 'logout_all')
-    this.#events.emit('user_logout', { userId: id, sessionId: null })
-    return count
+    return this.#admin.logoutAll(userId)
   }
 
   /** Checks a password against the user's hash (one bcrypt comparison, also when there is no hash). */
@@ -269,22 +268,15 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
 
   /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */
   async deactivate (userId: string): Promise<void> {
-    const id = userIdOf(userId)
-    const now = new Date(this.config.clock())
-    existingUser(await this.#db.call((store) => store.users.update(id, { isActive: false }, now)))
-    await this.#revokeAll(id, 'deactivated')
-    await this.#db.call((store) => store.actions.voidActionTokens(id, ['verify_email', 'reset_password', 'change_email'], now))
+    await this.#admin.deactivate(userId)
   }
 
   async activate (userId: string): Promise<void> {
-    const id = userIdOf(userId)
-    existingUser(await this.#db.call((store) => store.users.update(id, { isActive: true }, new Date(this.config.clock()))))
+    await this.#admin.activate(userId)
   }
 
   async getUser (id: string): Promise<AuthUser | undefined> {
-    const userId = userIdOf(id, 'id')
-    const row = await this.#db.call((store) => store.users.findById(userId))
-    return row === undefined ? undefined : toAuthUser(withoutHash(row))
+    return this.#admin.getUser(id)
   }
 
   /**
@@ -292,9 +284,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
    * used refresh tokens of a live session are kept: a replay is recognised as long as the session lives.
    */
   async purgeExpired (): Promise<number> {
-    const count = await this.#db.call((store) => store.maintenance.purgeExpired(new Date(this.config.clock())))
-    this.#events.emit('expired_purged', { count })
-    return count
+    return this.#admin.purgeExpired()
   }
 
   async close (): Promise<void> {
@@ -302,13 +292,6 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     await this.#account.settled()
     await this.#delivery?.stop()
     await this.#db.close()
-  }
-
-  async #revokeAll (userId: string, reason: string, exceptSessionId?: string): Promise<number> {
-    const now = new Date(this.config.clock())
-    const count = await this.#db.call((store) => store.sessions.revokeForUser(userId, reason, now, exceptSessionId))
-    await this.#db.call((store) => store.devices.revokeForUser(userId, now))
-    return count
   }
 }
 
