@@ -31,11 +31,6 @@ export class StoreAccess {
     }
   }
 
-  /** The store once it is open (at once when it was given). */
-  get current (): AnyAuthStore | undefined {
-    return this.#store
-  }
-
   /** The hot-path lookup of the open store, the lookups of one event-loop turn together where it can (batchTurns). */
   get lookups (): FindSession | undefined {
     if (this.#lookups === undefined && this.#store !== undefined) this.#lookups = batchTurns(this.#store.sessions, this.#store.mode)

@@ -106,7 +106,8 @@ export class SqliteSessionLookup {
     const row = this.#sessionOnly.get(sessionId) as Row
     if (row === undefined) return undefined
     const userId = row[0] as string
-    let user = version === undefined ? undefined : this.#users.get(userId)
+    // Untrusted (no version), the memory was emptied when the version went, and nothing is added to it.
+    let user = this.#users.get(userId)
     if (user === undefined) {
       const userRow = this.#userOnly.get(userId) as Row
       if (userRow === undefined) return undefined
