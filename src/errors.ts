@@ -232,6 +232,20 @@ export class MissingRefreshTokenError extends AuthError {
   }
 }
 
+/** A session that is not one of the caller's live sessions: unknown, ended or another user's, one answer for all. */
+export class SessionNotFoundError extends AuthError {
+  override readonly statusCode = 404
+  override readonly code = 'session_not_found'
+  constructor () { super('No such session: list yours with GET /sessions') }
+}
+
+/** Ending the session making the request through the session list: that is what logout is for. */
+export class UseLogoutError extends AuthError {
+  override readonly statusCode = 400
+  override readonly code = 'use_logout'
+  constructor () { super('This is the session making the request: end it with POST /logout') }
+}
+
 export class InvalidArgumentError extends AuthError {
   override readonly statusCode = 400
   override readonly code = 'invalid_argument'

@@ -38,7 +38,7 @@ export {
   AuthError, AuthenticationError, TokenError, TokenExpiredError, TokenInvalidError, TokenRevokedError,
   InvalidPasswordError, InvalidCurrentPasswordError, InvalidEmailError, ConflictError, ConfigurationError,
   RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, InvalidFieldError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError, MissingRefreshTokenError,
-  InvalidActionTokenError, EmailNotVerifiedError
+  InvalidActionTokenError, EmailNotVerifiedError, SessionNotFoundError, UseLogoutError
 } from './errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {
@@ -46,5 +46,5 @@ export type {
   AttemptCount, AttemptLimit, AttemptOutcome, AttemptSettlement, DeviceCheck, LoginPeek, CheckedCredentials, FoundSession, ModeResult,
   NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionExtras, SessionState, StoreLogger, StoreMode, UserPatch, UserRecord,
   ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage,
-  SessionLookupDiagnostics, StoreDiagnostics
+  SessionListing, SessionLookupDiagnostics, StoreDiagnostics
 } from './db/store.ts'

@@ -33,6 +33,19 @@ export interface NewSession {
   expiresAt: Date
   userAgent: string | null
   ip: string | null
+  /** How it was made (default 'password'). */
+  method?: string
+}
+
+/** A live session as its owner may see it: where and when, never a token or a hash. */
+export interface SessionListing {
+  id: string
+  createdAt: Date
+  lastUsedAt: Date
+  expiresAt: Date
+  ip: string | null
+  userAgent: string | null
+  method: string
 }
 
 export interface SessionState {

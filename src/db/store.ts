@@ -8,7 +8,7 @@
 import type {
   ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
   DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
-  RotationResult, SessionExtras, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
+  RotationResult, SessionExtras, SessionListing, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
 } from './records.ts'
 
 export type * from './records.ts'
@@ -44,6 +44,10 @@ export interface SessionStore<M extends StoreMode = StoreMode> {
   rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
   /** The session a refresh token belongs to, used or not. */
   findByRefreshToken (tokenHash: string): Promise<string | undefined>
+  /** The user's live sessions (not revoked, not expired at `now`), newest first, at most `limit`. */
+  listForUser (userId: string, now: Date, limit: number): Promise<SessionListing[]>
+  /** Revokes a live session of this user only (one conditional statement); true when it was revoked. */
+  revokeOwned (sessionId: string, userId: string, reason: string, now: Date): Promise<boolean>
   /** Revokes a live session; returns its user's id, or undefined when there was no live session. */
   revoke (sessionId: string, reason: string, now: Date): Promise<string | undefined>
   /** Revokes the user's live sessions but `exceptSessionId`; returns how many. */

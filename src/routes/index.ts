@@ -9,6 +9,7 @@ import { passwordRoute } from './password.ts'
 import { refreshRoute } from './refresh.ts'
 import type { MeField, RegisterField } from './options.ts'
 import { registerRoute } from './register.ts'
+import { sessionRoutes } from './sessions.ts'
 import { emailChangeRoutes } from './email-change.ts'
 import { passwordResetRoutes } from './password-reset.ts'
 import { verifyEmailRoutes } from './verify-email.ts'
@@ -89,6 +90,7 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
   logoutRoute(fastify, context)
   refreshRoute(fastify, context)
   passwordRoute(fastify, context)
+  sessionRoutes(fastify, context)
   if (options.accountRoutes) {
     verifyEmailRoutes(fastify, context)
     passwordResetRoutes(fastify, context)

@@ -1,5 +1,5 @@
 import type { Table } from 'drizzle-orm'
-import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig } from './config.ts'
+import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig, takeHandover, withHandover } from './config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
 import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'
@@ -10,36 +10,25 @@ import { OutboxSeal } from './outbox-seal.ts'
 import { PasswordFlows } from './password-flows.ts'
 import { SessionFlows } from './session-flows.ts'
 import { RefreshTokens } from './refresh-tokens.ts'
-import {
-  AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger, consoleLogger
-} from './events.ts'
+import { AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger, consoleLogger } from './events.ts'
 import { AttemptLimiter } from './limits.ts'
 import { type HashQueueState, PasswordHasher } from './passwords.ts'
-import type {
-  LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback
-} from './results.ts'
+import type { LoginOptions, LoginResult, PasswordChangeOptions, RegisterOptions, TokenPair, VerifiedAccess, VerifyCallback } from './results.ts'
 import { StoreAccess } from './store-access.ts'
 import { AccessTokenCodec } from './tokens.ts'
 import type { AuthUser } from './user.ts'
 import type { RegisterFields } from './user-fields.ts'
 import { RegistrationFlow } from './registration.ts'
-import { UserAdmin } from './user-admin.ts'
+import { type ListedSession, UserAdmin } from './user-admin.ts'
 
 const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
-
-let resolvedHandover: ResolvedConfig | undefined
 
 /**
  * A service on a configuration resolved already (the plugin's path: it resolved the options to validate its
  * own). Not exported from the package: applications hand `new AuthService()` their options.
  */
 export function serviceOnResolvedConfig (config: ResolvedConfig): AuthService {
-  resolvedHandover = config
-  try {
-    return new AuthService()
-  } finally {
-    resolvedHandover = undefined
-  }
+  return withHandover(config, () => new AuthService())
 }
 
 /**
@@ -65,16 +54,12 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #admin: UserAdmin
 
   constructor (config?: AuthConfig & { usersTable?: TUsers }) {
-    const handedOver = resolvedHandover
-    resolvedHandover = undefined
-    this.config = handedOver ?? (config === undefined ? getConfig() : resolveConfig(config))
+    this.config = takeHandover() ?? (config === undefined ? getConfig() : resolveConfig(config))
     this.#log = this.config.logger ?? consoleLogger
     this.#db = new StoreAccess(this.config, this.#log)
     this.#codec = new AccessTokenCodec(this.config)
-    this.#passwords = new PasswordHasher(
-      this.config.bcryptRounds, this.config.passwordValidators, this.config.hashConcurrency, this.config.hashQueueLimit,
-      this.config.hashThreads
-    )
+    const { bcryptRounds, passwordValidators, hashConcurrency, hashQueueLimit, hashThreads } = this.config
+    this.#passwords = new PasswordHasher(bcryptRounds, passwordValidators, hashConcurrency, hashQueueLimit, hashThreads)
     this.#events = new AuthEventEmitter(this.#log)
     this.#limits = new AttemptLimiter(this.config, (operation) => this.#db.call(operation), (event) => {
       this.#log.warn({ action: event.action, ip: event.ip, retryAfter: event.retryAfter }, 'fastify-drizzle-auth: rate limit exceeded')
@@ -264,6 +249,21 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   async deliverMail (): Promise<number> {
     await this.#account.settled()
     return this.#delivery === undefined ? 0 : this.#delivery.deliverDue()
+  }
+
+  /** The user's live sessions, newest first (at most 100), the one `currentSessionId` names marked `current`. */
+  listSessions (userId: string, currentSessionId?: string | null): Promise<ListedSession[]> {
+    return this.#admin.listSessions(userId, currentSessionId)
+  }
+
+  /** Ends one of the user's other sessions: SessionNotFoundError unless it is a live one of theirs; UseLogoutError for the current one. */
+  revokeSession (userId: string, sessionId: string, currentSessionId?: string | null): Promise<void> {
+    return this.#admin.revokeSession(userId, sessionId, currentSessionId)
+  }
+
+  /** Ends every session of the user but `currentSessionId` (and keeps device tokens); returns how many. */
+  revokeOtherSessions (userId: string, currentSessionId: string | null): Promise<number> {
+    return this.#admin.revokeOtherSessions(userId, currentSessionId)
   }
 
   /** Blocks the account and ends its sessions and device tokens: its tokens fail on the next request. */

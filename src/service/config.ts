@@ -129,3 +129,22 @@ export function getConfig (): ResolvedConfig {
 export function resetConfig (): void {
   globalConfig = undefined
 }
+
+let handedOver: ResolvedConfig | undefined
+
+/** Makes something (the service) while `config`, resolved already, waits to be taken by `takeHandover`. */
+export function withHandover<T> (config: ResolvedConfig, make: () => T): T {
+  handedOver = config
+  try {
+    return make()
+  } finally {
+    handedOver = undefined
+  }
+}
+
+/** The config `withHandover` holds out, once. */
+export function takeHandover (): ResolvedConfig | undefined {
+  const config = handedOver
+  handedOver = undefined
+  return config
+}

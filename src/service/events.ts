@@ -9,6 +9,8 @@ export interface AuthEvents {
   user_login: { user: AuthUser, sessionId: string, ip: string | null, userAgent: string | null }
   user_login_failed: { email: string, reason: LoginFailureReason, ip: string | null }
   user_logout: { userId: string, sessionId: string | null }
+  /** A session ended from the session list: one (`sessionId`), or every other one (`sessionId` null, `count`). */
+  session_revoked: { userId: string, sessionId: string | null, count: number }
   password_changed: { userId: string }
   refresh_token_reused: { userId: string, sessionId: string }
   /** `email` is null for registrations (counted per address only). */
@@ -32,7 +34,7 @@ export type AuthEventName = keyof AuthEvents
 export const AUTH_EVENT_NAMES: readonly AuthEventName[] = [
   'user_registered', 'user_login', 'user_login_failed', 'user_logout', 'password_changed', 'refresh_token_reused',
   'rate_limit_exceeded', 'expired_purged', 'email_verified', 'password_reset_requested', 'password_reset',
-  'email_change_requested', 'email_changed', 'email_send_failed'
+  'email_change_requested', 'email_changed', 'email_send_failed', 'session_revoked'
 ]
 export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
 

@@ -13,6 +13,9 @@ import {
 } from './tokens.ts'
 import { toAuthUser, withoutHash } from './user.ts'
 
+/** The longest user agent a session records (the rest is cut). */
+export const MAX_USER_AGENT = 512
+
 const INVALID_CREDENTIALS = 'Invalid credentials'
 
 export interface LoginDependencies {
@@ -40,7 +43,8 @@ export class LoginFlow {
     const { config, db, passwords, limits, events, codec } = this.#d
     const { ip: givenIp, userAgent: givenAgent, claims, deviceToken: givenDevice } = objectArgument(options, 'options')
     const ip = optionalString(givenIp, 'options.ip')
-    const userAgent = optionalString(givenAgent, 'options.userAgent')
+    // Recorded for the session list, capped: a header is the client's to make as long as it likes.
+    const userAgent = optionalString(givenAgent, 'options.userAgent')?.slice(0, MAX_USER_AGENT) ?? null
     // Not a string is simply not these credentials: the same work and the same answer as a wrong password.
     const normalized = normalizeEmail(String(email))
     const presented = isDeviceTokenShape(givenDevice) ? givenDevice : undefined

@@ -124,6 +124,39 @@ export const sessionCases: StoreCase[] = [{
     assert.equal((await store.sessions.find('b1'))!.session.revokedAt, null, 'another user untouched')
   }
 }, {
+  name: 'sessions: a user\'s live sessions, newest first and capped; ended, expired and others\' left out',
+  async run (store) {
+    const [owner, other] = await Promise.all([user(store, 'l@example.com'), user(store, 'o@example.com')])
+    const now = wholeSecond()
+    for (const [i, id] of ['l1', 'l2', 'l3', 'l4'].entries()) {
+      await store.sessions.create({ ...session(id, owner.id, new Date(now.getTime() + i * 1000)), method: i === 0 ? undefined : 'passkey' }, `h-${id}`, NO_PASSWORD)
+    }
+    await store.sessions.create(session('l-expired', owner.id, new Date(now.getTime() - 2 * HOUR)), 'h-le', NO_PASSWORD)
+    await store.sessions.create(session('o1', other.id, now), 'h-o1', NO_PASSWORD)
+    await store.sessions.revoke('l3', 'logout', now)
+    const listed = await store.sessions.listForUser(owner.id, new Date(now.getTime() + 5000), 100)
+    assert.deepEqual(listed.map((s) => s.id), ['l4', 'l2', 'l1'], 'live ones only, newest first')
+    assertFields(listed[2], { id: 'l1', ip: '127.0.0.1', userAgent: 'ua', method: 'password' })
+    assert.equal(listed[0].method, 'passkey')
+    assert.deepEqual(Object.keys(listed[2]).sort(), ['createdAt', 'expiresAt', 'id', 'ip', 'lastUsedAt', 'method', 'userAgent'], 'nothing else: no token, no hash')
+    assert.ok(listed[2].createdAt instanceof Date && listed[2].createdAt.getTime() === now.getTime())
+    assert.deepEqual((await store.sessions.listForUser(owner.id, now, 2)).map((s) => s.id), ['l4', 'l2'], 'at most the limit')
+  }
+}, {
+  name: 'sessions: a user revokes only a live session of their own',
+  async run (store) {
+    const [owner, other] = await Promise.all([user(store, 'r@example.com'), user(store, 'x@example.com')])
+    const now = wholeSecond()
+    await store.sessions.create(session('r1', owner.id, now), 'h-r1', NO_PASSWORD)
+    await store.sessions.create(session('x1', other.id, now), 'h-x1', NO_PASSWORD)
+    assert.equal(await store.sessions.revokeOwned('x1', owner.id, 'revoked', now), false, 'another user\'s session')
+    assert.equal((await store.sessions.find('x1'))!.session.revokedAt, null, 'left alone')
+    assert.equal(await store.sessions.revokeOwned('nope', owner.id, 'revoked', now), false)
+    assert.equal(await store.sessions.revokeOwned('r1', owner.id, 'revoked', now), true)
+    assert.ok((await store.sessions.find('r1'))!.session.revokedAt instanceof Date)
+    assert.equal(await store.sessions.revokeOwned('r1', owner.id, 'revoked', now), false, 'once')
+  }
+}, {
   name: 'sessions: lookups asked together (one event-loop turn) answer what one by one would',
   async run (store) {
     const owner = await user(store, 'm@example.com')

@@ -25,5 +25,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1796516682924,
     "breakpoints": true,
     "sql": "CREATE OR REPLACE FUNCTION fastify_drizzle_auth_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('fastify_drizzle_auth_changes', ''); RETURN NULL; END $$;\n--> statement-breakpoint\nCREATE OR REPLACE TRIGGER \"auth_sessions_fda_notify\" AFTER UPDATE OF \"id\", \"user_id\", \"expires_at\", \"revoked_at\" OR DELETE OR TRUNCATE ON \"auth_sessions\" FOR EACH STATEMENT EXECUTE FUNCTION fastify_drizzle_auth_notify();\n--> statement-breakpoint\nCREATE OR REPLACE TRIGGER \"auth_users_fda_notify\" AFTER UPDATE OR DELETE OR TRUNCATE ON \"auth_users\" FOR EACH STATEMENT EXECUTE FUNCTION fastify_drizzle_auth_notify();\n"
+  },
+  {
+    "tag": "0004_session_method",
+    "when": 1796520023061,
+    "breakpoints": true,
+    "sql": "ALTER TABLE \"auth_sessions\" ADD COLUMN \"method\" text DEFAULT 'password' NOT NULL;"
   }
 ]

@@ -37,7 +37,9 @@ export const sessions = pgTable('auth_sessions', {
   revokedAt: timestamptz('revoked_at'),
   revokeReason: text('revoke_reason'),
   userAgent: text('user_agent'),
-  ip: text('ip')
+  ip: text('ip'),
+  /** How the session was made: 'password' (more ways come with provider sign-in and passkeys). */
+  method: text('method').notNull().default('password')
 }, (t) => [
   index('auth_sessions_user_id_idx').on(t.userId),
   index('auth_sessions_expires_at_idx').on(t.expiresAt)

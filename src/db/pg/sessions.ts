@@ -1,5 +1,5 @@
-import { and, eq, isNull, lt, ne, sql } from 'drizzle-orm'
-import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionStore } from '../store.ts'
+import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
+import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import type { PgContext } from './context.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
@@ -29,7 +29,7 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
         eq(users.isActive, true)
       ))
       if (stamped.rowCount !== 1) return false
-      await tx.insert(sessions).values({ ...session, lastUsedAt: session.createdAt })
+      await tx.insert(sessions).values({ ...session, method: session.method ?? 'password', lastUsedAt: session.createdAt })
       await tx.insert(refreshTokens).values({ tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt })
       if (extras.device !== undefined) {
         await tx.insert(deviceTokens).values({ ...extras.device, userId: session.userId, createdAt: session.createdAt, lastUsedAt: session.createdAt })
@@ -98,6 +98,28 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
     const [row] = await this.#c.db.select({ sessionId: refreshTokens.sessionId }).from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, tokenHash))
     return row?.sessionId
+  }
+
+  async listForUser (userId: string, now: Date, limit: number): Promise<SessionListing[]> {
+    await this.#c.ready()
+    return this.#c.db.select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      lastUsedAt: sessions.lastUsedAt,
+      expiresAt: sessions.expiresAt,
+      ip: sessions.ip,
+      userAgent: sessions.userAgent,
+      method: sessions.method
+    }).from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .orderBy(desc(sessions.createdAt), desc(sessions.id)).limit(limit)
+  }
+
+  async revokeOwned (sessionId: string, userId: string, reason: string, now: Date): Promise<boolean> {
+    await this.#c.ready()
+    const result = await this.#c.db.update(sessions).set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    return result.rowCount === 1
   }
 
   async revoke (sessionId: string, reason: string, now: Date): Promise<string | undefined> {

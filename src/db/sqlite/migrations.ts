@@ -31,5 +31,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1796516681112,
     "breakpoints": true,
     "sql": "CREATE TRIGGER IF NOT EXISTS \"auth_sessions_fda_updated\" AFTER UPDATE OF \"id\", \"user_id\", \"expires_at\", \"revoked_at\" ON \"auth_sessions\" BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n--> statement-breakpoint\nCREATE TRIGGER IF NOT EXISTS \"auth_sessions_fda_deleted\" AFTER DELETE ON \"auth_sessions\" BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n--> statement-breakpoint\nCREATE TRIGGER IF NOT EXISTS \"auth_sessions_fda_replaced\" BEFORE INSERT ON \"auth_sessions\" WHEN EXISTS (SELECT 1 FROM \"auth_sessions\" WHERE \"id\" = new.\"id\") BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n--> statement-breakpoint\nCREATE TRIGGER IF NOT EXISTS \"auth_users_fda_updated\" AFTER UPDATE ON \"auth_users\" BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n--> statement-breakpoint\nCREATE TRIGGER IF NOT EXISTS \"auth_users_fda_deleted\" AFTER DELETE ON \"auth_users\" BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n--> statement-breakpoint\nCREATE TRIGGER IF NOT EXISTS \"auth_users_fda_inserted\" AFTER INSERT ON \"auth_users\" BEGIN update \"auth_changes\" set version = version + 1 where id = 1; END;\n"
+  },
+  {
+    "tag": "0005_session_method",
+    "when": 1796520021731,
+    "breakpoints": true,
+    "sql": "ALTER TABLE `auth_sessions` ADD `method` text DEFAULT 'password' NOT NULL;"
   }
 ]

@@ -1,12 +1,22 @@
 import type Database from 'better-sqlite3'
-import { and, eq, isNull, ne } from 'drizzle-orm'
-import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionStore } from '../store.ts'
+import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm'
+import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
 import { sessions } from './schema.ts'
 import type { SqliteSessionLookup } from './session-lookup.ts'
 import type { PreparedStatements } from './statements.ts'
 import type { SqliteDatabase } from './store.ts'
+
+const listingColumns = {
+  id: sessions.id,
+  createdAt: sessions.createdAt,
+  lastUsedAt: sessions.lastUsedAt,
+  expiresAt: sessions.expiresAt,
+  ip: sessions.ip,
+  userAgent: sessions.userAgent,
+  method: sessions.method
+}
 
 type Create = (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras: SessionExtras) => boolean
 
@@ -26,7 +36,7 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
       const nowMs = session.createdAt.getTime()
       const stamped = q.stampLastLogin.run({ nowMs, userId: session.userId, passwordHash: credentials.passwordHash })
       if (stamped.changes !== 1) return false
-      q.insertSession.run({ ...session })
+      q.insertSession.run({ ...session, method: session.method ?? 'password' })
       q.insertRefreshToken.run({ tokenHash: refreshTokenHash, sessionId: session.id, generation: 0, createdAt: session.createdAt })
       if (extras.device !== undefined) q.insertDeviceToken.run({ ...extras.device, userId: session.userId, createdAt: session.createdAt })
       if (extras.settle !== undefined) settleAttempts(q, extras.settle, nowMs)
@@ -68,6 +78,17 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
 
   async findByRefreshToken (tokenHash: string): Promise<string | undefined> {
     return this.#q.refreshTokenSession.get({ tokenHash })?.sessionId
+  }
+
+  async listForUser (userId: string, now: Date, limit: number): Promise<SessionListing[]> {
+    return this.#db.select(listingColumns).from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .orderBy(desc(sessions.createdAt), desc(sessions.id)).limit(limit).all()
+  }
+
+  async revokeOwned (sessionId: string, userId: string, reason: string, now: Date): Promise<boolean> {
+    return this.#db.update(sessions).set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt))).run().changes === 1
   }
 
   async revoke (sessionId: string, reason: string, now: Date): Promise<string | undefined> {

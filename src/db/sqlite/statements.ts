@@ -34,6 +34,7 @@ function sessionStatements (db: SqliteDatabase, usersTable: typeof users) {
       lastUsedAt: p('createdAt'),
       expiresAt: p('expiresAt'),
       userAgent: p('userAgent'),
+      method: p('method'),
       ip: p('ip')
     }).prepare(),
     insertRefreshToken: db.insert(refreshTokens).values({
