@@ -46,5 +46,5 @@ export type {
   AttemptCount, AttemptLimit, AttemptOutcome, AttemptSettlement, DeviceCheck, LoginPeek, CheckedCredentials, FoundSession, ModeResult,
   NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionExtras, SessionState, StoreLogger, StoreMode, UserPatch, UserRecord,
   ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage,
-  SessionListing, SessionLookupDiagnostics, StoreDiagnostics
+  RotationContext, SessionListing, SessionLookupDiagnostics, StoreDiagnostics
 } from './db/store.ts'

@@ -104,3 +104,28 @@ for (const dialect of await availableDialects()) {
     t.equal(listed[99].id, 'bulk-98', 'then the bulk ones, newest first')
   })
 }
+
+for (const dialect of await availableDialects()) {
+  t.test(`${dialect}: a refresh moves the session's last use and address; sessionIdleTimeoutSeconds refuses an idle one`, async (t) => {
+    let now = Date.now()
+    const app = await buildApp({ sessionIdleTimeoutSeconds: 3600, clock: () => now }, {}, dialect)
+    t.teardown(() => app.close())
+    await registerAndLogin(app)
+    const login = await app.inject({ method: 'POST', url: '/login', payload: { email: 'alice@example.com', password: PASSWORD } })
+    let refreshToken = login.json().refresh_token as string
+    const refresh = async (from = '127.0.0.1') => app.inject({ method: 'POST', url: '/refresh', remoteAddress: from, payload: { refresh_token: refreshToken } })
+
+    now += 3599_000
+    const fresh = await refresh('10.0.0.9')
+    t.equal(fresh.statusCode, 200, 'refreshed within the idle timeout')
+    refreshToken = fresh.json().refresh_token
+    const listed = ((await list(app, fresh.json().access_token)).json() as Array<{ ip: string, last_used_at: string, current: boolean }>).find((s) => s.current)
+    t.match(listed, { current: true, ip: '10.0.0.9', last_used_at: new Date(now).toISOString() }, 'the latest address and use')
+
+    now += 3600_000
+    const idle = await refresh()
+    t.equal(idle.statusCode, 401, 'idle for the whole timeout: refused')
+    t.same(idle.json(), { detail: 'Session has expired: it was idle too long', code: 'token_expired' })
+    t.equal((await refresh()).statusCode, 401, 'and stays refused')
+  })
+}

@@ -91,9 +91,19 @@ export type RotationResult =
     /** The newest generation issued in this token's session. */
     latestGeneration: number
     usedAt: Date | null
+    /** When the session was last signed in to or refreshed. */
+    lastUsedAt: Date
     /** False when the session's user is inactive or gone (an unused token is then not consumed). */
     userActive: boolean
   }
+
+/** What a refresh tells the rotation besides the tokens. */
+export interface RotationContext {
+  /** The address the refresh came from: recorded as the session's latest (null or absent: kept). */
+  ip?: string | null
+  /** Consumed only while the session was last used after this (the idle timeout); absent: no idle limit. */
+  idleCutoff?: Date
+}
 
 export interface AttemptLimit {
   key: string

@@ -8,7 +8,7 @@
 import type {
   ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
   DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
-  RotationResult, SessionExtras, SessionListing, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
+  RotationContext, RotationResult, SessionExtras, SessionListing, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
 } from './records.ts'
 
 export type * from './records.ts'
@@ -38,10 +38,11 @@ export interface SessionStore<M extends StoreMode = StoreMode> {
   /**
    * Consumes `oldHash` and stores `newHash` as the next generation in one transaction, and drops the
    * session's tokens older than the one consumed (a session keeps two rows: the new token and the previous).
-   * Only an unused token of a live session of an active user is consumed; the statement decides, so
-   * concurrent callers cannot both succeed.
+   * Only an unused token of a live session of an active user (used after `context.idleCutoff`, when given) is
+   * consumed; the statement decides, so concurrent callers cannot both succeed. The session's last use is
+   * stamped, and its address updated when `context.ip` is given.
    */
-  rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult>
+  rotateRefreshToken (oldHash: string, newHash: string, now: Date, context?: RotationContext): Promise<RotationResult>
   /** The session a refresh token belongs to, used or not. */
   findByRefreshToken (tokenHash: string): Promise<string | undefined>
   /** The user's live sessions (not revoked, not expired at `now`), newest first, at most `limit`. */

@@ -34,7 +34,7 @@ export function refreshRoute (fastify: FastifyInstance, context: RouteContext): 
         const refusal = loginRefusal(request, transport)
         if (refusal !== undefined) throw csrfRefused(request, refusal)
       }
-      return sendTokens(request, reply, await service().refresh(fromBody), context, { cookies: false })
+      return sendTokens(request, reply, await service().refresh(fromBody, { ip: request.ip }), context, { cookies: false })
     }
     // Only with cookies on can the body lack the token (the schema requires it otherwise).
     const fromCookie = cookieToken(request, transport.names.refresh)
@@ -42,6 +42,6 @@ export function refreshRoute (fastify: FastifyInstance, context: RouteContext): 
     // The cookie is SameSite=Strict and scoped to this path; the origin is checked all the same.
     const refusal = originRefusal(request, transport)
     if (refusal !== undefined) throw csrfRefused(request, refusal)
-    return sendTokens(request, reply, await service().refresh(fromCookie ?? ''), context)
+    return sendTokens(request, reply, await service().refresh(fromCookie ?? '', { ip: request.ip }), context)
   })
 }

@@ -25,10 +25,12 @@ type Spent = Extract<RotationResult, { outcome: 'spent' }>
  * Why a presented refresh token was not consumed. Returns the error to raise, or `'reuse'` when it is a replay
  * that must revoke the whole session: anything but the previous generation replayed within the grace window.
  */
-export function refusal (result: Spent, now: Date, graceSeconds: number): Error | 'reuse' {
+export function refusal (result: Spent, now: Date, graceSeconds: number, idleCutoff?: Date): Error | 'reuse' {
   const { session } = result
   if (session.revokedAt !== null) return new TokenRevokedError()
   if (session.expiresAt.getTime() <= now.getTime()) return new TokenExpiredError('Session has expired')
+  // Idle too long: refused like an expired session (a store that does not say when it was last used, too).
+  if (idleCutoff !== undefined && !(result.lastUsedAt?.getTime() > idleCutoff.getTime())) return new TokenExpiredError('Session has expired: it was idle too long')
   if (!result.userActive && result.usedAt === null) return new TokenRevokedError('The account is inactive')
   const graceMs = graceSeconds * 1000
   if (graceMs > 0 && result.generation === result.latestGeneration - 1 && result.usedAt !== null &&

@@ -4,6 +4,7 @@ import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
 import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'
 import { AccessVerifier } from './access.ts'
+import { objectArgument, optionalString } from './arguments.ts'
 import { LoginFlow } from './login.ts'
 import { OutboxDelivery } from './outbox-delivery.ts'
 import { OutboxSeal } from './outbox-seal.ts'
@@ -151,10 +152,10 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   /**
    * Consumes a refresh token and returns the next pair. A token is good once: a replay of the previous
    * generation within the grace window is ConflictError('refresh_in_progress'); any other replay is reuse
-   * and revokes the whole session.
+   * and revokes the whole session. `ip` becomes the session's latest address.
    */
-  refresh (refreshToken: string): Promise<TokenPair> {
-    return this.#sessions.refresh(refreshToken)
+  refresh (refreshToken: string, options: { ip?: string | null } = {}): Promise<TokenPair> {
+    return this.#sessions.refresh(refreshToken, optionalString(objectArgument(options, 'options').ip, 'options.ip'))
   }
 
   /**

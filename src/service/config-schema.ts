@@ -52,6 +52,10 @@ export const SERVICE_OPTIONS = {
   audience: option.string('when set, signed into every token as `aud` and required on verification'),
   accessTokenTtl: option.positiveInteger(900, 'access-token lifetime, seconds'),
   refreshTokenTtl: option.positiveInteger(30 * DAY, 'session (refresh-token) lifetime, seconds, absolute from login'),
+  sessionIdleTimeoutSeconds: custom<number>((value) => Number.isSafeInteger(value) && (value as number) > 0, {
+    doc: 'when set, a session not refreshed (or signed in to) for this many seconds is refused at its next refresh (`token_expired`); unset: sessions end only at `refreshTokenTtl`',
+    must: 'a positive whole number of seconds when set'
+  }),
   clockSkewSeconds: option.nonNegativeInteger(30, 'tolerated clock difference for `exp`, `nbf` and `iat`, seconds'),
   clock: option.fn<() => number>('the service\'s time in milliseconds since the epoch: every lifetime, expiry and window it decides (tokens, sessions, ' +
     'links, rate limits, outbox retries, purges) reads it; for tests and simulations (the database\'s own column defaults keep the database\'s clock)',

@@ -24,7 +24,7 @@ export class SessionFlows {
     this.#d = dependencies
   }
 
-  async refresh (refreshToken: string): Promise<TokenPair> {
+  async refresh (refreshToken: string, ip: string | null = null): Promise<TokenPair> {
     const d = this.#d
     const presented = d.refreshTokens.read(refreshToken)
     if (presented === undefined) throw new TokenInvalidError('Refresh token is invalid')
@@ -36,13 +36,15 @@ export class SessionFlows {
     if (sessionId === undefined) throw new TokenInvalidError('Refresh token is invalid')
     const next = d.refreshTokens.issue(sessionId)
     const now = new Date(d.config.clock())
-    const result = await d.db.call((store) => store.sessions.rotateRefreshToken(hash, hashRefreshToken(next), now))
+    const idle = d.config.sessionIdleTimeoutSeconds
+    const idleCutoff = idle === undefined ? undefined : new Date(now.getTime() - idle * 1000)
+    const result = await d.db.call((store) => store.sessions.rotateRefreshToken(hash, hashRefreshToken(next), now, { ip, idleCutoff }))
     if (result.outcome === 'rotated') {
       const { userId, expiresAt } = result
       return { accessToken: d.codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: d.codec.ttl, sessionId, sessionExpiresAt: expiresAt }
     }
     if (result.outcome === 'spent') {
-      const verdict = refusal(result, now, d.config.refreshReuseGraceSeconds)
+      const verdict = refusal(result, now, d.config.refreshReuseGraceSeconds, idleCutoff)
       if (verdict !== 'reuse') throw verdict
       return this.#reused(result.session.id, now)
     }

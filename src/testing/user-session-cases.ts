@@ -73,6 +73,25 @@ export const sessionCases: StoreCase[] = [{
     assert.equal((await store.users.findById(owner.id))!.lastLogin, null)
   }
 }, {
+  name: 'rotation: stamps the last use and the latest address; refused once idle past the cutoff, saying when it was last used',
+  async run (store) {
+    const owner = await user(store, 'i@example.com')
+    const start = wholeSecond()
+    await store.sessions.create(session('idle', owner.id, start, 10 * HOUR), 'i0', NO_PASSWORD)
+    const later = new Date(start.getTime() + HOUR)
+    assertFields(await store.sessions.rotateRefreshToken('i0', 'i1', later, { ip: '10.0.0.9', idleCutoff: new Date(later.getTime() - 2 * HOUR) }), { outcome: 'rotated', generation: 1 })
+    let [listed] = await store.sessions.listForUser(owner.id, later, 10)
+    assertFields(listed, { ip: '10.0.0.9', lastUsedAt: later }, 'the refresh moved both')
+    const muchLater = new Date(later.getTime() + 3 * HOUR)
+    await store.sessions.rotateRefreshToken('i1', 'i2', muchLater, { ip: null })
+    ;[listed] = await store.sessions.listForUser(owner.id, muchLater, 10)
+    assertFields(listed, { ip: '10.0.0.9', lastUsedAt: muchLater }, 'no address given: the last one kept')
+    const cutoff = new Date(muchLater.getTime() + HOUR)
+    const refused = await store.sessions.rotateRefreshToken('i2', 'i3', new Date(muchLater.getTime() + 2 * HOUR), { idleCutoff: cutoff })
+    assertFields(refused, { outcome: 'spent', usedAt: null, lastUsedAt: muchLater }, 'idle since before the cutoff: not consumed')
+    assert.equal(await store.sessions.findByRefreshToken('i3'), undefined, 'and nothing stored')
+  }
+}, {
   name: 'rotation: consumed once, spent tokens reported with the newest generation, two rows a session, dead sessions refused',
   async run (store) {
     const owner = await user(store, 'r@example.com')

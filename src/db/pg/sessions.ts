@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
-import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
+import type { CheckedCredentials, FoundSession, NewSession, RotationContext, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import type { PgContext } from './context.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
@@ -49,7 +49,7 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
     return this.#lookup.findMany(sessionIds)
   }
 
-  async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
+  async rotateRefreshToken (oldHash: string, newHash: string, now: Date, context: RotationContext = {}): Promise<RotationResult> {
     await this.#c.ready()
     return this.#c.transaction(async (tx): Promise<RotationResult> => {
       const [consumed] = await tx.update(refreshTokens)
@@ -59,7 +59,8 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
           isNull(refreshTokens.usedAt),
           sql`exists (select 1 from ${sessions} join ${this.#c.users} on ${this.#c.users.id} = ${sessions.userId}
             where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null
-            and ${sessions.expiresAt} > ${now.toISOString()} and ${this.#c.users.isActive})`
+            and ${sessions.expiresAt} > ${now.toISOString()} and ${this.#c.users.isActive}
+            and ${context.idleCutoff === undefined ? sql`true` : sql`${sessions.lastUsedAt} > ${context.idleCutoff.toISOString()}`})`
         ))
         .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       if (consumed !== undefined) {
@@ -67,7 +68,7 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
         await tx.insert(refreshTokens).values({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
         // Rows per session stay at two: the new token and the one just used (for the grace window's answer).
         await tx.delete(refreshTokens).where(and(eq(refreshTokens.sessionId, consumed.sessionId), lt(refreshTokens.generation, consumed.generation)))
-        const [session] = await tx.update(sessions).set({ lastUsedAt: now })
+        const [session] = await tx.update(sessions).set({ lastUsedAt: now, ...(context.ip == null ? {} : { ip: context.ip }) })
           .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt })
         return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation, expiresAt: session.expiresAt }
       }
@@ -80,6 +81,7 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
     const [spent] = await tx.select({
       generation: refreshTokens.generation,
       usedAt: refreshTokens.usedAt,
+      lastUsedAt: sessions.lastUsedAt,
       session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
       userActive: users.isActive
     }).from(refreshTokens)

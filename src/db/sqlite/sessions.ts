@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm'
-import type { CheckedCredentials, FoundSession, NewSession, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
+import type { CheckedCredentials, FoundSession, NewSession, RotationContext, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
 import { settleAttempts } from './limits.ts'
 import { sessions } from './schema.ts'
@@ -25,7 +25,7 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
   readonly #q: PreparedStatements
   readonly #lookup: SqliteSessionLookup
   readonly #create: Database.Transaction<Create>
-  readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date) => RotationResult>
+  readonly #rotate: Database.Transaction<(oldHash: string, newHash: string, now: Date, context: RotationContext) => RotationResult>
 
   constructor (db: SqliteDatabase, client: Database.Database, q: PreparedStatements, lookup: SqliteSessionLookup) {
     this.#db = db
@@ -42,13 +42,15 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
       if (extras.settle !== undefined) settleAttempts(q, extras.settle, nowMs)
       return true
     })
-    this.#rotate = client.transaction((oldHash: string, newHash: string, now: Date): RotationResult => {
-      const consumed = q.consumeRefreshToken.get({ tokenHash: oldHash, nowMs: now.getTime() })
+    this.#rotate = client.transaction((oldHash: string, newHash: string, now: Date, context: RotationContext): RotationResult => {
+      // Every stamp is a time at or after 1970: -1 lets any session through when there is no idle limit.
+      const idleCutoffMs = context.idleCutoff?.getTime() ?? -1
+      const consumed = q.consumeRefreshToken.get({ tokenHash: oldHash, nowMs: now.getTime(), idleCutoffMs })
       if (consumed !== undefined) {
         const generation = consumed.generation + 1
         q.insertRefreshToken.run({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
         q.dropOlderRefreshTokens.run({ sessionId: consumed.sessionId, generation: consumed.generation })
-        const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId })
+        const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId, ip: context.ip ?? null })
         return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation, expiresAt: session!.expiresAt }
       }
       const spent = q.spentRefreshToken.get({ tokenHash: oldHash })
@@ -72,8 +74,8 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
     return this.#lookup.findMany(sessionIds)
   }
 
-  async rotateRefreshToken (oldHash: string, newHash: string, now: Date): Promise<RotationResult> {
-    return this.#rotate.immediate(oldHash, newHash, now)
+  async rotateRefreshToken (oldHash: string, newHash: string, now: Date, context: RotationContext = {}): Promise<RotationResult> {
+    return this.#rotate.immediate(oldHash, newHash, now, context)
   }
 
   async findByRefreshToken (tokenHash: string): Promise<string | undefined> {

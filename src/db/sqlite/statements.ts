@@ -56,18 +56,19 @@ function sessionStatements (db: SqliteDatabase, usersTable: typeof users) {
         isNull(refreshTokens.usedAt),
         sql`exists (select 1 from ${sessions} join ${usersTable} on ${usersTable.id} = ${sessions.userId}
           where ${sessions.id} = ${refreshTokens.sessionId} and ${sessions.revokedAt} is null
-          and ${sessions.expiresAt} > ${p('nowMs')} and ${usersTable.isActive} = 1)`
+          and ${sessions.expiresAt} > ${p('nowMs')} and ${sessions.lastUsedAt} > ${p('idleCutoffMs')} and ${usersTable.isActive} = 1)`
       ))
       .returning({ sessionId: refreshTokens.sessionId, generation: refreshTokens.generation })
       .prepare(),
     // Rows per session stay at two: the new token and the one just used (for the grace window's answer).
     dropOlderRefreshTokens: db.delete(refreshTokens)
       .where(and(eq(refreshTokens.sessionId, p('sessionId')), sql`${refreshTokens.generation} < ${p('generation')}`)).prepare(),
-    touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}` })
+    touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}`, ip: sql`coalesce(${p('ip')}, ${sessions.ip})` })
       .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt }).prepare(),
     spentRefreshToken: db.select({
       generation: refreshTokens.generation,
       usedAt: refreshTokens.usedAt,
+      lastUsedAt: sessions.lastUsedAt,
       session: { id: sessions.id, userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt },
       userActive: sql<number | null>`${usersTable.isActive}`
     }).from(refreshTokens)
