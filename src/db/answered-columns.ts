@@ -21,3 +21,11 @@ export function answeredSessionColumns<T extends SessionTableColumns> (sessions:
 export function watchedSessionColumns (sessions: SessionTableColumns): string[] {
   return [sessions.id, ...Object.values(answeredSessionColumns(sessions))].map((column) => column.name)
 }
+
+/** What the session list shows of a session (never a token or a hash), declared once for both dialects. */
+export function sessionListingColumns<T extends SessionTableColumns & Record<'createdAt' | 'lastUsedAt' | 'ip' | 'userAgent' | 'method', Column>> (
+  sessions: T
+): Pick<T, 'id' | 'createdAt' | 'lastUsedAt' | 'expiresAt' | 'ip' | 'userAgent' | 'method'> {
+  const { id, createdAt, lastUsedAt, expiresAt, ip, userAgent, method } = sessions
+  return { id, createdAt, lastUsedAt, expiresAt, ip, userAgent, method }
+}

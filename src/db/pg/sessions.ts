@@ -2,6 +2,7 @@ import { and, desc, eq, gt, isNull, lt, ne, sql } from 'drizzle-orm'
 import type { CheckedCredentials, FoundSession, NewSession, RotationContext, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import type { PgContext } from './context.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
+import { sessionListingColumns } from '../answered-columns.ts'
 import { settleAttempts } from './limits.ts'
 import type { PgTransaction } from './pool-clients.ts'
 import { deviceTokens, refreshTokens, sessions } from './schema.ts'
@@ -104,15 +105,7 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
 
   async listForUser (userId: string, now: Date, limit: number): Promise<SessionListing[]> {
     await this.#c.ready()
-    return this.#c.db.select({
-      id: sessions.id,
-      createdAt: sessions.createdAt,
-      lastUsedAt: sessions.lastUsedAt,
-      expiresAt: sessions.expiresAt,
-      ip: sessions.ip,
-      userAgent: sessions.userAgent,
-      method: sessions.method
-    }).from(sessions)
+    return this.#c.db.select(sessionListingColumns(sessions)).from(sessions)
       .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
       .orderBy(desc(sessions.createdAt), desc(sessions.id)).limit(limit)
   }

@@ -2,21 +2,14 @@ import type Database from 'better-sqlite3'
 import { and, desc, eq, gt, isNull, ne } from 'drizzle-orm'
 import type { CheckedCredentials, FoundSession, NewSession, RotationContext, RotationResult, SessionExtras, SessionListing, SessionStore } from '../store.ts'
 import { findMany, type ManyLookups } from '../turn-batch.ts'
+import { sessionListingColumns } from '../answered-columns.ts'
 import { settleAttempts } from './limits.ts'
 import { sessions } from './schema.ts'
 import type { SqliteSessionLookup } from './session-lookup.ts'
 import type { PreparedStatements } from './statements.ts'
 import type { SqliteDatabase } from './store.ts'
 
-const listingColumns = {
-  id: sessions.id,
-  createdAt: sessions.createdAt,
-  lastUsedAt: sessions.lastUsedAt,
-  expiresAt: sessions.expiresAt,
-  ip: sessions.ip,
-  userAgent: sessions.userAgent,
-  method: sessions.method
-}
+const listingColumns = sessionListingColumns(sessions)
 
 type Create = (session: NewSession, refreshTokenHash: string, credentials: CheckedCredentials, extras: SessionExtras) => boolean
 
