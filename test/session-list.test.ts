@@ -129,3 +129,17 @@ for (const dialect of await availableDialects()) {
     t.equal((await refresh()).statusCode, 401, 'and stays refused')
   })
 }
+
+t.test('AuthService: the session list from a script', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await registerAndLogin(app)
+  const service = app.authService
+  const { id } = (await service.getUser((await service.login('alice@example.com', PASSWORD)).user.id))!
+  const sessions = await service.listSessions(id)
+  t.equal(sessions.length, 2)
+  t.same(sessions.map((s) => s.current), [false, false], 'no current session named: none is current')
+  for (const bad of ['', 42, undefined]) await t.rejects(service.revokeSession(id, bad as never), { code: 'session_not_found' }, String(bad))
+  t.equal(await service.revokeOtherSessions(id, null), 2, 'without a current session: every session ends')
+  t.same(await service.listSessions(id), [])
+})

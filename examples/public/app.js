@@ -27,6 +27,32 @@ async function show () {
     $('email').textContent = user.email
     $('verified').textContent = user.is_verified ? 'yes' : 'no'
   }
+  $('security').hidden = !signedIn
+  if (signedIn) await showSessions()
+}
+
+// The live sessions, newest first; each but this one can be ended.
+async function showSessions () {
+  const res = await withRefresh(() => fetch('/sessions'))
+  if (!res.ok) return
+  const list = $('sessions')
+  list.replaceChildren()
+  for (const session of await res.json()) {
+    const item = document.createElement('li')
+    const since = new Date(session.created_at).toLocaleString()
+    item.textContent = `${session.user_agent ?? 'unknown browser'} from ${session.ip ?? 'an unknown address'}, since ${since}${session.current ? ' (this one)' : ''} `
+    if (!session.current) {
+      const end = document.createElement('button')
+      end.type = 'button'
+      end.textContent = 'End'
+      end.addEventListener('click', async () => {
+        await withRefresh(() => fetch(`/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' }))
+        await showSessions()
+      })
+      item.append(end)
+    }
+    list.append(item)
+  }
 }
 
 function fields (form) {
@@ -56,6 +82,12 @@ $('login').addEventListener('submit', async (event) => {
   const next = nextPage()
   if (next !== null) location.assign(next)
   else await show()
+})
+
+$('end-others').addEventListener('click', async () => {
+  const res = await withRefresh(() => fetch('/sessions', { method: 'DELETE' }))
+  $('status').textContent = res.ok ? `Ended ${(await res.json()).revoked} other session(s).` : 'Could not end the other sessions.'
+  await showSessions()
 })
 
 $('logout').addEventListener('click', async () => {

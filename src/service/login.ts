@@ -1,3 +1,4 @@
+import type { AttemptSettlement, NewSession } from '../db/store.ts'
 import type { ResolvedConfig } from './config.ts'
 import { AuthenticationError, EmailNotVerifiedError } from '../errors.ts'
 import { objectArgument, optionalString } from './arguments.ts'
@@ -17,6 +18,22 @@ import { toAuthUser, withoutHash } from './user.ts'
 export const MAX_USER_AGENT = 512
 
 const INVALID_CREDENTIALS = 'Invalid credentials'
+
+interface OpenSession {
+  onDevice: boolean
+  presented: string | undefined
+  settle: AttemptSettlement | undefined
+  userAgent: string | null
+  ip: string | null
+}
+
+interface OpenedSession {
+  now: Date
+  sessionId: string
+  refreshToken: string
+  deviceToken: string
+  session: NewSession
+}
 
 export interface LoginDependencies {
   config: ResolvedConfig
@@ -75,34 +92,40 @@ export class LoginFlow {
       }
       // A match implies a stored hash.
       const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
-      return { user: found, passwordHash, onDevice: attempt.onDevice, settlement: attempt.settlement }
+      // Opened, its counts settled, while the slot is held: correct logins counted and not yet settled never
+      // outnumber the slots, so concurrent correct logins cannot fill a limit.
+      const opened = await this.#open(found.id, passwordHash, { onDevice: attempt.onDevice, presented, settle: attempt.settlement, userAgent, ip })
+      if (opened === undefined) {
+        // A password change or deactivation committed while the password was being compared: it wins.
+        events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
+        throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
+      }
+      return { user: found, ...opened }
     }, address)
 
-    const { user } = checked
-    const now = new Date(this.#d.config.clock())
-    const sessionId = newSessionId()
-    const refreshToken = this.#d.refreshTokens.issue(sessionId)
-    const deviceToken = checked.onDevice ? presented! : newDeviceToken()
-    const session = {
-      id: sessionId, userId: user.id, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000), userAgent, ip
-    }
-    const device = checked.onDevice
-      ? undefined
-      : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
-    // The counts are settled in the session's own transaction: a login makes four store calls in all.
-    const created = await db.call((store) =>
-      store.sessions.create(session, hashRefreshToken(refreshToken), { passwordHash: checked.passwordHash }, { device, settle: checked.settlement }))
-    if (!created) {
-      // A password change or deactivation committed while the password was being compared: it wins.
-      events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
-      throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
-    }
+    const { user, now, sessionId, refreshToken, deviceToken, session } = checked
     const authUser = toAuthUser(withoutHash({ ...user, lastLogin: now }))
     const tokens = {
       accessToken: codec.sign(user.id, sessionId, claims), refreshToken, tokenType: 'bearer' as const, expiresIn: codec.ttl, sessionId, sessionExpiresAt: session.expiresAt
     }
     events.emit('user_login', { user: authUser, sessionId, ip, userAgent })
     return { ...tokens, user: authUser, sessionId, tokens, deviceToken }
+  }
+
+  /** Creates the session (with its device token, settling the counts) while the checked hash is still the user's. */
+  async #open (userId: string, passwordHash: string, how: OpenSession): Promise<OpenedSession | undefined> {
+    const { config, db, refreshTokens } = this.#d
+    const now = new Date(config.clock())
+    const sessionId = newSessionId()
+    const refreshToken = refreshTokens.issue(sessionId)
+    const deviceToken = how.onDevice ? how.presented! : newDeviceToken()
+    const session = {
+      id: sessionId, userId, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000), userAgent: how.userAgent, ip: how.ip
+    }
+    const device = how.onDevice ? undefined : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
+    // The counts are settled in the session's own transaction: a login makes four store calls in all.
+    const created = await db.call((store) => store.sessions.create(session, hashRefreshToken(refreshToken), { passwordHash }, { device, settle: how.settle }))
+    return created ? { now, sessionId, refreshToken, deviceToken, session } : undefined
   }
 
   /**
