@@ -25,6 +25,11 @@ export interface VersionSource {
   readonly watching: 'triggers' | 'commits' | 'notifications'
 }
 
+interface Stamped {
+  found: FoundSession
+  at: number
+}
+
 export interface RememberedLookupOptions {
   /** The longest an answer is reused, whatever the version says (default: no limit). */
   maxAgeMs?: number
@@ -38,7 +43,8 @@ export interface RememberedLookupOptions {
  * version sources differ.
  */
 export class RememberedLookup {
-  readonly #entries = new BoundedCache<string, { found: FoundSession, at: number }>(REMEMBERED)
+  // The answer itself, or with the time it was looked up under a maxAgeMs (no object per answer otherwise).
+  readonly #entries = new BoundedCache<string, FoundSession | Stamped>(REMEMBERED)
   readonly #maxAgeMs: number
   readonly #now: () => number
   #version: unknown
@@ -54,9 +60,10 @@ export class RememberedLookup {
   recall (sessionId: string, version: unknown): FoundSession | undefined {
     if (version !== this.#version) this.#moveTo(version)
     const known = version === undefined ? undefined : this.#entries.get(sessionId)
-    if (known !== undefined && (this.#maxAgeMs === Infinity || this.#now() - known.at <= this.#maxAgeMs)) {
+    const found = known === undefined || this.#maxAgeMs === Infinity ? known as FoundSession | undefined : this.#unexpired(known as Stamped)
+    if (found !== undefined) {
       this.#hits++
-      return known.found
+      return found
     }
     this.#misses++
     return undefined
@@ -66,7 +73,11 @@ export class RememberedLookup {
   remember (sessionId: string, found: FoundSession | undefined, version: unknown): void {
     if (version === undefined || version !== this.#version) return
     if (found === undefined) this.#entries.delete(sessionId)
-    else this.#entries.set(sessionId, { found, at: this.#maxAgeMs === Infinity ? 0 : this.#now() })
+    else this.#entries.set(sessionId, this.#maxAgeMs === Infinity ? found : { found, at: this.#now() })
+  }
+
+  #unexpired (stamped: Stamped): FoundSession | undefined {
+    return this.#now() - stamped.at <= this.#maxAgeMs ? stamped.found : undefined
   }
 
   diagnostics (): { remembered: number, hits: number, misses: number } {
