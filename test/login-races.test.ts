@@ -71,3 +71,28 @@ for (const dialect of await availableDialects()) {
     })
   })
 }
+
+t.test('a login opens its session, settling its counts, while it still holds its hashing slot', async (t) => {
+  const { AuthService } = await import('../src/index.ts')
+  const { sqliteStore } = await import('../src/db/sqlite/index.ts')
+  const { CountingStore } = await import('./fixtures/counting-store.ts')
+  const { SECRET } = await import('./fixtures/app.ts')
+  const store = new CountingStore(sqliteStore(':memory:'))
+  const service = new AuthService({ store, secret: SECRET, bcryptRounds: 4, hashConcurrency: 2, loginRateLimit: { maxAttemptsPerEmail: 2 } })
+  t.teardown(() => service.close())
+  await service.register('slot@example.com', PASSWORD)
+  const heldWhileCreating: number[] = []
+  const create = store.inner('sessions').create.bind(store.inner('sessions'))
+  store.override('sessions', 'create', async (...args: Parameters<typeof create>) => {
+    heldWhileCreating.push(service.hashQueue.running)
+    // Held back past a turn, so a login that released its slot first would let the next ones count meanwhile.
+    await new Promise(setImmediate)
+    return create(...args)
+  })
+  // With the slots released before the session is made, the third of these would find two counted, unsettled
+  // attempts for the email and be refused (limit 2).
+  const results = await Promise.allSettled(Array.from({ length: 6 }, async () => service.login('slot@example.com', PASSWORD, { ip: '203.0.113.7' })))
+  t.same(results.map((r) => r.status), Array(6).fill('fulfilled'), 'six concurrent correct logins all get in')
+  t.equal(heldWhileCreating.length, 6)
+  t.ok(heldWhileCreating.every((running) => running >= 1), 'each session was made while its login held a slot')
+})
