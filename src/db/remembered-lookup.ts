@@ -23,6 +23,8 @@ export interface VersionSource {
   current (): unknown
   /** What it watches, for diagnostics. */
   readonly watching: 'triggers' | 'commits' | 'notifications'
+  /** False while nothing can be trusted (`current()` answers undefined), for diagnostics. */
+  readonly trusted: boolean
 }
 
 interface Stamped {

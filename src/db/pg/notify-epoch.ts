@@ -43,8 +43,12 @@ export class NotifyEpoch implements VersionSource {
     return this.#listening ? this.#epoch : undefined
   }
 
+  get trusted (): boolean {
+    return this.#listening
+  }
+
   diagnostics (): { trusted: boolean, notifications: number } {
-    return { trusted: this.#listening, notifications: this.#notifications }
+    return { trusted: this.trusted, notifications: this.#notifications }
   }
 
   /**

@@ -79,8 +79,7 @@ export class SqliteSessionLookup {
   }
 
   diagnostics (): SessionLookupDiagnostics {
-    const trusted = this.#source instanceof TriggerVersion ? this.#source.trusted : true
-    return { ...this.#memory.diagnostics(), watching: this.#source.watching, trusted, sharedReads: this.#sharedReads }
+    return { ...this.#memory.diagnostics(), watching: this.#source.watching, trusted: this.#source.trusted, sharedReads: this.#sharedReads }
   }
 
   #answer (sessionId: string, version: unknown, look: (sessionId: string, version: unknown) => FoundSession | undefined): FoundSession | undefined {

@@ -70,6 +70,7 @@ export class TriggerVersion implements SqliteVersionSource {
  */
 export class CommitCounters implements VersionSource {
   readonly watching = 'commits'
+  readonly trusted = true
   readonly #dataVersion: Database.Statement<[], number>
   readonly #totalChanges: Database.Statement<[], number>
 
