@@ -6,6 +6,7 @@
  * import nothing else: an application can implement the contract from these types alone.
  */
 import type {
+  AccountRecord, AccountSighting, CompletionCode, ConsumedCompletion, LinkOutcome, NewAccount, NewOAuthFlow, OAuthFlowRecord, UnlinkOutcome,
   ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
   DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
   RotationContext, RotationResult, SessionExtras, SessionListing, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
@@ -128,6 +129,42 @@ export interface ActionStore {
   retryMessage (id: string, availableAt: Date, error: string): Promise<void>
 }
 
+/**
+ * Provider identities and the provider sign-ins in flight. Optional in the contract: a store without it
+ * cannot be used with `providers`.
+ */
+export interface AccountStore {
+  /** The identity (provider, subject) with its user. */
+  findBySubject (provider: string, subject: string): Promise<{ account: AccountRecord, user: UserRecord } | undefined>
+  /**
+   * Inserts a user and its first identity in one transaction; a taken email raises ConflictError('email_taken')
+   * (as `users.create` does) and writes nothing.
+   */
+  createWithUser (user: NewUserRecord, account: NewAccount): Promise<{ user: UserRecord, account: AccountRecord }>
+  /**
+   * Links the identity to `userId`, only while the user is active and, when `verifiedEmail` is given, still has
+   * that address, verified: one conditional statement (see LinkOutcome).
+   */
+  link (userId: string, account: NewAccount, verifiedEmail?: string): Promise<LinkOutcome>
+  /** Stamps a sign-in on the identity with what the provider said of the address (and the sealed tokens, when given). */
+  sighted (accountId: string, sighting: AccountSighting): Promise<void>
+  listForUser (userId: string): Promise<AccountRecord[]>
+  /**
+   * Removes the user's identity at `provider`, only while the user keeps a password or another identity; one
+   * user's unlinks are serialized, so two at once cannot leave the user with no way in.
+   */
+  unlink (userId: string, provider: string): Promise<UnlinkOutcome>
+  /** The sealed tokens kept for the user's identity at `provider`. */
+  findTokens (userId: string, provider: string): Promise<{ accountId: string, tokens: string | null } | undefined>
+  beginFlow (flow: NewOAuthFlow): Promise<void>
+  /** Consumes the live (unused, unexpired) flow of this state at this provider: one conditional statement. */
+  consumeFlow (stateHash: string, provider: string, now: Date): Promise<OAuthFlowRecord | undefined>
+  /** Gives a consumed flow its completion code. */
+  issueCode (code: CompletionCode): Promise<void>
+  /** Consumes a live completion code whose client challenge is `clientChallenge` (null: none was given). */
+  consumeCode (codeHash: string, clientChallenge: string | null, now: Date): Promise<ConsumedCompletion | undefined>
+}
+
 export interface MaintenanceStore {
   /**
    * Deletes ended (expired or revoked) sessions with all their refresh tokens, ended device tokens and ended
@@ -150,6 +187,8 @@ export interface AuthStore<M extends StoreMode = StoreMode> {
   /** One-time action tokens and the mail outbox. */
   readonly actions: ActionStore
   readonly maintenance: MaintenanceStore
+  /** Provider identities (needed by `providers`). */
+  readonly accounts?: AccountStore
 
   /** Resolves once the store can answer (its migrations applied); a failure is retried by the next call. */
   ready (): Promise<void>

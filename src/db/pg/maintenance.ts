@@ -1,7 +1,8 @@
 import { lte, or, sql } from 'drizzle-orm'
+import { endedFlows } from '../account-columns.ts'
 import type { MaintenanceStore } from '../store.ts'
 import type { PgContext } from './context.ts'
-import { actionTokens, deviceTokens, loginAttempts, refreshTokens, sessions } from './schema.ts'
+import { actionTokens, deviceTokens, loginAttempts, oauthFlows, refreshTokens, sessions } from './schema.ts'
 
 // One purge at a time across every instance on the database (a transaction-level advisory lock).
 const PURGE_LOCK = sql`select pg_try_advisory_xact_lock(hashtext('fastify-drizzle-auth:purge')) as locked`
@@ -25,7 +26,8 @@ export class PgMaintenanceStore implements MaintenanceStore {
       const devices = await tx.delete(deviceTokens).where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`))
       const counters = await tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now))
       const actions = await tx.delete(actionTokens).where(or(lte(actionTokens.expiresAt, now), sql`${actionTokens.usedAt} is not null`))
-      return [tokens, dead, devices, counters, actions].reduce((sum, result) => sum + Number(result.rowCount), 0)
+      const flows = await tx.delete(oauthFlows).where(endedFlows(oauthFlows, now))
+      return [tokens, dead, devices, counters, actions, flows].reduce((sum, result) => sum + Number(result.rowCount), 0)
     })
   }
 }

@@ -31,5 +31,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1796520023061,
     "breakpoints": true,
     "sql": "ALTER TABLE \"auth_sessions\" ADD COLUMN \"method\" text DEFAULT 'password' NOT NULL;"
+  },
+  {
+    "tag": "0005_provider_accounts",
+    "when": 1796526093545,
+    "breakpoints": true,
+    "sql": "CREATE TABLE \"auth_accounts\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"user_id\" text NOT NULL,\n\t\"provider\" text NOT NULL,\n\t\"subject\" text NOT NULL,\n\t\"email\" text,\n\t\"email_verified\" boolean DEFAULT false NOT NULL,\n\t\"tokens\" text,\n\t\"created_at\" timestamp (3) with time zone NOT NULL,\n\t\"last_login_at\" timestamp (3) with time zone\n);\n--> statement-breakpoint\nCREATE TABLE \"auth_oauth_flows\" (\n\t\"id\" text PRIMARY KEY NOT NULL,\n\t\"state_hash\" text NOT NULL,\n\t\"provider\" text NOT NULL,\n\t\"code_verifier\" text NOT NULL,\n\t\"nonce\" text NOT NULL,\n\t\"redirect_to\" text NOT NULL,\n\t\"link_user_id\" text,\n\t\"client_challenge\" text,\n\t\"created_at\" timestamp (3) with time zone NOT NULL,\n\t\"expires_at\" timestamp (3) with time zone NOT NULL,\n\t\"used_at\" timestamp (3) with time zone,\n\t\"code_hash\" text,\n\t\"code_user_id\" text,\n\t\"code_account_id\" text,\n\t\"code_expires_at\" timestamp (3) with time zone,\n\t\"code_used_at\" timestamp (3) with time zone,\n\tCONSTRAINT \"auth_oauth_flows_state_hash_unique\" UNIQUE(\"state_hash\"),\n\tCONSTRAINT \"auth_oauth_flows_code_hash_unique\" UNIQUE(\"code_hash\")\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX \"auth_accounts_provider_subject_idx\" ON \"auth_accounts\" USING btree (\"provider\",\"subject\");--> statement-breakpoint\nCREATE UNIQUE INDEX \"auth_accounts_user_provider_idx\" ON \"auth_accounts\" USING btree (\"user_id\",\"provider\");--> statement-breakpoint\nCREATE INDEX \"auth_oauth_flows_expires_at_idx\" ON \"auth_oauth_flows\" USING btree (\"expires_at\");"
   }
 ]

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { boolean, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 })
 
@@ -125,6 +125,53 @@ export const outbox = pgTable('auth_outbox', {
   lastError: text('last_error')
 }, (t) => [
   index('auth_outbox_available_at_idx').on(t.availableAt)
+])
+
+/**
+ * Provider identities (OpenID Connect or OAuth 2.0): one row per (provider, subject), each the way in to one
+ * user. `email` and `emailVerified` are what the provider last said. `tokens` holds the provider's own tokens,
+ * sealed (AES-256-GCM), only when the application asks to keep them.
+ */
+export const accounts = pgTable('auth_accounts', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull(),
+  provider: text('provider').notNull(),
+  subject: text('subject').notNull(),
+  email: text('email'),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  tokens: text('tokens'),
+  createdAt: timestamptz('created_at').notNull(),
+  lastLoginAt: timestamptz('last_login_at')
+}, (t) => [
+  uniqueIndex('auth_accounts_provider_subject_idx').on(t.provider, t.subject),
+  uniqueIndex('auth_accounts_user_provider_idx').on(t.userId, t.provider)
+])
+
+/**
+ * Provider sign-ins in flight, single use: what the callback needs (the state is stored only as its SHA-256
+ * hash), then, for a bearer client, the one-time completion code (also a hash) it exchanges for tokens.
+ */
+export const oauthFlows = pgTable('auth_oauth_flows', {
+  id: text('id').primaryKey(),
+  stateHash: text('state_hash').notNull().unique(),
+  provider: text('provider').notNull(),
+  codeVerifier: text('code_verifier').notNull(),
+  nonce: text('nonce').notNull(),
+  redirectTo: text('redirect_to').notNull(),
+  /** The signed-in user linking this provider; null for a sign-in. */
+  linkUserId: text('link_user_id'),
+  /** The bearer client's own PKCE challenge (S256), which its completion code is bound to; null for cookies. */
+  clientChallenge: text('client_challenge'),
+  createdAt: timestamptz('created_at').notNull(),
+  expiresAt: timestamptz('expires_at').notNull(),
+  usedAt: timestamptz('used_at'),
+  codeHash: text('code_hash').unique(),
+  codeUserId: text('code_user_id'),
+  codeAccountId: text('code_account_id'),
+  codeExpiresAt: timestamptz('code_expires_at'),
+  codeUsedAt: timestamptz('code_used_at')
+}, (t) => [
+  index('auth_oauth_flows_expires_at_idx').on(t.expiresAt)
 ])
 
 export type ActionTokenRow = typeof actionTokens.$inferSelect

@@ -1,6 +1,7 @@
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { AuthStore, StoreDiagnostics, StoreLogger } from '../store.ts'
+import { PgAccountStore } from './accounts.ts'
 import { PgActionStore } from './actions.ts'
 import type { PgContext } from './context.ts'
 import { PgDeviceStore } from './devices.ts'
@@ -41,6 +42,7 @@ export class PgAuthStore implements AuthStore<'async'> {
   readonly devices: PgDeviceStore
   readonly actions: PgActionStore
   readonly maintenance: PgMaintenanceStore
+  readonly accounts: PgAccountStore
   readonly #db: PgDatabase
   readonly #options: PgAuthStoreOptions
   #ready: Promise<void> | undefined
@@ -62,6 +64,7 @@ export class PgAuthStore implements AuthStore<'async'> {
     this.devices = new PgDeviceStore(context)
     this.actions = new PgActionStore(db, transaction, table, context.ready)
     this.maintenance = new PgMaintenanceStore(context)
+    this.accounts = new PgAccountStore(context)
   }
 
   setLogger (log: StoreLogger): void {

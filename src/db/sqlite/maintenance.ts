@@ -1,6 +1,7 @@
 import { lte, or, sql } from 'drizzle-orm'
+import { endedFlows } from '../account-columns.ts'
 import type { MaintenanceStore } from '../store.ts'
-import { actionTokens, deviceTokens, loginAttempts, refreshTokens, sessions } from './schema.ts'
+import { actionTokens, deviceTokens, loginAttempts, oauthFlows, refreshTokens, sessions } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 
 export class SqliteMaintenanceStore implements MaintenanceStore {
@@ -21,7 +22,8 @@ export class SqliteMaintenanceStore implements MaintenanceStore {
         .where(or(lte(deviceTokens.expiresAt, now), sql`${deviceTokens.revokedAt} is not null`)).run().changes
       const counters = tx.delete(loginAttempts).where(lte(loginAttempts.resetAt, now)).run().changes
       const actions = tx.delete(actionTokens).where(or(lte(actionTokens.expiresAt, now), sql`${actionTokens.usedAt} is not null`)).run().changes
-      return tokens + dead + devices + counters + actions
+      const flows = tx.delete(oauthFlows).where(endedFlows(oauthFlows, now)).run().changes
+      return tokens + dead + devices + counters + actions + flows
     }, { behavior: 'immediate' })
   }
 }

@@ -37,5 +37,11 @@ export const MIGRATIONS: readonly EmbeddedMigration[] = [
     "when": 1796520021731,
     "breakpoints": true,
     "sql": "ALTER TABLE `auth_sessions` ADD `method` text DEFAULT 'password' NOT NULL;"
+  },
+  {
+    "tag": "0006_provider_accounts",
+    "when": 1796526092746,
+    "breakpoints": true,
+    "sql": "CREATE TABLE `auth_accounts` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`user_id` text NOT NULL,\n\t`provider` text NOT NULL,\n\t`subject` text NOT NULL,\n\t`email` text,\n\t`email_verified` integer DEFAULT false NOT NULL,\n\t`tokens` text,\n\t`created_at` integer NOT NULL,\n\t`last_login_at` integer\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `auth_accounts_provider_subject_idx` ON `auth_accounts` (`provider`,`subject`);--> statement-breakpoint\nCREATE UNIQUE INDEX `auth_accounts_user_provider_idx` ON `auth_accounts` (`user_id`,`provider`);--> statement-breakpoint\nCREATE TABLE `auth_oauth_flows` (\n\t`id` text PRIMARY KEY NOT NULL,\n\t`state_hash` text NOT NULL,\n\t`provider` text NOT NULL,\n\t`code_verifier` text NOT NULL,\n\t`nonce` text NOT NULL,\n\t`redirect_to` text NOT NULL,\n\t`link_user_id` text,\n\t`client_challenge` text,\n\t`created_at` integer NOT NULL,\n\t`expires_at` integer NOT NULL,\n\t`used_at` integer,\n\t`code_hash` text,\n\t`code_user_id` text,\n\t`code_account_id` text,\n\t`code_expires_at` integer,\n\t`code_used_at` integer\n);\n--> statement-breakpoint\nCREATE UNIQUE INDEX `auth_oauth_flows_state_hash_unique` ON `auth_oauth_flows` (`state_hash`);--> statement-breakpoint\nCREATE UNIQUE INDEX `auth_oauth_flows_code_hash_unique` ON `auth_oauth_flows` (`code_hash`);--> statement-breakpoint\nCREATE INDEX `auth_oauth_flows_expires_at_idx` ON `auth_oauth_flows` (`expires_at`);"
   }
 ]

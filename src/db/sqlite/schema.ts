@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 const now = sql`(cast(unixepoch('subsecond') * 1000 as integer))`
 
@@ -135,6 +135,53 @@ export const outbox = sqliteTable('auth_outbox', {
   lastError: text('last_error')
 }, (t) => [
   index('auth_outbox_available_at_idx').on(t.availableAt)
+])
+
+/**
+ * Provider identities (OpenID Connect or OAuth 2.0): one row per (provider, subject), each the way in to one
+ * user. `email` and `emailVerified` are what the provider last said. `tokens` holds the provider's own tokens,
+ * sealed (AES-256-GCM), only when the application asks to keep them.
+ */
+export const accounts = sqliteTable('auth_accounts', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull(),
+  provider: text('provider').notNull(),
+  subject: text('subject').notNull(),
+  email: text('email'),
+  emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
+  tokens: text('tokens'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  lastLoginAt: integer('last_login_at', { mode: 'timestamp_ms' })
+}, (t) => [
+  uniqueIndex('auth_accounts_provider_subject_idx').on(t.provider, t.subject),
+  uniqueIndex('auth_accounts_user_provider_idx').on(t.userId, t.provider)
+])
+
+/**
+ * Provider sign-ins in flight, single use: what the callback needs (the state is stored only as its SHA-256
+ * hash), then, for a bearer client, the one-time completion code (also a hash) it exchanges for tokens.
+ */
+export const oauthFlows = sqliteTable('auth_oauth_flows', {
+  id: text('id').primaryKey(),
+  stateHash: text('state_hash').notNull().unique(),
+  provider: text('provider').notNull(),
+  codeVerifier: text('code_verifier').notNull(),
+  nonce: text('nonce').notNull(),
+  redirectTo: text('redirect_to').notNull(),
+  /** The signed-in user linking this provider; null for a sign-in. */
+  linkUserId: text('link_user_id'),
+  /** The bearer client's own PKCE challenge (S256), which its completion code is bound to; null for cookies. */
+  clientChallenge: text('client_challenge'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+  codeHash: text('code_hash').unique(),
+  codeUserId: text('code_user_id'),
+  codeAccountId: text('code_account_id'),
+  codeExpiresAt: integer('code_expires_at', { mode: 'timestamp_ms' }),
+  codeUsedAt: integer('code_used_at', { mode: 'timestamp_ms' })
+}, (t) => [
+  index('auth_oauth_flows_expires_at_idx').on(t.expiresAt)
 ])
 
 export type ActionTokenRow = typeof actionTokens.$inferSelect

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { AuthStore, StoreDiagnostics } from '../store.ts'
+import { SqliteAccountStore } from './accounts.ts'
 import { SqliteActionStore } from './actions.ts'
 import { SqliteDeviceStore } from './devices.ts'
 import { SqliteLimitStore } from './limits.ts'
@@ -31,6 +32,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
   readonly devices: SqliteDeviceStore
   readonly actions: SqliteActionStore
   readonly maintenance: SqliteMaintenanceStore
+  readonly accounts: SqliteAccountStore
   readonly #onClose: (() => void | Promise<void>) | undefined
   readonly #lookup: SqliteSessionLookup
 
@@ -47,6 +49,7 @@ export class SqliteAuthStore implements AuthStore<'sync'> {
     this.devices = new SqliteDeviceStore(db, q)
     this.actions = new SqliteActionStore(db, table)
     this.maintenance = new SqliteMaintenanceStore(db)
+    this.accounts = new SqliteAccountStore(db, table)
   }
 
   async ready (): Promise<void> {}
