@@ -15,7 +15,7 @@ app.get('/me-stateless', {
   config: { authenticate: false },
   onRequest: async (request) => {
     const claims = verifyStateless((request.headers.authorization ?? '').slice(7)) as { sub: string }
-    request.auth = { scopes: [claims.sub], sessionId: null, tokenStatus: 'valid', transport: 'bearer' }
+    request.auth = { scopes: [claims.sub], sessionId: null, tokenStatus: 'valid', transport: 'bearer', amr: [] }
   }
 }, async (request) => ({ id: request.auth.scopes[0] }))
 

@@ -14,8 +14,10 @@ export type ScopesFor = (user: AuthUser) => readonly string[]
 export type SetUser = (request: FastifyRequest, user: AuthUser | AnonymousUser) => void
 
 function info (tokenStatus: AuthInfo['tokenStatus'], transport: AuthInfo['transport']): AuthInfo {
-  return Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus, transport })
+  return Object.freeze({ scopes: Object.freeze([]), sessionId: null, tokenStatus, transport, amr: Object.freeze([]) })
 }
+/** Tokens signed before `amr` was: every session then was made with a password. */
+const PASSWORD_AMR: readonly string[] = Object.freeze(['pwd'])
 const ABSENT = info('absent', null)
 const REJECTED = { bearer: info('rejected', 'bearer'), cookie: info('rejected', 'cookie') }
 const UNAVAILABLE = { bearer: info('unavailable', 'bearer'), cookie: info('unavailable', 'cookie') }
@@ -101,7 +103,7 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
     getService().verifyAccessToken(token, (err, verified) => {
       // The service hands on AuthErrors only; a store failure is 'unavailable' (the token may be fine).
       if (err !== null) return anonymous(request, err instanceof ServiceUnavailableError ? UNAVAILABLE[transport] : REJECTED[transport], done)
-      const { user, sessionId } = verified!
+      const { user, sessionId, claims } = verified!
       if (checkCsrf && settings.doubleSubmit && !doubleSubmitMatches(request, getService().config.secret, sessionId)) {
         return csrfRejected(request, request.headers['x-csrf-token'] === undefined ? 'no X-CSRF-Token header' : 'X-CSRF-Token does not match the session', done)
       }
@@ -112,7 +114,7 @@ export function createBearerHook (getService: () => AuthService, scopesFor: Scop
         return anonymous(request, REJECTED[transport], done, scopesFailed as Error)
       }
       setUser(request, user)
-      request.auth = { scopes, sessionId, tokenStatus: 'valid', transport }
+      request.auth = { scopes, sessionId, tokenStatus: 'valid', transport, amr: claims.amr ?? PASSWORD_AMR }
       done()
     })
   }

@@ -15,6 +15,8 @@ export interface AuthInfo {
   readonly tokenStatus: TokenStatus
   /** How the token came: an `Authorization: Bearer` header or the access cookie; null when none came. */
   readonly transport: 'bearer' | 'cookie' | null
+  /** How the session was made (RFC 8176): `pwd`, `oauth`; empty without a valid token. */
+  readonly amr: readonly string[]
 }
 
 // @ts-ignore: @fastify/jwt is an optional peer. Where it is installed, its `request.user` is typed as the

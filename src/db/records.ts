@@ -33,7 +33,7 @@ export interface NewSession {
   expiresAt: Date
   userAgent: string | null
   ip: string | null
-  /** How it was made (default 'password'). */
+  /** How it was made: 'password' (the default) or 'oauth:<provider>'. */
   method?: string
 }
 
@@ -82,7 +82,7 @@ export interface NewDeviceToken {
 
 /** What happened to a refresh token presented for rotation. */
 export type RotationResult =
-  | { outcome: 'rotated', sessionId: string, userId: string, generation: number, /** When the session ends. */ expiresAt: Date }
+  | { outcome: 'rotated', sessionId: string, userId: string, generation: number, /** When the session ends. */ expiresAt: Date, /** How it was made (optional for older stores: 'password'). */ method?: string }
   | { outcome: 'unknown' }
   | {
     outcome: 'spent'

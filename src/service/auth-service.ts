@@ -10,6 +10,7 @@ import { OutboxDelivery } from './outbox-delivery.ts'
 import { OutboxSeal } from './outbox-seal.ts'
 import { PasswordFlows } from './password-flows.ts'
 import { SessionFlows } from './session-flows.ts'
+import { SessionOpener } from './session-opener.ts'
 import { RefreshTokens } from './refresh-tokens.ts'
 import { AUTH_EVENT_NAMES, type AuthEventListener, type AuthEventName, AuthEventEmitter, type AuthEvents, type AuthLogger, consoleLogger } from './events.ts'
 import { AttemptLimiter } from './limits.ts'
@@ -67,9 +68,8 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
       this.#events.emit('rate_limit_exceeded', event)
     })
     const refreshTokens = new RefreshTokens(this.config.secret, this.config.clock)
-    this.#login = new LoginFlow({
-      config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, codec: this.#codec, refreshTokens
-    })
+    const opener = new SessionOpener({ config: this.config, db: this.#db, events: this.#events, codec: this.#codec, refreshTokens })
+    this.#login = new LoginFlow({ config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, opener })
     this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
     this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, refreshTokens, events: this.#events, log: this.#log })
     const base = { clock: this.config.clock, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }

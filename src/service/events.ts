@@ -6,7 +6,8 @@ export type LoginFailureReason = 'not_found' | 'inactive' | 'bad_password' | 'cr
 /** Every event the service emits, with its payload. Payloads never hold a password, token or hash. */
 export interface AuthEvents {
   user_registered: { user: AuthUser }
-  user_login: { user: AuthUser, sessionId: string, ip: string | null, userAgent: string | null }
+  /** `method`: what proved who it is; `provider`: which identity provider, for `oauth`. */
+  user_login: { user: AuthUser, sessionId: string, ip: string | null, userAgent: string | null, method: 'password' | 'oauth', provider?: string }
   user_login_failed: { email: string, reason: LoginFailureReason, ip: string | null }
   user_logout: { userId: string, sessionId: string | null }
   /** A session ended from the session list: one (`sessionId`), or every other one (`sessionId` null, `count`). */

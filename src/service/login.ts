@@ -1,39 +1,18 @@
-import type { AttemptSettlement, NewSession } from '../db/store.ts'
 import type { ResolvedConfig } from './config.ts'
 import { AuthenticationError, EmailNotVerifiedError } from '../errors.ts'
 import { objectArgument, optionalString } from './arguments.ts'
 import { normalizeEmail } from './email.ts'
 import type { AuthEventEmitter, LoginFailureReason } from './events.ts'
 import { type AttemptLimiter, ipKey } from './limits.ts'
-import type { RefreshTokens } from './refresh-tokens.ts'
 import type { PasswordHasher, Slot } from './passwords.ts'
 import type { LoginOptions, LoginResult } from './results.ts'
 import type { StoreAccess } from './store-access.ts'
-import {
-  type AccessTokenCodec, hashDeviceToken, hashRefreshToken, isDeviceTokenShape, newDeviceToken, newSessionId
-} from './tokens.ts'
-import { toAuthUser, withoutHash } from './user.ts'
+import { MAX_USER_AGENT, type SessionOpener } from './session-opener.ts'
+import { hashDeviceToken, isDeviceTokenShape } from './tokens.ts'
 
-/** The longest user agent a session records (the rest is cut). */
-export const MAX_USER_AGENT = 512
+export { MAX_USER_AGENT }
 
 const INVALID_CREDENTIALS = 'Invalid credentials'
-
-interface OpenSession {
-  onDevice: boolean
-  presented: string | undefined
-  settle: AttemptSettlement | undefined
-  userAgent: string | null
-  ip: string | null
-}
-
-interface OpenedSession {
-  now: Date
-  sessionId: string
-  refreshToken: string
-  deviceToken: string
-  session: NewSession
-}
 
 export interface LoginDependencies {
   config: ResolvedConfig
@@ -41,8 +20,7 @@ export interface LoginDependencies {
   passwords: PasswordHasher
   limits: AttemptLimiter
   events: AuthEventEmitter
-  codec: AccessTokenCodec
-  refreshTokens: RefreshTokens
+  opener: SessionOpener
 }
 
 /**
@@ -57,7 +35,7 @@ export class LoginFlow {
   }
 
   async run (email: string, password: string, options: LoginOptions): Promise<LoginResult> {
-    const { config, db, passwords, limits, events, codec } = this.#d
+    const { config, db, passwords, limits, events } = this.#d
     const { ip: givenIp, userAgent: givenAgent, claims, deviceToken: givenDevice } = objectArgument(options, 'options')
     const ip = optionalString(givenIp, 'options.ip')
     // Recorded for the session list, capped: a header is the client's to make as long as it likes.
@@ -94,38 +72,16 @@ export class LoginFlow {
       const passwordHash = await this.#rehash(found.id, found.passwordHash!, String(password), slot)
       // Opened, its counts settled, while the slot is held: correct logins counted and not yet settled never
       // outnumber the slots, so concurrent correct logins cannot fill a limit.
-      const opened = await this.#open(found.id, passwordHash, { onDevice: attempt.onDevice, presented, settle: attempt.settlement, userAgent, ip })
+      const user = { ...found, passwordHash }
+      const opened = await this.#d.opener.open({ user, method: 'password', device: attempt.onDevice ? presented : undefined, settle: attempt.settlement, userAgent, ip })
       if (opened === undefined) {
         // A password change or deactivation committed while the password was being compared: it wins.
         events.emit('user_login_failed', { email: normalized, reason: 'credentials_changed', ip })
         throw new AuthenticationError(INVALID_CREDENTIALS, 'invalid_credentials')
       }
-      return { user: found, ...opened }
+      return { user, opened }
     }, address)
-
-    const { user, now, sessionId, refreshToken, deviceToken, session } = checked
-    const authUser = toAuthUser(withoutHash({ ...user, lastLogin: now }))
-    const tokens = {
-      accessToken: codec.sign(user.id, sessionId, claims), refreshToken, tokenType: 'bearer' as const, expiresIn: codec.ttl, sessionId, sessionExpiresAt: session.expiresAt
-    }
-    events.emit('user_login', { user: authUser, sessionId, ip, userAgent })
-    return { ...tokens, user: authUser, sessionId, tokens, deviceToken }
-  }
-
-  /** Creates the session (with its device token, settling the counts) while the checked hash is still the user's. */
-  async #open (userId: string, passwordHash: string, how: OpenSession): Promise<OpenedSession | undefined> {
-    const { config, db, refreshTokens } = this.#d
-    const now = new Date(config.clock())
-    const sessionId = newSessionId()
-    const refreshToken = refreshTokens.issue(sessionId)
-    const deviceToken = how.onDevice ? how.presented! : newDeviceToken()
-    const session = {
-      id: sessionId, userId, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000), userAgent: how.userAgent, ip: how.ip
-    }
-    const device = how.onDevice ? undefined : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
-    // The counts are settled in the session's own transaction: a login makes four store calls in all.
-    const created = await db.call((store) => store.sessions.create(session, hashRefreshToken(refreshToken), { passwordHash }, { device, settle: how.settle }))
-    return created ? { now, sessionId, refreshToken, deviceToken, session } : undefined
+    return this.#d.opener.result(checked.user, checked.opened, { method: 'password', claims, ip, userAgent })
   }
 
   /**

@@ -1,3 +1,4 @@
+import { amrOf } from './amr.ts'
 import type { ResolvedConfig } from './config.ts'
 import { describeError, TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.ts'
 import { refusal } from './access.ts'
@@ -40,8 +41,8 @@ export class SessionFlows {
     const idleCutoff = idle === undefined ? undefined : new Date(now.getTime() - idle * 1000)
     const result = await d.db.call((store) => store.sessions.rotateRefreshToken(hash, hashRefreshToken(next), now, { ip, idleCutoff }))
     if (result.outcome === 'rotated') {
-      const { userId, expiresAt } = result
-      return { accessToken: d.codec.sign(userId, sessionId), refreshToken: next, tokenType: 'bearer', expiresIn: d.codec.ttl, sessionId, sessionExpiresAt: expiresAt }
+      const { userId, expiresAt, method } = result
+      return { accessToken: d.codec.sign(userId, sessionId, {}, amrOf(method)), refreshToken: next, tokenType: 'bearer', expiresIn: d.codec.ttl, sessionId, sessionExpiresAt: expiresAt }
     }
     if (result.outcome === 'spent') {
       const verdict = refusal(result, now, d.config.refreshReuseGraceSeconds, idleCutoff)

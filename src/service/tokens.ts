@@ -26,6 +26,8 @@ export interface AccessClaims {
   exp: number
   iss?: string
   aud?: string | string[]
+  /** How the session was made: `pwd` (password) or `oauth` (an identity provider); absent in tokens signed before it was added. */
+  amr?: string[]
   [claim: string]: unknown
 }
 
@@ -37,7 +39,7 @@ const DEVICE_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/u
 /** Header parameters that point at keys: never honoured, since the key is pinned. */
 const KEY_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'kid', 'crit']
 const VERIFIED_CACHE_SIZE = 10_000
-const RESERVED_CLAIMS = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'exp', 'nbf', 'iss', 'aud'])
+const RESERVED_CLAIMS = new Set(['sub', 'sid', 'jti', 'typ', 'iat', 'exp', 'nbf', 'iss', 'aud', 'amr'])
 
 /**
  * Signs and verifies access tokens with fast-jwt (the engine of @fastify/jwt), so the service needs no
@@ -102,13 +104,14 @@ export class AccessTokenCodec {
     return this.#verified.size
   }
 
-  sign (sub: string, sid: string, extraClaims: Record<string, unknown> = {}): string {
+  /** `amr`: how the session was made (RFC 8176 values), signed as the `amr` claim. */
+  sign (sub: string, sid: string, extraClaims: Record<string, unknown> = {}, amr: readonly string[] = ['pwd']): string {
     const claims: Record<string, unknown> = {}
     for (const [name, value] of Object.entries(extraClaims)) {
       if (!RESERVED_CLAIMS.has(name)) claims[name] = value
     }
     // iat in seconds with its fraction: fast-jwt floors it and counts exp from it, as from its own clock.
-    return this.#sign({ ...claims, sub, sid, typ: 'access', jti: randomBytes(16).toString('base64url'), iat: this.#settings.clock() / 1000 })
+    return this.#sign({ ...claims, sub, sid, amr, typ: 'access', jti: randomBytes(16).toString('base64url'), iat: this.#settings.clock() / 1000 })
   }
 
   /** Verifies signature and every claim; raises TokenExpiredError or TokenInvalidError. */

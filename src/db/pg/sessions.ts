@@ -70,8 +70,8 @@ export class PgSessionStore implements SessionStore<'async'>, ManyLookups<'async
         // Rows per session stay at two: the new token and the one just used (for the grace window's answer).
         await tx.delete(refreshTokens).where(and(eq(refreshTokens.sessionId, consumed.sessionId), lt(refreshTokens.generation, consumed.generation)))
         const [session] = await tx.update(sessions).set({ lastUsedAt: now, ...(context.ip == null ? {} : { ip: context.ip }) })
-          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt })
-        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation, expiresAt: session.expiresAt }
+          .where(eq(sessions.id, consumed.sessionId)).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt, method: sessions.method })
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session.userId, generation, expiresAt: session.expiresAt, method: session.method }
       }
       return this.#spent(tx, oldHash)
     })

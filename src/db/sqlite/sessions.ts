@@ -44,7 +44,7 @@ export class SqliteSessionStore implements SessionStore<'sync'>, ManyLookups<'sy
         q.insertRefreshToken.run({ tokenHash: newHash, sessionId: consumed.sessionId, generation, createdAt: now })
         q.dropOlderRefreshTokens.run({ sessionId: consumed.sessionId, generation: consumed.generation })
         const session = q.touchSession.get({ nowMs: now.getTime(), sessionId: consumed.sessionId, ip: context.ip ?? null })
-        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation, expiresAt: session!.expiresAt }
+        return { outcome: 'rotated', sessionId: consumed.sessionId, userId: session!.userId, generation, expiresAt: session!.expiresAt, method: session!.method }
       }
       const spent = q.spentRefreshToken.get({ tokenHash: oldHash })
       if (spent === undefined) return { outcome: 'unknown' }

@@ -64,7 +64,7 @@ function sessionStatements (db: SqliteDatabase, usersTable: typeof users) {
     dropOlderRefreshTokens: db.delete(refreshTokens)
       .where(and(eq(refreshTokens.sessionId, p('sessionId')), sql`${refreshTokens.generation} < ${p('generation')}`)).prepare(),
     touchSession: db.update(sessions).set({ lastUsedAt: sql`${p('nowMs')}`, ip: sql`coalesce(${p('ip')}, ${sessions.ip})` })
-      .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt }).prepare(),
+      .where(eq(sessions.id, p('sessionId'))).returning({ userId: sessions.userId, expiresAt: sessions.expiresAt, method: sessions.method }).prepare(),
     spentRefreshToken: db.select({
       generation: refreshTokens.generation,
       usedAt: refreshTokens.usedAt,
