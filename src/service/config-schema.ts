@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import type { Table } from 'drizzle-orm'
 import type { AnyAuthStore } from '../db/store.ts'
 import { custom, group, option, type OptionsInput } from '../lib/option-schema.ts'
+import { OAUTH_OPTIONS } from '../oauth/oauth-schema.ts'
 import { ACCOUNT_OPTIONS } from './account-schema.ts'
 import type { AuthLogger } from './events.ts'
 import type { PasswordValidator } from './validators.ts'
@@ -102,7 +103,8 @@ export const SERVICE_OPTIONS = {
     must: 'an object with warn and error methods (a pino or Fastify logger)',
     defaultText: "Fastify's logger (plugin), console (service)"
   }),
-  ...ACCOUNT_OPTIONS
+  ...ACCOUNT_OPTIONS,
+  ...OAUTH_OPTIONS
 } as const
 
 /** The keys accepted by `configure()`, `new AuthService()` and the plugin. */

@@ -4,6 +4,7 @@ import { type OptionsResolved, resolveOptions } from '../lib/option-schema.ts'
 import { ACCOUNT_OPTIONS } from './account-schema.ts'
 import { resolveAccountConfig, type ResolvedAccountConfig } from './account-config.ts'
 import { type AuthConfig, SERVICE_OPTIONS } from './config-schema.ts'
+import { providersShortfall } from '../oauth/providers.ts'
 import { checkUsersTableShape } from './users-table.ts'
 import { defaultValidators, type PasswordValidator } from './validators.ts'
 
@@ -56,6 +57,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   const { database, postgresPool, migrate, sessionCache, secret, passwordValidators, ...rest } = options
   const usersTable = checkUsersTableShape(options.usersTable)
   const account = resolveAccountConfig(options)
+  checkProviders(options)
   for (const key of Object.keys(ACCOUNT_OPTIONS) as Array<keyof typeof ACCOUNT_OPTIONS>) delete (rest as Partial<Resolved>)[key]
   return {
     ...rest,
@@ -93,6 +95,18 @@ function resolveSessionCache ({ enabled, maxStalenessMs }: Resolved['sessionCach
     throw new ConfigurationError('fastify-drizzle-auth: `sessionCache` applies to `database`; with `store`, pass it to pgStore(url, { sessionCache: { maxStalenessMs } })')
   }
   return { maxStalenessMs }
+}
+
+function checkProviders ({ providers, oauth }: Resolved): void {
+  if (providers === undefined || Object.keys(providers).length === 0) return
+  const missing = providersShortfall(providers)
+  if (missing !== undefined) throw new ConfigurationError(`fastify-drizzle-auth: \`providers\`: ${missing}`)
+  if (oauth.callbackBaseUrl === undefined) {
+    throw new ConfigurationError("fastify-drizzle-auth: `oauth.callbackBaseUrl` is required with `providers`: the public URL of the bundled routes, e.g. 'https://api.example.com/auth'")
+  }
+  if (oauth.allowedRedirects.length === 0) {
+    throw new ConfigurationError("fastify-drizzle-auth: `oauth.allowedRedirects` is required with `providers`: where browsers may return after signing in, e.g. ['https://app.example']")
+  }
 }
 
 const STORE_FACETS = ['users', 'sessions', 'limits', 'devices', 'actions', 'maintenance'] as const

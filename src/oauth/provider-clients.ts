@@ -1,0 +1,68 @@
+import * as client from 'openid-client'
+import { ProviderUnavailableError } from './errors.ts'
+import { isLoopback, type ProviderDefinition } from './providers.ts'
+
+/** How long a failed discovery is not retried (a burst of sign-ins while the provider is down asks it once). */
+const RETRY_AFTER_FAILURE_MS = 2000
+
+interface Entry {
+  config: Promise<client.Configuration> | undefined
+  failedAt: number
+  failure: unknown
+}
+
+/**
+ * openid-client configurations, one per provider: an OIDC provider's comes from discovery, fetched once and
+ * kept; a failed discovery is not kept, so the next sign-in (after a short pause) asks again. GitHub's is
+ * made from its fixed endpoints.
+ */
+export class ProviderClients {
+  readonly #providers: Readonly<Record<string, ProviderDefinition>>
+  readonly #timeout: number
+  readonly #clock: () => number
+  readonly #entries = new Map<string, Entry>()
+
+  constructor (providers: Readonly<Record<string, ProviderDefinition>>, timeoutSeconds: number, clock: () => number) {
+    this.#providers = providers
+    this.#timeout = timeoutSeconds
+    this.#clock = clock
+  }
+
+  /** The provider's configuration; ProviderUnavailableError when it cannot be had now. */
+  async configuration (name: string): Promise<client.Configuration> {
+    let entry = this.#entries.get(name)
+    if (entry === undefined) this.#entries.set(name, entry = { config: undefined, failedAt: -Infinity, failure: undefined })
+    if (entry.config === undefined) {
+      if (this.#clock() - entry.failedAt < RETRY_AFTER_FAILURE_MS) throw new ProviderUnavailableError(name, { cause: entry.failure })
+      const made = this.#make(this.#providers[name])
+      entry.config = made
+      made.catch((err: unknown) => {
+        entry.config = undefined
+        entry.failedAt = this.#clock()
+        entry.failure = err
+      })
+    }
+    try {
+      return await entry.config
+    } catch (err) {
+      throw new ProviderUnavailableError(name, { cause: err })
+    }
+  }
+
+  async #make (provider: ProviderDefinition): Promise<client.Configuration> {
+    const insecure = isLoopback(new URL(provider.issuer).hostname)
+    let config: client.Configuration
+    if (provider.kind === 'github') {
+      const { authorization, token } = provider.endpoints!
+      config = new client.Configuration({ issuer: provider.issuer, authorization_endpoint: authorization, token_endpoint: token }, provider.clientId, provider.clientSecret)
+      if (insecure) client.allowInsecureRequests(config)
+    } else {
+      config = await client.discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
+        execute: insecure ? [client.allowInsecureRequests] : [],
+        timeout: this.#timeout
+      })
+    }
+    config.timeout = this.#timeout
+    return config
+  }
+}
