@@ -152,7 +152,7 @@ export class InvalidEmailError extends AuthError {
   override readonly code = 'invalid_email'
 }
 
-export type ConflictCode = 'email_taken' | 'field_taken' | 'refresh_in_progress' | 'already_verified' | 'email_unchanged'
+export type ConflictCode = 'email_taken' | 'field_taken' | 'refresh_in_progress' | 'already_verified' | 'email_unchanged' | 'no_password'
 
 export class ConflictError extends AuthError {
   override readonly statusCode = 409

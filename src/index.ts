@@ -40,9 +40,15 @@ export {
   RateLimitError, ServiceUnavailableError, BusyError, InvalidArgumentError, InvalidFieldError, LoginRequiredError, InsufficientScopeError, CsrfRejectedError, MissingRefreshTokenError,
   InvalidActionTokenError, EmailNotVerifiedError, SessionNotFoundError, UseLogoutError
 } from './errors.ts'
+export { oidc, google, microsoft, github } from './oauth/providers.ts'
+export type { ProviderDefinition, OidcSettings, MicrosoftSettings, GitHubSettings, GitHubEndpoints } from './oauth/providers.ts'
+export type { ProviderSignIn, StartOptions, Completion, CallbackOutcome, ProviderToken } from './oauth/sign-in.ts'
+export { ProviderSignInError, ProviderUnavailableError, PROVIDER_ERRORS } from './oauth/errors.ts'
+export type { ProviderErrorCode } from './oauth/errors.ts'
 export { MIGRATIONS_TABLE, MIGRATIONS_SCHEMA } from './db/migrations-table.ts'
 export type {
-  AnyAuthStore, AuthStore, UserStore, SessionStore, LimitStore, DeviceStore, ActionStore, MaintenanceStore,
+  AnyAuthStore, AuthStore, UserStore, SessionStore, LimitStore, DeviceStore, ActionStore, MaintenanceStore, AccountStore,
+  AccountRecord, AccountSighting, CompletionCode, ConsumedCompletion, LinkOutcome, NewAccount, NewOAuthFlow, OAuthFlowRecord, UnlinkOutcome,
   AttemptCount, AttemptLimit, AttemptOutcome, AttemptSettlement, DeviceCheck, LoginPeek, CheckedCredentials, FoundSession, ModeResult,
   NewDeviceToken, NewSession, NewUserRecord, PublicUserRecord, RotationResult, SessionExtras, SessionState, StoreLogger, StoreMode, UserPatch, UserRecord,
   ActionPurpose, ActionTokenRecord, ClaimedOutboxMessage, ConsumedAction, EmailChangeResult, NewActionToken, NewOutboxMessage,

@@ -46,13 +46,21 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
     // Fastify's own `prefix` of this registration composes with `routes.prefix`, as nested prefixes do.
     const prefix = `${resolved.prefix}${resolved.routes.prefix}`
     await fastify.register(authRoutes, {
-      ...resolved.routes, prefix, service, transport: resolved.transport, refreshPath: resolved.transport.refreshOnRoot ? '/' : `${prefix}/refresh`, accountRoutes: config.account.mailer !== undefined
+      ...resolved.routes,
+      prefix,
+      service,
+      transport: resolved.transport,
+      refreshPath: resolved.transport.refreshOnRoot ? '/' : `${prefix}/refresh`,
+      accountRoutes: config.account.mailer !== undefined,
+      providerRoutes: Object.keys(config.providers ?? {}).length > 0
     })
   }
 
   const stopPurging = schedulePurge(fastify, service, config.purgeIntervalSeconds)
   // Mail goes out once the server is ready: a message queued by an earlier run (or a crashed one) included.
   if (config.account.mailer !== undefined) fastify.addHook('onReady', async () => { service().startMailDelivery() })
+  // Discovery documents are fetched at start; a provider that cannot be reached is a warning, not a failed start.
+  if (config.providers !== undefined) fastify.addHook('onReady', async () => { void service().oauth.warmUp((details, message) => fastify.log.warn(details, message)) })
   fastify.addHook('onClose', async () => {
     stopPurging()
     if (config.account.mailer !== undefined) await service().stopMailDelivery()

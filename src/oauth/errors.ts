@@ -13,8 +13,7 @@ export const PROVIDER_ERRORS = {
   account_linked_elsewhere: 409,
   provider_already_linked: 409,
   last_sign_in_method: 409,
-  account_not_linked: 404,
-  no_password: 409
+  account_not_linked: 404
 } as const
 
 export type ProviderErrorCode = keyof typeof PROVIDER_ERRORS

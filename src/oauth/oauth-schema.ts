@@ -14,7 +14,7 @@ export function isRedirectBase (value: unknown): boolean {
 
 export const OAUTH_OPTIONS = {
   providers: custom<Readonly<Record<string, ProviderDefinition>>>(isObject, {
-    doc: "sign-in through identity providers, by name: `{ google: google({ clientId, clientSecret }), github: github({...}), corp: oidc({ issuer, clientId, clientSecret }) }` (see [Providers](providers.md))",
+    doc: 'sign-in through identity providers, by name: `{ google: google({ clientId, clientSecret }), github: github({...}), corp: oidc({ issuer, clientId, clientSecret }) }` (see [Providers](providers.md))',
     must: 'an object of providers by name, each made by oidc(), google(), microsoft() or github()'
   }),
   oauth: group('provider sign-in settings (with `providers`)', {

@@ -10,6 +10,7 @@ import { refreshRoute } from './refresh.ts'
 import type { MeField, RegisterField } from './options.ts'
 import { registerRoute } from './register.ts'
 import { sessionRoutes } from './sessions.ts'
+import { oauthRoutes } from './oauth.ts'
 import { emailChangeRoutes } from './email-change.ts'
 import { passwordResetRoutes } from './password-reset.ts'
 import { verifyEmailRoutes } from './verify-email.ts'
@@ -28,6 +29,8 @@ export interface AuthRoutesOptions {
   refreshPath: string
   /** Mount the email verification, password reset and email change routes (a `mailer` is configured). */
   accountRoutes: boolean
+  /** Mount the provider sign-in routes (`providers` are configured). */
+  providerRoutes: boolean
 }
 
 export interface RouteContext extends Pick<AuthRoutesOptions, 'service' | 'bodyLimit' | 'registerFields' | 'meFields' | 'transport' | 'refreshPath'> {
@@ -91,6 +94,7 @@ export async function authRoutes (fastify: FastifyInstance, options: AuthRoutesO
   refreshRoute(fastify, context)
   passwordRoute(fastify, context)
   sessionRoutes(fastify, context)
+  if (options.providerRoutes) oauthRoutes(fastify, context)
   if (options.accountRoutes) {
     verifyEmailRoutes(fastify, context)
     passwordResetRoutes(fastify, context)

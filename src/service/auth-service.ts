@@ -2,7 +2,7 @@ import type { Table } from 'drizzle-orm'
 import { type AuthConfig, getConfig, type ResolvedConfig, resolveConfig, takeHandover, withHandover } from './config.ts'
 import type { AnyAuthStore, UserRecord } from '../db/store.ts'
 import { AccountFlows, type AccountRequestOptions, type EmailConfirmOptions } from './account-flows.ts'
-import { InvalidArgumentError, TokenInvalidError } from '../errors.ts'
+import { ConfigurationError, InvalidArgumentError, TokenInvalidError } from '../errors.ts'
 import { AccessVerifier } from './access.ts'
 import { objectArgument, optionalString } from './arguments.ts'
 import { LoginFlow } from './login.ts'
@@ -21,6 +21,7 @@ import { AccessTokenCodec } from './tokens.ts'
 import type { AuthUser } from './user.ts'
 import type { RegisterFields } from './user-fields.ts'
 import { RegistrationFlow } from './registration.ts'
+import { ProviderSignIn, type ProviderToken } from '../oauth/sign-in.ts'
 import { type ListedSession, UserAdmin } from './user-admin.ts'
 
 const BEARER_PREFIX = "Token is invalid: pass the token alone, without the 'Bearer ' scheme of the Authorization header"
@@ -54,6 +55,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
   readonly #sessions: SessionFlows
   readonly #registration: RegistrationFlow<TUsers>
   readonly #admin: UserAdmin
+  readonly #oauth: ProviderSignIn
 
   constructor (config?: AuthConfig & { usersTable?: TUsers }) {
     this.config = takeHandover() ?? (config === undefined ? getConfig() : resolveConfig(config))
@@ -70,6 +72,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     const refreshTokens = new RefreshTokens(this.config.secret, this.config.clock)
     const opener = new SessionOpener({ config: this.config, db: this.#db, events: this.#events, codec: this.#codec, refreshTokens })
     this.#login = new LoginFlow({ config: this.config, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events, opener })
+    this.#oauth = new ProviderSignIn({ config: this.config, db: this.#db, events: this.#events, limits: this.#limits, opener })
     this.#access = new AccessVerifier(this.#codec, this.#db, this.#log)
     this.#sessions = new SessionFlows({ config: this.config, db: this.#db, codec: this.#codec, refreshTokens, events: this.#events, log: this.#log })
     const base = { clock: this.config.clock, db: this.#db, passwords: this.#passwords, limits: this.#limits, events: this.#events }
@@ -93,13 +96,23 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     return this.#passwords.queue
   }
 
-  /**
-   * Resolves once the store can answer (opened, migrations applied). A store that cannot be opened (a bad path,
-   * a missing driver) rejects with its own error; one that cannot be reached rejects with ServiceUnavailableError.
-   */
+  /** Provider sign-in (`providers`): the flow's start and callback, the completion-code exchange, linked accounts. */
+  get oauth (): ProviderSignIn {
+    return this.#oauth
+  }
+
+  /** The provider's tokens kept for the user (`oauth.storeTokens`), or undefined. */
+  getProviderToken (userId: string, provider: string): Promise<ProviderToken | undefined> {
+    return this.#oauth.providerToken(userId, provider)
+  }
+
+  /** Resolves once the store can answer; rejects with the opening error (a bad path) or ServiceUnavailableError (unreachable). */
   async ready (): Promise<void> {
     await this.#db.open()
     await this.#db.call((store) => store.ready())
+    if (this.#oauth.list().length > 0 && this.store.accounts === undefined) {
+      throw new ConfigurationError('fastify-drizzle-auth: `providers` needs a store with the `accounts` facet (provider identities); this store has none')
+    }
   }
 
   on<E extends AuthEventName>(event: E, listener: AuthEventListener<E>): () => void {
@@ -118,11 +131,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     return this.#registration.run(email, password, fields, options)
   }
 
-  /**
-   * Checks the credentials and opens a session. Every failure (unknown email, inactive account, wrong or
-   * unusable password, credentials changed while it was checking) costs one bcrypt comparison and raises the
-   * same AuthenticationError.
-   */
+  /** Checks the credentials and opens a session; every failure costs one bcrypt comparison and raises the same AuthenticationError. */
   login (email: string, password: string, options: LoginOptions = {}): Promise<LoginResult> {
     return this.#login.run(email, password, options)
   }
@@ -158,10 +167,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     return this.#sessions.refresh(refreshToken, optionalString(objectArgument(options, 'options').ip, 'options.ip'))
   }
 
-  /**
-   * Revokes the session of an access token (also an expired one) or of a refresh token. Never throws:
-   * an unknown, forged or already-revoked token is simply nothing to do.
-   */
+  /** Revokes the session of an access token (also an expired one) or a refresh token; never throws (nothing to do is no error). */
   async logout (token: string): Promise<void> {
     await this.#sessions.logout(token)
   }
@@ -238,10 +244,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     await this.#delivery?.stop()
   }
 
-  /**
-   * Resolves once the work that mail-sending requests handed on after their answer (finding the account,
-   * queueing the message) has run: a script that requested a reset can then send or close.
-   */
+  /** Resolves once the work mail-sending requests handed on after their answer has run (a script can then send or close). */
   async settled (): Promise<void> {
     await this.#account.settled()
   }
@@ -280,10 +283,7 @@ export class AuthService<TUsers extends Table | undefined = undefined> {
     return this.#admin.getUser(id)
   }
 
-  /**
-   * Deletes ended sessions with their refresh tokens, ended device tokens and ended rate-limit windows. The
-   * used refresh tokens of a live session are kept: a replay is recognised as long as the session lives.
-   */
+  /** Deletes ended sessions, tokens, windows and flows; a live session's used refresh tokens stay (a replay is still recognised). */
   async purgeExpired (): Promise<number> {
     return this.#admin.purgeExpired()
   }

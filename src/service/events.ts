@@ -12,6 +12,9 @@ export interface AuthEvents {
   user_logout: { userId: string, sessionId: string | null }
   /** A session ended from the session list: one (`sessionId`), or every other one (`sessionId` null, `count`). */
   session_revoked: { userId: string, sessionId: string | null, count: number }
+  /** A provider identity linked: by the user (`automatic` false, also a first sign-in's new account) or by a verified address on both sides. */
+  account_linked: { userId: string, provider: string, automatic: boolean }
+  account_unlinked: { userId: string, provider: string }
   password_changed: { userId: string }
   refresh_token_reused: { userId: string, sessionId: string }
   /** `email` is null for registrations (counted per address only). */
@@ -28,14 +31,15 @@ export interface AuthEvents {
   email_send_failed: { messageId: string, type: MailMessageType | null, to: string | null, attempts: number, error: string }
 }
 
-export type LimitedAction = 'login' | 'password_change' | 'email_change' | 'register' | 'mail_request' | 'token_submission'
+export type LimitedAction = 'login' | 'password_change' | 'email_change' | 'register' | 'mail_request' | 'token_submission' | 'provider_sign_in'
 
 export type AuthEventName = keyof AuthEvents
 
 export const AUTH_EVENT_NAMES: readonly AuthEventName[] = [
   'user_registered', 'user_login', 'user_login_failed', 'user_logout', 'password_changed', 'refresh_token_reused',
   'rate_limit_exceeded', 'expired_purged', 'email_verified', 'password_reset_requested', 'password_reset',
-  'email_change_requested', 'email_changed', 'email_send_failed', 'session_revoked'
+  'email_change_requested', 'email_changed', 'email_send_failed', 'session_revoked',
+  'account_linked', 'account_unlinked'
 ]
 export type AuthEventListener<E extends AuthEventName> = (payload: AuthEvents[E]) => unknown
 

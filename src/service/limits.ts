@@ -174,6 +174,14 @@ export class AttemptLimiter {
       'Too many attempts from this address, try again later')
   }
 
+  /** A provider sign-in start, callback or code exchange from `ip`: 429 past the limit. */
+  async providerSignIn (ip: string | null): Promise<void> {
+    const limit = this.#config.oauth.rateLimit
+    if (limit === false || ip === null) return
+    await this.#hit('provider_sign_in', [{ key: `oauth:${ipKey(ip)}`, max: limit.maxPerIp }], limit.windowSeconds, null, ip,
+      'Too many sign-in attempts from this address, try again later')
+  }
+
   /**
    * Whether a message of this purpose may go to `email` now (one per recipient and purpose per period). The
    * same statement runs whether or not the address has an account; a refusal is silent (the caller answers alike).

@@ -1,5 +1,5 @@
 import type { UserRecord } from '../db/store.ts'
-import { AuthenticationError, InvalidCurrentPasswordError } from '../errors.ts'
+import { AuthenticationError, ConflictError, InvalidCurrentPasswordError } from '../errors.ts'
 import { objectArgument, optionalString, passwordArgument, userIdOf } from './arguments.ts'
 import type { AuthEventEmitter } from './events.ts'
 import type { AttemptLimiter } from './limits.ts'
@@ -48,6 +48,9 @@ export class PasswordFlows {
     const ip = optionalString(givenIp, 'options.ip')
     const keep = optionalString(keepSessionId, 'options.keepSessionId')
     const row = await this.findUser(id)
+    if (row.passwordHash === null) {
+      throw new ConflictError('This account has no password yet (it signs in through a provider): set one with "forgot password" and the emailed link', 'no_password')
+    }
     const matched = await this.#d.passwords.withSlot('other', async (slot) => {
       const attempt = await this.#d.limits.password('password_change', row.email, ip)
       const ok = await slot.verify(currentPassword, row.passwordHash)

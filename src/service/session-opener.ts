@@ -61,8 +61,13 @@ export class SessionOpener {
     const refreshToken = refreshTokens.issue(id)
     const deviceToken = request.device ?? newDeviceToken()
     const session: NewSession = {
-      id, userId: request.user.id, createdAt: now, expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000),
-      userAgent: request.userAgent, ip: request.ip, method: request.method
+      id,
+      userId: request.user.id,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + config.refreshTokenTtl * 1000),
+      userAgent: request.userAgent,
+      ip: request.ip,
+      method: request.method
     }
     const device = request.device !== undefined ? undefined : { tokenHash: hashDeviceToken(deviceToken), expiresAt: new Date(now.getTime() + config.deviceTokenTtl * 1000) }
     const credentials = { passwordHash: request.user.passwordHash }

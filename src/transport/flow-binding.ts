@@ -1,0 +1,41 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { cookieToken } from './cookies.ts'
+import type { ResolvedTransport } from './options.ts'
+
+/**
+ * Binds a provider sign-in that ends in cookies to the browser that started it: a short-lived HttpOnly
+ * cookie (SameSite=Lax, so the provider's top-level redirect back carries it) holding a MAC of the flow's
+ * state. Without it, a page could send someone to the callback with the attacker's own code and state and
+ * sign them in to the attacker's account (login CSRF). Bearer clients bind their flow with `code_challenge`.
+ */
+export class FlowBinding {
+  readonly #name: string
+  readonly #secret: Buffer
+  readonly #secure: boolean
+
+  constructor (transport: ResolvedTransport, secret: Buffer) {
+    this.#name = `${transport.names.access}_flow`
+    this.#secret = secret
+    this.#secure = transport.secure
+  }
+
+  set (reply: FastifyReply, authorizationUrl: string): void {
+    const state = new URL(authorizationUrl).searchParams.get('state')!
+    reply.setCookie(this.#name, this.#mac(state), { path: '/', httpOnly: true, secure: this.#secure, sameSite: 'lax', maxAge: 600 })
+  }
+
+  /** Whether the browser at the callback is the one that started the flow of `state`; the cookie goes either way. */
+  holds (request: FastifyRequest, reply: FastifyReply, state: unknown): boolean {
+    const presented = cookieToken(request, this.#name)
+    reply.clearCookie(this.#name, { path: '/', httpOnly: true, secure: this.#secure, sameSite: 'lax' })
+    if (typeof presented !== 'string' || typeof state !== 'string') return false
+    const expected = Buffer.from(this.#mac(state))
+    const given = Buffer.from(presented)
+    return given.length === expected.length && timingSafeEqual(given, expected)
+  }
+
+  #mac (state: string): string {
+    return createHmac('sha256', this.#secret).update(`provider flow:${state}`).digest('base64url')
+  }
+}
