@@ -38,7 +38,9 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   fastify.decorateRequest('auth', null as unknown as AuthInfo)
   fastify.decorate('authService', { getter: service })
 
-  if (resolved.transport.cookie && !fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
+  // Provider sign-in binds its flow to the browser with a cookie, whatever the tokens travel in.
+  const providers = Object.keys(config.providers ?? {}).length > 0
+  if ((resolved.transport.cookie || providers) && !fastify.hasReplyDecorator('setCookie')) await fastify.register(fastifyCookie)
   fastify.addHook('onRequest', createBearerHook(service, resolved.scopesFor, coexistence.setUser, resolved.transport))
   installErrorPath(fastify)
 
@@ -52,7 +54,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
       transport: resolved.transport,
       refreshPath: resolved.transport.refreshOnRoot ? '/' : `${prefix}/refresh`,
       accountRoutes: config.account.mailer !== undefined,
-      providerRoutes: Object.keys(config.providers ?? {}).length > 0
+      providerRoutes: providers
     })
   }
 
@@ -60,7 +62,7 @@ async function fastifyDrizzleAuthPlugin (fastify: FastifyInstance, options: Fast
   // Mail goes out once the server is ready: a message queued by an earlier run (or a crashed one) included.
   if (config.account.mailer !== undefined) fastify.addHook('onReady', async () => { service().startMailDelivery() })
   // Discovery documents are fetched at start; a provider that cannot be reached is a warning, not a failed start.
-  if (config.providers !== undefined) fastify.addHook('onReady', async () => { void service().oauth.warmUp((details, message) => fastify.log.warn(details, message)) })
+  if (providers) fastify.addHook('onReady', async () => { void service().oauth.warmUp((details, message) => fastify.log.warn(details, message)) })
   fastify.addHook('onClose', async () => {
     stopPurging()
     if (config.account.mailer !== undefined) await service().stopMailDelivery()
