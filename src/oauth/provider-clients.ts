@@ -57,8 +57,10 @@ export class ProviderClients {
       config = new client.Configuration({ issuer: provider.issuer, authorization_endpoint: authorization, token_endpoint: token }, provider.clientId, provider.clientSecret)
       if (insecure) client.allowInsecureRequests(config)
     } else {
+      // Non-repudiation: the ID token's signature is checked against the provider's JWKS even though it came
+      // straight from the token endpoint (openid-client would otherwise rely on TLS alone).
       config = await client.discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
-        execute: insecure ? [client.allowInsecureRequests] : [],
+        execute: insecure ? [client.allowInsecureRequests, client.enableNonRepudiationChecks] : [client.enableNonRepudiationChecks],
         timeout: this.#timeout
       })
     }

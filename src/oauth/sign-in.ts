@@ -269,7 +269,8 @@ function keptTokens (grant: Awaited<ReturnType<typeof client.authorizationCodeGr
 
 /** A network failure or a timeout, as opposed to an answer that did not verify. */
 function unreachable (err: unknown): boolean {
-  const name = (err as Error | null)?.name
-  if (name === 'TimeoutError' || name === 'AbortError') return true
-  return err instanceof TypeError && /fetch failed/.test(err.message)
+  for (let at = err, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    if (at.name === 'TimeoutError' || at.name === 'AbortError' || (at instanceof TypeError && at.message === 'fetch failed')) return true
+  }
+  return false
 }

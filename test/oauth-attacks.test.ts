@@ -1,0 +1,172 @@
+/**
+ * Provider sign-in under attack, against a real OpenID provider: replayed and parallel callbacks, a nonce
+ * or an ID token that is not this flow's, a stale flow, a cancelled sign-in, a provider down or hanging, and
+ * return addresses that would make the plugin an open redirect.
+ */
+import t from 'tap'
+import { testDatabase } from './fixtures/app.ts'
+import { availableDialects } from './fixtures/databases.ts'
+import { APP, buildProviderApp, callback, signIn, start } from './fixtures/oauth.ts'
+
+const COOKIES = { tokenTransport: 'cookie', secureCookies: false } as const
+const fragment = (location: unknown) => new URLSearchParams(new URL(String(location)).hash.slice(1))
+const countRows = async (p: { app: Parameters<typeof testDatabase>[0] }, table: string) =>
+  Number((await testDatabase(p.app).query(`select count(*) as n from ${table}`))[0].n)
+
+for (const dialect of await availableDialects()) {
+  t.test(`${dialect}: a callback works once: a replay, and parallel callbacks, give exactly one session`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    p.idp.accounts.set('carol', { email: 'carol@example.com', email_verified: true })
+    const first = await start(p.app)
+    const back = await p.idp.signIn(first.location, 'carol')
+    const answers = await Promise.all([1, 2, 3].map(async () => await callback(p.app, back, first.cookie)))
+    t.same(answers.map((a) => a.statusCode).sort(), [302, 400, 400], 'one goes through')
+    for (const loser of answers.filter((a) => a.statusCode === 400)) t.equal(loser.json().code, 'invalid_state')
+    t.equal(await countRows(p, 'auth_sessions'), 1, 'exactly one session')
+    const replay = await callback(p.app, back, first.cookie)
+    t.equal(replay.statusCode, 400)
+    t.equal(replay.json().code, 'invalid_state', 'a replay later: refused')
+    t.equal(await countRows(p, 'auth_sessions'), 1)
+  })
+
+  t.test(`${dialect}: an ID token that is not this flow's is refused, nothing written`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    p.idp.accounts.set('dave', { email: 'dave@example.com', email_verified: true })
+    const cases: Array<[string, Parameters<typeof p.idp.tamper>[0]]> = [
+      ['another audience', (claims) => ({ claims: { ...claims, aud: 'someone-else' }, key: 'provider' })],
+      ['another issuer', (claims) => ({ claims: { ...claims, iss: 'https://evil.example' }, key: 'provider' })],
+      ['a key the provider never published', (claims) => ({ claims, key: 'foreign' })],
+      ['another nonce', (claims) => ({ claims: { ...claims, nonce: 'not-this-flow' }, key: 'provider' })],
+      ['expired', (claims) => ({ claims: { ...claims, exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }, key: 'provider' })]
+    ]
+    for (const [name, change] of cases) {
+      p.idp.tamper(change)
+      const res = await signIn(p, 'dave')
+      t.equal(res.statusCode, 302, name)
+      t.equal(fragment(res.headers.location).get('error'), 'provider_error', `${name}: back to the page with provider_error (${String(res.headers.location)})`)
+      t.notOk(res.cookies.some((c) => c.name === 'fda_access'), `${name}: no cookie`)
+    }
+    t.equal(await countRows(p, 'auth_users'), 0, 'no user made')
+    t.equal(await countRows(p, 'auth_sessions'), 0, 'no session made')
+    p.idp.tamper((claims) => ({ claims, key: 'provider' }))
+    t.equal((await signIn(p, 'dave')).statusCode, 302, 'a token re-signed with the provider\'s own key and the same claims passes')
+    t.equal(await countRows(p, 'auth_sessions'), 1, 'so the refusals above were the claims and the key, not the rewrite')
+  })
+
+  t.test(`${dialect}: the provider rotates its keys: a key set read less than a minute ago is not refetched for an unknown key`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    p.idp.accounts.set('erin', { email: 'erin@example.com', email_verified: true })
+    t.equal(fragment((await signIn(p, 'erin')).headers.location).get('error'), null, 'signed in under the first key')
+    await p.idp.stop()
+    await p.idp.restart({ newKeys: true })
+    // openid-client refetches a key set for an unknown key only once it is a minute old: a forged `kid`
+    // cannot make it hammer the provider. Until then the new key is another key.
+    const running = await signIn(p, 'erin')
+    t.equal(fragment(running.headers.location).get('error'), 'provider_error', 'the running app: refused, not a 500')
+    const fresh = await buildProviderApp(t, dialect, COOKIES, p.idp)
+    const res = await signIn(fresh, 'erin')
+    t.equal(fragment(res.headers.location).get('error'), null, 'an app that reads the new key set signs in under the new key')
+    t.ok(res.cookies.some((c) => c.name === 'fda_access'))
+  })
+
+  t.test(`${dialect}: a flow lives 10 minutes`, async (t) => {
+    let now = Date.now()
+    const p = await buildProviderApp(t, dialect, { clock: () => now })
+    p.idp.accounts.set('fay', { email: 'fay@example.com', email_verified: true })
+    const started = await start(p.app)
+    const back = await p.idp.signIn(started.location, 'fay')
+    now += 10 * 60_000 + 1
+    const res = await callback(p.app, back, started.cookie)
+    t.equal(res.statusCode, 400)
+    t.equal(res.json().code, 'invalid_state', 'expired: refused as unknown (the return address is not trusted from a dead flow)')
+  })
+
+  t.test(`${dialect}: cancelled at the provider: back to the page with access_denied`, async (t) => {
+    const p = await buildProviderApp(t, dialect)
+    const started = await start(p.app, `?redirectTo=${encodeURIComponent(`${APP}/signin`)}`)
+    const back = await p.idp.cancel(started.location)
+    t.equal(back.searchParams.get('error'), 'access_denied')
+    const res = await callback(p.app, back, started.cookie)
+    t.equal(res.statusCode, 302)
+    t.equal(res.headers.location, `${APP}/signin#error=access_denied`)
+    t.notMatch(res.body, /stack|End-User/, 'nothing of the provider\'s answer')
+  })
+
+  t.test(`${dialect}: a provider down is 503 provider_unavailable, never a crash, and is asked again later`, async (t) => {
+    let now = Date.now()
+    const p = await buildProviderApp(t, dialect, { clock: () => now })
+    p.idp.accounts.set('gil', { email: 'gil@example.com', email_verified: true })
+    const started = await start(p.app)
+    const back = await p.idp.signIn(started.location, 'gil')
+    await p.idp.stop()
+    const res = await callback(p.app, back, started.cookie)
+    t.equal(res.statusCode, 302)
+    t.equal(fragment(res.headers.location).get('error'), 'provider_unavailable', 'the code exchange could not reach it')
+
+    const cold = await buildProviderApp(t, dialect, { clock: () => now }, p.idp)
+    const refused = await cold.app.inject({ url: '/oauth/corp' })
+    t.equal(refused.statusCode, 503, 'discovery cannot reach it: the start is refused')
+    t.equal(refused.json().code, 'provider_unavailable')
+    t.ok(refused.headers['retry-after'])
+    await p.idp.restart()
+    now += 2001
+    t.equal((await cold.app.inject({ url: '/oauth/corp' })).statusCode, 302, 'asked again once it is back')
+  })
+
+  t.test(`${dialect}: a provider that hangs is 503 after oauth.timeoutSeconds`, async (t) => {
+    const p = await buildProviderApp(t, dialect, { oauth: { timeoutSeconds: 1 } as never })
+    p.idp.accounts.set('hal', { email: 'hal@example.com', email_verified: true })
+    const started = await start(p.app)
+    const back = await p.idp.signIn(started.location, 'hal')
+    const hold = p.idp.hang()
+    t.teardown(hold.release)
+    const res = await callback(p.app, back, started.cookie)
+    hold.release()
+    t.equal(res.statusCode, 302)
+    t.equal(fragment(res.headers.location).get('error'), 'provider_unavailable')
+  })
+
+  t.test(`${dialect}: return addresses outside oauth.allowedRedirects are refused before leaving`, async (t) => {
+    const p = await buildProviderApp(t, dialect, { oauth: { allowedRedirects: [`${APP}/account/`] } as never })
+    const attempts = [
+      '//evil.example', 'https://evil.example', '/\\evil.example', '\\/evil.example', 'https://evil.example:443@app.example.evil.example',
+      'https://app.example.evil.example/account/', 'https://app.example@evil.example/account/', 'javascript:alert(1)//account/',
+      'http://app.example/account/', 'https://app.example:8443/account/', 'https://app.example/accounting', 'https://app.example/account/../admin',
+      'https://app.example/%2e%2e/admin', '/\t/evil.example', 'data:text/html,hi'
+    ]
+    for (const target of attempts) {
+      const res = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent(target)}` })
+      t.equal(res.statusCode, 400, target)
+      t.equal(res.json().code, 'invalid_redirect', target)
+    }
+    t.equal(await countRows(p, 'auth_oauth_flows'), 0, 'no flow stored for any of them')
+    const ok = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent('/account/settings')}` })
+    t.equal(ok.statusCode, 302, 'a path under the allowed prefix')
+    const encoded = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent('/account/%2F%2Fevil.example')}` })
+    t.equal(encoded.statusCode, 302, 'an encoded // stays a path on the allowed origin')
+    const stored = await testDatabase(p.app).query('select redirect_to from auth_oauth_flows order by created_at')
+    t.same(stored.map((row) => row.redirect_to), [`${APP}/account/settings`, `${APP}/account/%2F%2Fevil.example`], 'the parsed address is what is kept')
+  })
+
+  t.test(`${dialect}: a cookie sign-in ends only in the browser that started it`, async (t) => {
+    const p = await buildProviderApp(t, dialect, { tokenTransport: 'cookie', secureCookies: false })
+    p.idp.accounts.set('mallory', { email: 'mallory@example.com', email_verified: true })
+    const attackers = await start(p.app)
+    const back = await p.idp.signIn(attackers.location, 'mallory')
+    const victim = await callback(p.app, back)
+    t.equal(victim.statusCode, 302)
+    t.equal(fragment(victim.headers.location).get('error'), 'invalid_state', 'the attacker\'s callback in another browser signs nobody in')
+    t.notOk(victim.cookies.some((c) => c.name === 'fda_access'))
+    t.equal(await countRows(p, 'auth_sessions'), 0)
+  })
+
+  t.test(`${dialect}: starts and callbacks are limited per address`, async (t) => {
+    const p = await buildProviderApp(t, dialect, { oauth: { rateLimit: { maxPerIp: 2, windowSeconds: 60 } } as never })
+    t.equal((await p.app.inject({ url: '/oauth/corp' })).statusCode, 302)
+    t.equal((await p.app.inject({ url: '/oauth/corp' })).statusCode, 302)
+    const third = await p.app.inject({ url: '/oauth/corp' })
+    t.equal(third.statusCode, 429)
+    t.equal(third.json().code, 'rate_limited')
+    t.equal((await p.app.inject({ url: '/oauth/nobody' })).statusCode, 404, 'an unknown provider is 404 unknown_provider')
+  })
+}
