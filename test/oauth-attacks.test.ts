@@ -79,6 +79,34 @@ for (const dialect of await availableDialects()) {
     const res = await callback(p.app, back, started.cookie)
     t.equal(res.statusCode, 400)
     t.equal(res.json().code, 'invalid_state', 'expired: refused as unknown (the return address is not trusted from a dead flow)')
+    await start(p.app)
+    t.equal(await p.app.authService.purgeExpired(), 1, 'the purge takes the ended flow and leaves the live one')
+    t.equal(await countRows(p, 'auth_oauth_flows'), 1)
+  })
+
+  t.test(`${dialect}: parallel first sign-ins: one person gets one user; another person with the same address gets account_exists`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    p.idp.accounts.set('twin', { email: 'twin@example.com', email_verified: true })
+    p.idp.accounts.set('other-twin', { email: 'twin@example.com', email_verified: false })
+    const flows = await Promise.all([start(p.app), start(p.app), start(p.app)])
+    const backs = [await p.idp.signIn(flows[0].location, 'twin'), await p.idp.signIn(flows[1].location, 'twin'), await p.idp.signIn(flows[2].location, 'other-twin')]
+    const answers = await Promise.all(backs.map(async (back, i) => await callback(p.app, back, flows[i].cookie)))
+    t.same(answers.slice(0, 2).map((a) => fragment(a.headers.location).get('error')), [null, null], 'both of the same person\'s sign-ins succeed')
+    t.equal(fragment(answers[2].headers.location).get('error'), 'account_exists', 'the other identity is not linked by an unverified address')
+    t.equal(await countRows(p, 'auth_users'), 1, 'one user')
+    t.equal(await countRows(p, 'auth_accounts'), 1, 'one identity')
+    t.equal(await countRows(p, 'auth_sessions'), 2)
+  })
+
+  t.test(`${dialect}: a provider error other than access_denied: provider_error, logged for the operator`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    const started = await start(p.app)
+    const state = new URL(started.location).searchParams.get('state')!
+    const res = await p.app.inject({ url: `/oauth/corp/callback?error=server_error&error_description=${encodeURIComponent('db down at provider')}&state=${state}`, headers: { cookie: started.cookie } })
+    t.equal(res.headers.location, `${APP}/#error=provider_error`)
+    const unknown = await p.app.inject({ url: '/oauth/corp/callback?code=abc&state=not-a-state' })
+    t.equal(unknown.statusCode, 400)
+    t.equal(unknown.json().code, 'invalid_state', 'no flow, no return address: JSON')
   })
 
   t.test(`${dialect}: cancelled at the provider: back to the page with access_denied`, async (t) => {
@@ -127,12 +155,12 @@ for (const dialect of await availableDialects()) {
   })
 
   t.test(`${dialect}: return addresses outside oauth.allowedRedirects are refused before leaving`, async (t) => {
-    const p = await buildProviderApp(t, dialect, { oauth: { allowedRedirects: [`${APP}/account/`] } as never })
+    const p = await buildProviderApp(t, dialect, { oauth: { allowedRedirects: [`${APP}/account/`, `${APP}/settings`] } as never })
     const attempts = [
       '//evil.example', 'https://evil.example', '/\\evil.example', '\\/evil.example', 'https://evil.example:443@app.example.evil.example',
       'https://app.example.evil.example/account/', 'https://app.example@evil.example/account/', 'javascript:alert(1)//account/',
       'http://app.example/account/', 'https://app.example:8443/account/', 'https://app.example/accounting', 'https://app.example/account/../admin',
-      'https://app.example/%2e%2e/admin', '/\t/evil.example', 'data:text/html,hi'
+      'https://app.example/%2e%2e/admin', '/\t/evil.example', 'data:text/html,hi', 'https://[::1', '/settingsx', '/settings.evil'
     ]
     for (const target of attempts) {
       const res = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent(target)}` })
@@ -142,10 +170,13 @@ for (const dialect of await availableDialects()) {
     t.equal(await countRows(p, 'auth_oauth_flows'), 0, 'no flow stored for any of them')
     const ok = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent('/account/settings')}` })
     t.equal(ok.statusCode, 302, 'a path under the allowed prefix')
+    for (const path of ['/settings', '/settings/', '/settings/security']) {
+      t.equal((await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent(path)}` })).statusCode, 302, `${path}: under a prefix given without its slash`)
+    }
     const encoded = await p.app.inject({ url: `/oauth/corp?redirectTo=${encodeURIComponent('/account/%2F%2Fevil.example')}` })
     t.equal(encoded.statusCode, 302, 'an encoded // stays a path on the allowed origin')
     const stored = await testDatabase(p.app).query('select redirect_to from auth_oauth_flows order by created_at')
-    t.same(stored.map((row) => row.redirect_to), [`${APP}/account/settings`, `${APP}/account/%2F%2Fevil.example`], 'the parsed address is what is kept')
+    t.same(stored.map((row) => row.redirect_to).filter((to) => String(to).includes('/account/')), [`${APP}/account/settings`, `${APP}/account/%2F%2Fevil.example`], 'the parsed address is what is kept')
   })
 
   t.test(`${dialect}: a cookie sign-in ends only in the browser that started it`, async (t) => {

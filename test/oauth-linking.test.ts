@@ -84,7 +84,7 @@ for (const dialect of await availableDialects()) {
     t.match(listed.json(), [{ provider: 'corp', email: 'alice.work@corp.example', email_verified: false }])
     t.notOk(accessCookie(res), 'a link signs nobody in')
 
-    const viaPost = await p.app.inject({ method: 'POST', url: '/oauth/corp/link', headers: bearer(bob.accessToken), payload: {} })
+    const viaPost = await p.app.inject({ method: 'POST', url: '/oauth/corp/link', headers: bearer(bob.accessToken) })
     t.equal(viaPost.statusCode, 200, 'bearer clients get the URL')
     const binding = viaPost.cookies.find((c) => c.name.endsWith('_flow'))!
     const bobBack = await p.idp.signIn(viaPost.json().url, 'alice-corp')
@@ -95,6 +95,8 @@ for (const dialect of await availableDialects()) {
     const signedIn = await signIn(p, 'alice-corp')
     const me = await p.app.inject({ url: '/me', headers: { cookie: `fda_access=${accessCookie(signedIn)}` } })
     t.equal(me.json().email, 'alice@example.com', 'the linked provider now signs Alice in')
+    const stamped = (await p.app.inject({ url: '/accounts', headers: bearer(alice.accessToken) })).json()
+    t.ok(Date.parse(stamped[0].last_login_at) > 0, 'and the identity says when it was last used')
     t.equal((await p.app.inject({ url: '/oauth/corp?link=1' })).statusCode, 401, 'linking needs a signed-in user')
   })
 
@@ -111,8 +113,9 @@ for (const dialect of await availableDialects()) {
   })
 
   t.test(`${dialect}: unlinking: refused for the last way in, allowed with a password; a provider user sets one through reset`, async (t) => {
-    const sent: MailMessage[] = []
-    const p = await buildProviderApp(t, dialect, { ...COOKIES, mailer: { send: (m: MailMessage) => { sent.push(m) } }, links: LINKS })
+    let delivered: (message: MailMessage) => void = () => {}
+    const reset = new Promise<MailMessage>((resolve) => { delivered = resolve })
+    const p = await buildProviderApp(t, dialect, { ...COOKIES, mailer: { send: (m: MailMessage) => { if (m.type === 'reset_password') delivered(m) } }, links: LINKS })
     p.idp.accounts.set('pia', { email: 'pia@example.com', email_verified: true })
     const unlinked: unknown[] = []
     p.app.authService.on('account_unlinked', (event) => { unlinked.push(event) })
@@ -130,7 +133,7 @@ for (const dialect of await availableDialects()) {
 
     t.equal((await p.app.inject({ method: 'POST', url: '/password/forgot', payload: { email: 'pia@example.com' } })).statusCode, 202)
     await p.app.authService.deliverMail()
-    const token = new URL((sent.find((m) => m.type === 'reset_password') as { link: string }).link).searchParams.get('token')
+    const token = new URL((await reset as { link: string }).link).searchParams.get('token')
     t.equal((await p.app.inject({ method: 'POST', url: '/password/reset', payload: { token, new_password: 'A-New-Horse-5-Staple' } })).statusCode, 200)
     t.equal((await p.app.inject({ method: 'POST', url: '/login', payload: { email: 'pia@example.com', password: 'A-New-Horse-5-Staple' } })).statusCode, 200, 'now a password works')
 

@@ -25,6 +25,12 @@ t.test('misconfigurations are refused with the option named', async (t) => {
     ['not a provider', { providers: { corp: { clientId: 'x' } }, oauth }, /`corp` must be made by oidc\(\)/],
     ['no secret', { providers: { corp: oidc({ issuer: 'https://idp.example', clientId: 'id', clientSecret: '' }) }, oauth }, /`corp\.clientSecret` is missing/],
     ['a plain-http issuer', { providers: { corp: oidc({ issuer: 'http://idp.example', clientId: 'id', clientSecret: 's' }) }, oauth }, /'http:\/\/idp\.example' must be an https URL/],
+    ['a redirect that is no URL', { providers: { corp }, oauth: { ...oauth, allowedRedirects: ['app.example'] } }, /oauth\.allowedRedirects` must be/],
+    ['a redirect with credentials', { providers: { corp }, oauth: { ...oauth, allowedRedirects: ['https://u:p@app.example'] } }, /oauth\.allowedRedirects` must be/],
+    ['a redirect that is not http', { providers: { corp }, oauth: { ...oauth, allowedRedirects: ['ftp://app.example'] } }, /oauth\.allowedRedirects` must be/],
+    ['redirects not strings', { providers: { corp }, oauth: { ...oauth, allowedRedirects: [42] } }, /oauth\.allowedRedirects` must be/],
+    ['a plain-http GitHub API', { providers: { gh: github({ clientId: 'id', clientSecret: 's', endpoints: { api: 'http://api.github.example' } }) }, oauth }, /'http:\/\/api\.github\.example' must be an https URL/],
+    ['an issuer that is not a string', { providers: { corp: { ...corp, issuer: 42 } }, oauth }, /'42' must be an https URL/],
     ['an unknown oauth key', { providers: { corp }, oauth: { ...oauth, linkByEmail: true } }, /unknown option `oauth\.linkByEmail`/]
   ]
   for (const [name, options, message] of cases) {
@@ -34,6 +40,11 @@ t.test('misconfigurations are refused with the option named', async (t) => {
   t.equal(microsoft({ tenantId: '9188040d-6c67-4c5b-b112-36a304b66dad', clientId: 'id', clientSecret: 's' }).issuer, 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0')
   t.match(google({ clientId: 'id', clientSecret: 's' }), { kind: 'oidc', issuer: 'https://accounts.google.com', scopes: ['openid', 'email', 'profile'], label: 'Google' })
   t.match(github({ clientId: 'id', clientSecret: 's' }), { kind: 'github', issuer: 'https://github.com', endpoints: { api: 'https://api.github.com' } })
+  const { ProviderClients } = await import('../src/oauth/provider-clients.ts')
+  const clients = new ProviderClients({ gh: github({ clientId: 'id', clientSecret: 's' }) }, 5, Date.now)
+  const config = await clients.configuration('gh')
+  t.equal(config.serverMetadata().token_endpoint, 'https://github.com/login/oauth/access_token', 'GitHub needs no discovery: its endpoints are fixed')
+  t.equal(config.timeout, 5)
   t.match(google({ clientId: 'id', clientSecret: 's', scopes: ['openid', 'email'], authorizationParams: { prompt: 'select_account' } }),
     { scopes: ['openid', 'email'], authorizationParams: { prompt: 'select_account' } }, 'a preset only fills in defaults')
 })
@@ -41,7 +52,7 @@ t.test('misconfigurations are refused with the option named', async (t) => {
 t.test('a store without the accounts facet cannot serve providers: ready() fails naming the option', async (t) => {
   const store = sqliteStore(':memory:')
   const { dialect, mode, users, sessions, limits, devices, actions, maintenance } = store
-  const withoutAccounts = { dialect, mode, users, sessions, limits, devices, actions, maintenance, ready: async () => {}, close: async () => { await store.close() } }
+  const withoutAccounts = { dialect, mode: mode as 'sync', users, sessions, limits, devices, actions, maintenance, ready: async () => {}, close: async () => { await store.close() } }
   const service = new AuthService({ store: withoutAccounts, secret: SECRET, providers: { corp }, oauth })
   t.teardown(() => service.close())
   await t.rejects(service.ready(), new ConfigurationError('fastify-drizzle-auth: `providers` needs a store with the `accounts` facet (provider identities); this store has none'))

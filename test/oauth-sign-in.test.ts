@@ -13,7 +13,7 @@ const s256 = (verifier: string) => createHash('sha256').update(verifier).digest(
 
 for (const dialect of await availableDialects()) {
   t.test(`${dialect}: cookies: the callback sets the login cookies and returns the browser to redirectTo`, async (t) => {
-    const p = await buildProviderApp(t, dialect, { tokenTransport: 'cookie', secureCookies: false })
+    const p = await buildProviderApp(t, dialect, { tokenTransport: 'cookie', secureCookies: false, csrf: { doubleSubmit: true } })
     p.idp.accounts.set('alice-sub', { email: 'Alice@Example.com', email_verified: true })
     const logins: unknown[] = []
     p.app.authService.on('user_login', (event) => { logins.push(event) })
@@ -34,6 +34,8 @@ for (const dialect of await availableDialects()) {
     t.ok(access?.httpOnly, 'the access cookie, HttpOnly')
     t.ok(res.cookies.find((c) => c.name === 'fda_refresh')?.httpOnly, 'the refresh cookie, HttpOnly')
     t.notMatch(res.headers.location, /token|code=/, 'no token in the URL')
+    t.ok(res.cookies.find((c) => c.name === 'fda_csrf'), 'and the double-submit cookie, as /login sets it')
+    t.ok(res.cookies.find((c) => c.name === 'fda_access_flow' && c.maxAge === 0), 'the flow cookie is cleared')
 
     const me = await p.app.inject({ url: '/me', headers: { cookie: `fda_access=${access!.value}` } })
     t.equal(me.statusCode, 200)

@@ -25,7 +25,8 @@ export class RedirectPolicy {
 }
 
 function matches (base: URL, url: URL): boolean {
-  if (url.origin !== base.origin || (url.protocol !== 'https:' && url.protocol !== 'http:')) return false
+  // Allowed targets are http(s) URLs, so the same origin is the same scheme, host and port.
+  if (url.origin !== base.origin) return false
   const prefix = base.pathname
   if (prefix === '/' || url.pathname === prefix) return true
   return url.pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)

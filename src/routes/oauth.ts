@@ -87,6 +87,8 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
 
   fastify.post<{ Params: { provider: string }, Body: { redirectTo?: string, code_challenge?: string } }>('/oauth/:provider/link', {
     onRequest: loginRequired,
+    // A POST without a body is as good as `{}`: every field is optional.
+    preValidation: async (request) => { request.body ??= {} },
     bodyLimit,
     config: config(),
     schema: {
@@ -96,7 +98,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
       response: { 200: { type: 'object', required: ['url'], additionalProperties: false, properties: { url: { type: 'string' } } }, ...errorResponses, 404: errorResponse, 503: errorResponse }
     }
   }, async (request, reply) => {
-    const { redirectTo, code_challenge: codeChallenge } = request.body ?? {}
+    const { redirectTo, code_challenge: codeChallenge } = request.body
     const url = await service().oauth.start(request.params.provider, { redirectTo, linkUserId: requireAuth(request).id, codeChallenge, ip: request.ip })
     binding.set(reply, url)
     return reply.header('cache-control', 'no-store').send({ url })
@@ -115,7 +117,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
     const browserBound = binding.holds(request, reply, request.query.state)
     try {
       const outcome = await service().oauth.callback(request.params.provider, request.query, {
-        ip: request.ip, userAgent: request.headers['user-agent'] ?? null, completion, browserBound
+        ip: request.ip, userAgent: request.headers['user-agent'], completion, browserBound
       })
       if (outcome.kind === 'code') return reply.redirect(`${outcome.redirectTo}#code=${outcome.code}`, 302)
       if (outcome.kind === 'session') {
@@ -138,7 +140,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
       response: { 200: tokenResponseSchema(transport, true), ...errorResponses }
     }
   }, async (request, reply) => {
-    const result = await service().oauth.exchange(request.body.code, request.body.code_verifier ?? null, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null })
+    const result = await service().oauth.exchange(request.body.code, request.body.code_verifier ?? null, { ip: request.ip, userAgent: request.headers['user-agent'] })
     return sendTokens(request, reply, result, context, { extra: { device_token: result.deviceToken } })
   })
 
