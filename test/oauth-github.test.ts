@@ -25,7 +25,7 @@ for (const dialect of await availableDialects()) {
           endpoints: { authorization: `${gh.origin}/login/oauth/authorize`, token: `${gh.origin}/login/oauth/access_token`, api: `${gh.origin}/api` }
         })
       },
-      oauth: { callbackBaseUrl: API, allowedRedirects: [APP] }
+      oauth: { callbackBaseUrl: API, allowedRedirects: [APP], storeTokens: true }
     }, {}, dialect)
     t.teardown(() => app.close())
     const signIn = async (login: string) => {
@@ -74,5 +74,15 @@ for (const dialect of await availableDialects()) {
     })
     t.equal(error(await signIn('squatter')), 'email_unavailable', 'a verified secondary address never links to its account')
     t.equal((await testDatabase(app).query('select count(*) as n from auth_accounts'))[0].n, dialect === 'sqlite' ? 1 : '1')
+
+    gh.breakNext('/api/user')
+    t.equal(error(await signIn('octo')), 'provider_error', 'GitHub failing its /user: provider_error')
+    gh.breakNext('/api/user/emails')
+    t.equal(error(await signIn('octo')), 'provider_error', 'or its /user/emails')
+    gh.people.set('ghost', { id: 0, login: 'ghost', emails: [] })
+    t.equal(error(await signIn('ghost')), 'provider_error', 'a /user without an id')
+    const [octo] = await testDatabase(app).query("select id from auth_users where email = 'octo@example.com'")
+    const kept = await app.authService.getProviderToken(String(octo.id), 'github')
+    t.match(kept, { accessToken: /^gho_/, refreshToken: null, expiresAt: null, scope: 'read:user,user:email' }, 'GitHub\'s token kept: it never expires')
   })
 }

@@ -50,7 +50,7 @@ export interface CallbackOptions {
   browserBound?: boolean
 }
 
-export interface ProviderToken { accessToken: string, refreshToken: string | null, expiresAt: Date | null, scope: string | null }
+export interface ProviderToken { accessToken: string, refreshToken: string | null, expiresAt: Date | null, scope?: string }
 
 export interface ProviderSignInDependencies {
   config: ResolvedConfig
@@ -179,8 +179,7 @@ export class ProviderSignIn {
   async exchange (code: string, codeVerifier: string | null, options: { ip?: string | null, userAgent?: string | null } = {}): Promise<LoginResult> {
     await this.#d.limits.providerSignIn(options.ip ?? null)
     const invalid = new ProviderSignInError('invalid_code', 'The code is unknown, used, expired, or not for this code_verifier: sign in again')
-    if (typeof code !== 'string' || !OPAQUE.test(code)) throw invalid
-    if (codeVerifier !== null && (typeof codeVerifier !== 'string' || !VERIFIER.test(codeVerifier))) throw invalid
+    if (!OPAQUE.test(String(code)) || (codeVerifier !== null && !VERIFIER.test(String(codeVerifier)))) throw invalid
     const challenge = codeVerifier === null ? null : sha256(codeVerifier)
     const consumed = await this.#call((a) => a.consumeCode(sha256(code), challenge, new Date(this.#d.config.clock())))
     if (consumed === undefined) throw invalid
@@ -263,7 +262,7 @@ function keptTokens (grant: Awaited<ReturnType<typeof client.authorizationCodeGr
     accessToken: grant.access_token,
     refreshToken: grant.refresh_token ?? null,
     expiresAt: expiresIn === undefined ? null : new Date(now + expiresIn * 1000),
-    scope: grant.scope ?? null
+    scope: grant.scope
   }
 }
 
