@@ -92,12 +92,44 @@ for (const dialect of await availableDialects()) {
     t.equal(fragment(refused.headers.location).get('error'), 'account_linked_elsewhere')
     t.same((await p.app.inject({ url: '/accounts', headers: bearer(bob.accessToken) })).json(), [])
 
+    const twice = await start(p.app, '?link=1', bearer(alice.accessToken))
+    t.equal((await callback(p.app, await p.idp.signIn(twice.location, 'alice-corp'), twice.cookie)).headers.location, `${APP}/`, 'linking what is linked already: fine')
+    p.idp.accounts.set('alice-other', { email: 'alice.other@corp.example', email_verified: true })
+    const another = await start(p.app, '?link=1', bearer(alice.accessToken))
+    const taken = await callback(p.app, await p.idp.signIn(another.location, 'alice-other'), another.cookie)
+    t.equal(fragment(taken.headers.location).get('error'), 'provider_already_linked', 'a second identity at the same provider: unlink the first')
+
     const signedIn = await signIn(p, 'alice-corp')
     const me = await p.app.inject({ url: '/me', headers: { cookie: `fda_access=${accessCookie(signedIn)}` } })
     t.equal(me.json().email, 'alice@example.com', 'the linked provider now signs Alice in')
     const stamped = (await p.app.inject({ url: '/accounts', headers: bearer(alice.accessToken) })).json()
     t.ok(Date.parse(stamped[0].last_login_at) > 0, 'and the identity says when it was last used')
     t.equal((await p.app.inject({ url: '/oauth/corp?link=1' })).statusCode, 401, 'linking needs a signed-in user')
+  })
+
+  t.test(`${dialect}: a link whose user was deactivated meanwhile is refused`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    const dana = await registerAndLogin(p.app, 'dana@example.com')
+    p.idp.accounts.set('dana-corp', { email: 'dana@corp.example', email_verified: true })
+    const started = await start(p.app, '?link=1', bearer(dana.accessToken))
+    const back = await p.idp.signIn(started.location, 'dana-corp')
+    const [row] = await rows(p, "select id from auth_users where email = 'dana@example.com'")
+    await p.app.authService.deactivate(String(row.id))
+    const res = await callback(p.app, back, started.cookie)
+    t.equal(fragment(res.headers.location).get('error'), 'invalid_credentials')
+    t.same((await rows(p, 'select count(*) as n from auth_accounts'))[0].n, dialect === 'sqlite' ? 0 : '0')
+  })
+
+  t.test(`${dialect}: a users table that refuses a provider's new user: its refusal, on the error redirect`, async (t) => {
+    const p = await buildProviderApp(t, dialect, COOKIES)
+    await rows(p, dialect === 'sqlite'
+      ? "create trigger no_corp before insert on auth_users when new.email like '%@refused.example' begin select raise(abort, 'refused'); end"
+      : 'alter table auth_users add column nickname text not null')
+    p.idp.accounts.set('ref', { email: 'ref@refused.example', email_verified: true })
+    const res = await signIn(p, 'ref')
+    t.match(fragment(res.headers.location).get('error'), /^(invalid_field|service_unavailable)$/, 'a coded answer, never the database\'s words')
+    t.notMatch(res.headers.location, /SQLITE|violat|nickname|refused'/)
+    t.same((await rows(p, 'select count(*) as n from auth_accounts'))[0].n, dialect === 'sqlite' ? 0 : '0', 'nothing half-written')
   })
 
   t.test(`${dialect}: a cookie link from another site is refused`, async (t) => {

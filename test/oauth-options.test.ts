@@ -31,6 +31,7 @@ t.test('misconfigurations are refused with the option named', async (t) => {
     ['redirects not strings', { providers: { corp }, oauth: { ...oauth, allowedRedirects: [42] } }, /oauth\.allowedRedirects` must be/],
     ['a plain-http GitHub API', { providers: { gh: github({ clientId: 'id', clientSecret: 's', endpoints: { api: 'http://api.github.example' } }) }, oauth }, /'http:\/\/api\.github\.example' must be an https URL/],
     ['an issuer that is not a string', { providers: { corp: { ...corp, issuer: 42 } }, oauth }, /'42' must be an https URL/],
+    ['a hand-made GitHub provider without endpoints', { providers: { gh: { kind: 'github', label: 'GH', issuer: 'https://github.com', clientId: 'id', clientSecret: 's', scopes: [] } }, oauth }, /'undefined' must be an https URL/],
     ['an unknown oauth key', { providers: { corp }, oauth: { ...oauth, linkByEmail: true } }, /unknown option `oauth\.linkByEmail`/]
   ]
   for (const [name, options, message] of cases) {
@@ -63,6 +64,7 @@ for (const dialect of await availableDialects()) {
     const p = await buildProviderApp(t, dialect, { tokenTransport: 'cookie', secureCookies: false, oauth: { storeTokens: true } as never })
     p.idp.accounts.set('tia', { email: 'tia@example.com', email_verified: true })
     t.same((await p.app.inject({ url: '/oauth/providers' })).json(), [{ name: 'corp', label: 'Corp' }])
+    await signIn(p, 'tia')
     await signIn(p, 'tia')
     const [row] = await testDatabase(p.app).query('select a.tokens, a.user_id from auth_accounts a')
     const kept = await p.app.authService.getProviderToken(String(row.user_id), 'corp')

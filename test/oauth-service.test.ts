@@ -49,7 +49,9 @@ for (const dialect of await availableDialects()) {
     await testDatabase(p.app).query('delete from auth_accounts')
     await t.rejects(oauth.exchange((outcome as { code: string }).code, verifier), { code: 'invalid_code' }, 'the user went meanwhile')
     await t.rejects(oauth.start('corp', { codeChallenge: 'not-a-challenge' }), { code: 'invalid_argument' })
-    const session = await serviceSignIn(p, 'wes')
+    const url = await oauth.start('corp')
+    const back = await p.idp.signIn(url, 'wes')
+    const session = await oauth.callback('corp', Object.fromEntries(back.searchParams))
     t.match(session, { kind: 'session', login: { user: { email: 'wes@example.com' } } }, 'framework-free, with no options at all')
   })
 
@@ -69,6 +71,22 @@ for (const dialect of await availableDialects()) {
     // The stale read above, then the real one after the insert lost: nobody has this identity.
     await t.rejects(serviceSignIn(p, 'xan-impostor'), { code: 'account_exists' }, 'another identity with that address: not linked through the race')
     store.findBySubject = findBySubject
+  })
+
+  t.test(`${dialect}: an address unverified between the read and the link: the statement refuses it`, async (t) => {
+    const p = await buildProviderApp(t, dialect)
+    await p.app.authService.register('vera@example.com', 'Correct-Horse-9-Battery')
+    const users = p.app.authService.store.users
+    const findByEmail = users.findByEmail.bind(users)
+    // The service reads the account as verified; by the time the link is written it no longer is.
+    users.findByEmail = async (email) => {
+      const found = await findByEmail(email)
+      return found === undefined ? undefined : { ...found, isVerified: true }
+    }
+    t.teardown(() => { users.findByEmail = findByEmail })
+    p.idp.accounts.set('vera-sub', { email: 'vera@example.com', email_verified: true })
+    await t.rejects(serviceSignIn(p, 'vera-sub'), { code: 'account_exists' })
+    t.equal(Number((await testDatabase(p.app).query('select count(*) as n from auth_accounts'))[0].n), 0)
   })
 
   t.test(`${dialect}: deactivated between the read and the session: refused, nothing opened`, async (t) => {

@@ -59,3 +59,8 @@ export function userInsertRefusal (err: unknown, emailColumn = 'email'): AuthErr
   const why = { not_null: 'is required', check: 'breaks a check of the users table', foreign_key: 'names a row that does not exist' }[violation.kind]
   return new InvalidFieldError(`\`${name}\` ${why}`)
 }
+
+/** What an insert into the users table raises: its refusal (see userInsertRefusal), or the error as it came. */
+export function userInsertError (err: unknown): unknown {
+  return userInsertRefusal(err) ?? err
+}

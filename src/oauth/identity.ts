@@ -62,9 +62,11 @@ export class ProviderIdentities {
       this.#d.events.emit('account_linked', { userId: made.user.id, provider, automatic: false })
       return { ...made, created: true }
     } catch (err) {
+      // Not a taken address (a required column of the application's users table, say): as it is.
+      if (!(err instanceof ConflictError)) throw err
       // A parallel first sign-in of the same identity made the user a moment ago: it is this one's too.
-      const again = err instanceof ConflictError ? await this.#accounts((a) => a.findBySubject(provider, profile.subject)) : undefined
-      if (again === undefined) throw err instanceof ConflictError ? linkRefusal('refused') : err
+      const again = await this.#accounts((a) => a.findBySubject(provider, profile.subject))
+      if (again === undefined) throw linkRefusal('refused')
       return { user: again.user, account: again.account, created: false }
     }
   }

@@ -45,6 +45,7 @@ async function gitHubProfile (provider: ProviderDefinition, config: client.Confi
   const user = await read('/user') as { id?: unknown }
   if (typeof user?.id !== 'number' && typeof user?.id !== 'string') throw new Error('GitHub /user has no id')
   const emails = await read('/user/emails')
-  const primary = Array.isArray(emails) ? (emails as GitHubEmail[]).find((e) => e?.primary === true && e.verified === true && typeof e.email === 'string') : undefined
+  // Not a list: `find` throws, and the sign-in is refused as the provider's error.
+  const primary = (emails as GitHubEmail[]).find((e) => e?.primary === true && e.verified === true && typeof e.email === 'string')
   return { subject: String(user.id), email: primary === undefined ? null : String(primary.email), emailVerified: primary !== undefined }
 }

@@ -50,17 +50,18 @@ export class ProviderClients {
   }
 
   async #make (provider: ProviderDefinition): Promise<client.Configuration> {
-    const insecure = isLoopback(new URL(provider.issuer).hostname)
+    // Plain http only for a provider on this machine (development, tests); checked at configuration too.
+    const transport = isLoopback(new URL(provider.issuer).hostname) ? [client.allowInsecureRequests] : []
     let config: client.Configuration
     if (provider.kind === 'github') {
       const { authorization, token } = provider.endpoints!
       config = new client.Configuration({ issuer: provider.issuer, authorization_endpoint: authorization, token_endpoint: token }, provider.clientId, provider.clientSecret)
-      if (insecure) client.allowInsecureRequests(config)
+      for (const apply of transport) apply(config)
     } else {
       // Non-repudiation: the ID token's signature is checked against the provider's JWKS even though it came
       // straight from the token endpoint (openid-client would otherwise rely on TLS alone).
       config = await client.discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
-        execute: insecure ? [client.allowInsecureRequests, client.enableNonRepudiationChecks] : [client.enableNonRepudiationChecks],
+        execute: [...transport, client.enableNonRepudiationChecks],
         timeout: this.#timeout
       })
     }

@@ -99,9 +99,9 @@ export function providersShortfall (providers: Readonly<Record<string, unknown>>
     for (const key of ['clientId', 'clientSecret'] as const) {
       if (typeof p[key] !== 'string' || p[key] === '') return `\`${name}.${key}\` is missing`
     }
-    const urls = p.kind === 'github' ? Object.values(p.endpoints ?? {}) : [p.issuer]
-    const bad = urls.find((url) => !isSecureUrl(url))
-    if (bad !== undefined) return `\`${name}\`: '${String(bad)}' must be an https URL (http only on a loopback address, for development)`
+    const urls = p.kind === 'github' ? [p.endpoints?.authorization, p.endpoints?.token, p.endpoints?.api] : [p.issuer]
+    const bad = urls.findIndex((url) => !isSecureUrl(url))
+    if (bad >= 0) return `\`${name}\`: '${String(urls[bad])}' must be an https URL (http only on a loopback address, for development)`
   }
   return undefined
 }

@@ -101,7 +101,7 @@ export class ProviderSignIn {
       try {
         await this.#clients.configuration(name)
       } catch (err) {
-        warn({ provider: name, err: (err as Error).cause ?? err }, `fastify-drizzle-auth: identity provider '${name}' cannot be reached; sign-ins through it answer 503 until it can`)
+        warn({ provider: name, err: (err as Error).cause }, `fastify-drizzle-auth: identity provider '${name}' cannot be reached; sign-ins through it answer 503 until it can`)
       }
     }))
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuthError } from '../errors.ts'
 import { loginRequired, requireAuth } from '../guards.ts'
 import { ProviderSignInError, ProviderUnavailableError } from '../oauth/errors.ts'
 import type { Completion } from '../oauth/sign-in.ts'
@@ -172,10 +173,10 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
 /** A refusal after the flow was found goes back to the page that asked, as `#error=<code>`; any other is answered as JSON. */
 function errorRedirect (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const target = (err as { redirectTo?: unknown } | null)?.redirectTo
-  const code = (err as { code?: unknown } | null)?.code
   if (err instanceof ProviderUnavailableError || (err instanceof ProviderSignInError && err.code === 'provider_error')) {
     request.log.warn({ err: err.cause ?? err }, `fastify-drizzle-auth: provider sign-in failed: ${err.code}`)
   }
-  if (typeof target !== 'string' || typeof code !== 'string') throw err
-  return reply.redirect(`${target}#error=${encodeURIComponent(code)}`, 302)
+  // Only the plugin's own refusals name a code fit for a URL; anything else is answered by the error path.
+  if (typeof target !== 'string' || !(err instanceof AuthError)) throw err
+  return reply.redirect(`${target}#error=${encodeURIComponent(err.code)}`, 302)
 }

@@ -4,16 +4,22 @@ import type {
   OAuthFlowRecord, UnlinkOutcome, UserRecord
 } from '../store.ts'
 import { accountColumns, flowColumns, linkOutcome } from '../account-columns.ts'
-import { userInsertRefusal } from '../constraint-violation.ts'
+import { userInsertError } from '../constraint-violation.ts'
 import type { PgContext } from './context.ts'
 import type { PgTransaction } from './pool-clients.ts'
 import { accounts, oauthFlows, type users } from './schema.ts'
 
 const listed = accountColumns(accounts)
 
+/** One writer of an identity at a time (until commit): a link and a first sign-in of the same identity queue, never collide. */
+async function lockIdentity (tx: PgTransaction, account: NewAccount): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`fastify-drizzle-auth:identity:${account.provider}:${account.subject}`}))`)
+}
+
 /**
  * Identities and provider flows on PostgreSQL. A link or an unlink first locks the user's row (FOR UPDATE), so
- * one user's links and unlinks run one at a time and each sees what the one before it wrote; flows and codes
+ * one user's links and unlinks run one at a time and each sees what the one before it wrote; a link or a first
+ * sign-in also holds a lock on the identity, so two of them never race on its unique index; flows and codes
  * are consumed by one conditional UPDATE ... RETURNING each.
  */
 export class PgAccountStore implements AccountStore {
@@ -35,12 +41,13 @@ export class PgAccountStore implements AccountStore {
     await this.#c.ready()
     try {
       return await this.#c.transaction(async (tx) => {
+        await lockIdentity(tx, account)
         const [created] = await tx.insert(this.#c.users).values(user as typeof users.$inferInsert).returning()
         const [linked] = await tx.insert(accounts).values({ ...account, userId: created.id }).returning(listed)
         return { user: created, account: linked }
       })
     } catch (err) {
-      throw userInsertRefusal(err) ?? err
+      throw userInsertError(err)
     }
   }
 
@@ -52,12 +59,12 @@ export class PgAccountStore implements AccountStore {
       if (verifiedEmail !== undefined) conditions.push(eq(u.email, verifiedEmail), eq(u.isVerified, true))
       // Locks the user's row while it still meets the condition: a deactivation or an address change waits, or wins.
       const [holds] = await tx.select({ id: u.id }).from(u).where(and(...conditions)).for('update')
+      await lockIdentity(tx, account)
       const early = await this.#taken(tx, userId, account)
       if (early !== undefined) return early
       if (holds === undefined) return 'refused'
-      const inserted = await tx.insert(accounts).values({ ...account, userId }).onConflictDoNothing().returning({ id: accounts.id })
-      // Lost to a link of the same identity by another user committed meanwhile.
-      return inserted.length === 1 ? 'linked' : (await this.#taken(tx, userId, account)) ?? 'refused'
+      await tx.insert(accounts).values({ ...account, userId })
+      return 'linked'
     })
   }
 

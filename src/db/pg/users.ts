@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import type { NewUserRecord, UserPatch, UserRecord, UserStore } from '../store.ts'
-import { userInsertRefusal } from '../constraint-violation.ts'
+import { userInsertError } from '../constraint-violation.ts'
 import type { PgContext } from './context.ts'
 import type { users } from './schema.ts'
 
@@ -17,7 +17,7 @@ export class PgUserStore implements UserStore {
       const [row] = await this.#c.db.insert(this.#c.users).values(values as typeof users.$inferInsert).returning()
       return row
     } catch (err) {
-      throw userInsertRefusal(err) ?? err
+      throw userInsertError(err)
     }
   }
 

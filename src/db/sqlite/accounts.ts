@@ -4,7 +4,7 @@ import type {
   OAuthFlowRecord, UnlinkOutcome, UserRecord
 } from '../store.ts'
 import { accountColumns, flowColumns, linkOutcome } from '../account-columns.ts'
-import { userInsertRefusal } from '../constraint-violation.ts'
+import { userInsertError } from '../constraint-violation.ts'
 import { accounts, oauthFlows, type users } from './schema.ts'
 import type { SqliteDatabase } from './store.ts'
 
@@ -33,7 +33,7 @@ export class SqliteAccountStore implements AccountStore {
         return { user: created, account: linked }
       }, { behavior: 'immediate' })
     } catch (err) {
-      throw userInsertRefusal(err) ?? err
+      throw userInsertError(err)
     }
   }
 

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm'
 import type { NewUserRecord, UserPatch, UserRecord, UserStore } from '../store.ts'
-import { userInsertRefusal } from '../constraint-violation.ts'
+import { userInsertError } from '../constraint-violation.ts'
 import type { users } from './schema.ts'
 import type { PreparedStatements } from './statements.ts'
 import type { SqliteDatabase } from './store.ts'
@@ -20,7 +20,7 @@ export class SqliteUserStore implements UserStore {
     try {
       return this.#db.insert(this.#users).values(values as typeof users.$inferInsert).returning().get()
     } catch (err) {
-      throw userInsertRefusal(err) ?? err
+      throw userInsertError(err)
     }
   }
 
