@@ -4,6 +4,7 @@
  * from any test runner: the same behaviours the bundled SQLite and PostgreSQL stores are held to.
  */
 import type { AnyAuthStore } from '../db/store.ts'
+import { accountCases } from './account-cases.ts'
 import { actionCases } from './action-cases.ts'
 import type { StoreCase } from './case.ts'
 import { limitCases } from './limit-cases.ts'
@@ -12,7 +13,7 @@ import { sessionCases, userCases } from './user-session-cases.ts'
 export type { StoreCase } from './case.ts'
 
 /** Every case, in the order `testAuthStore` runs them; a runner may register each as a test of its own. */
-export const storeCases: readonly StoreCase[] = Object.freeze([...userCases, ...sessionCases, ...limitCases, ...actionCases])
+export const storeCases: readonly StoreCase[] = Object.freeze([...userCases, ...sessionCases, ...limitCases, ...actionCases, ...accountCases])
 
 export interface StoreCaseResult {
   name: string
