@@ -8,6 +8,7 @@ import fastifySwagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import fastifyDrizzleAuth, {
+  oidc,
   ConfigurationError, ERROR_SCHEMA_ID, loginRequired, requires, securitySchemes, type FastifyDrizzleAuthOptions
 } from '../src/index.ts'
 import { SECRET } from './fixtures/app.ts'
@@ -165,4 +166,29 @@ t.test('with cookies the document says so: a cookie scheme, and bearer or cookie
     t.same(doc.paths['/private'].get.security, security, `${tokenTransport}: a guarded application route`)
     t.same(doc.paths['/login'].post.security, [], `${tokenTransport}: /login stays public`)
   }
+})
+
+t.test('provider sign-in routes are documented: the redirects with their Location, the exchange with the /login schema', async (t) => {
+  const providers = { corp: oidc({ issuer: 'https://idp.example', clientId: 'id', clientSecret: 'secret' }) }
+  const { app, doc } = await documented({ providers, oauth: { callbackBaseUrl: 'https://api.example', allowedRedirects: ['https://app.example'] } })
+  t.teardown(() => app.close())
+  await t.resolves(SwaggerParser.validate(structuredClone(doc) as never), 'valid against the OpenAPI 3 schema')
+  const routes = {
+    '/oauth/providers': ['get', 'authListProviders', false],
+    '/oauth/{provider}': ['get', 'authProviderStart', false],
+    '/oauth/{provider}/link': ['post', 'authProviderLink', true],
+    '/oauth/{provider}/callback': ['get', 'authProviderCallback', false],
+    '/oauth/token': ['post', 'authProviderToken', false],
+    '/accounts': ['get', 'authListAccounts', true],
+    '/accounts/{provider}': ['delete', 'authUnlinkAccount', true]
+  } as const
+  for (const [path, [method, operationId, secured]] of Object.entries(routes)) {
+    const operation = doc.paths[path]?.[method]
+    t.equal(operation?.operationId, operationId, `${method} ${path}`)
+    t.same(operation?.security, secured ? [{ bearerAuth: [] }] : [], `${path}: security`)
+  }
+  for (const path of ['/oauth/{provider}', '/oauth/{provider}/callback']) {
+    t.ok(doc.paths[path].get.responses['302'].headers.location, `${path}: a 302 with its Location`)
+  }
+  t.same(doc.paths['/oauth/token'].post.responses['200'], doc.paths['/login'].post.responses['200'], 'the exchange answers what /login answers')
 })

@@ -23,6 +23,18 @@ const startQuery = {
     code_challenge_method: { type: 'string', enum: ['S256'] }
   }
 } as const
+const param = (description: string) => ({ type: 'string', maxLength: MAX_URL, description }) as const
+/** What providers send back (RFC 6749, RFC 9207, OIDC); other parameters pass on to openid-client as they came. */
+const callbackQuery = {
+  type: 'object',
+  properties: {
+    code: param('the authorization code'),
+    state: param('the state the flow left with'),
+    iss: param('the issuer (RFC 9207)'),
+    error: param('the provider\'s refusal, e.g. access_denied'),
+    error_description: param('the provider\'s words, never shown')
+  }
+} as const
 const linkBody = { type: 'object', additionalProperties: false, properties: { redirectTo: startQuery.properties.redirectTo, code_challenge: challenge } } as const
 const redirect = { description: 'To the provider (or back to `redirectTo`)', type: 'null', headers: { location: { type: 'string', format: 'uri' } } } as const
 const exchangeBody = {
@@ -110,7 +122,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
     schema: {
       ...docs('authProviderCallback', 'Where the provider sends the browser back: 302 to `redirectTo` (cookies set, `#code=` for bearer clients, or `#error=`)', false),
       params: providerParams,
-      querystring: { type: 'object', additionalProperties: { type: 'string', maxLength: MAX_URL } },
+      querystring: callbackQuery,
       response: { 302: redirect, ...errorResponses, 404: errorResponse, 503: errorResponse }
     }
   }, async (request, reply) => {
