@@ -12,7 +12,8 @@
  * every message is written as an .eml file under MAIL_DIR (./data/mail/). APP_URL (http://HOST:PORT) is where
  * the emailed links point: /verify, /reset and /confirm-email, pages that POST the token. OUTBOX_LEASE_MS (60000)
  * is how long a message a crashed process was sending waits before another process sends it. SESSION_CACHE_MS
- * (PostgreSQL) turns `sessionCache` on with that staleness cap.
+ * (PostgreSQL) turns `sessionCache` on with that staleness cap. OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET add
+ * a "Sign in with a provider" button (`npm run dev:idp` starts a local provider and prints them).
  */
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -21,7 +22,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import fastifyDrizzleAuth, { directoryMailer, loginRequired, type Mailer, smtpMailer } from '../src/index.ts'
+import fastifyDrizzleAuth, { directoryMailer, loginRequired, type Mailer, oidc, smtpMailer } from '../src/index.ts'
 
 export type Env = Record<string, string | undefined>
 
@@ -69,6 +70,19 @@ export function mailerFrom (env: Env): Mailer {
   const from = env.MAIL_FROM ?? 'fastify-drizzle-auth example <no-reply@localhost>'
   if (env.SMTP_URL !== undefined && env.SMTP_URL !== '') return smtpMailer(env.SMTP_URL, { from })
   return directoryMailer(env.MAIL_DIR ?? './data/mail', { from })
+}
+
+/**
+ * OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (OIDC_LABEL names the button): one OpenID provider named
+ * `oidc`, whose redirect URI is APP_URL/oauth/oidc/callback; browsers return to this app's page only.
+ */
+export function providersFrom (env: Env, appUrl: string) {
+  const { OIDC_ISSUER: issuer, OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = env
+  if (issuer === undefined || clientId === undefined || clientSecret === undefined) return {}
+  return {
+    providers: { oidc: oidc({ issuer, clientId, clientSecret, label: env.OIDC_LABEL ?? 'OpenID Connect' }) },
+    oauth: { callbackBaseUrl: appUrl, allowedRedirects: [`${appUrl}/`] }
+  }
 }
 
 export async function buildServer (env: Env = process.env): Promise<FastifyInstance> {
@@ -119,7 +133,8 @@ export async function buildServer (env: Env = process.env): Promise<FastifyInsta
     ...(env.AUTH_REFRESH_GRACE_SECONDS === undefined ? {} : { refreshReuseGraceSeconds: Number(env.AUTH_REFRESH_GRACE_SECONDS) }),
     ...(env.BCRYPT_ROUNDS === undefined ? {} : { bcryptRounds: Number(env.BCRYPT_ROUNDS) }),
     ...(env.HASH_THREADS === undefined ? {} : { hashThreads: env.HASH_THREADS as 'normal' | 'idle' }),
-    ...(env.AUTH_REGISTRATIONS_PER_IP === undefined ? {} : { registrationRateLimit: { maxPerIp: Number(env.AUTH_REGISTRATIONS_PER_IP) } })
+    ...(env.AUTH_REGISTRATIONS_PER_IP === undefined ? {} : { registrationRateLimit: { maxPerIp: Number(env.AUTH_REGISTRATIONS_PER_IP) } }),
+    ...providersFrom(env, appUrl)
   })
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   // An application route behind the guard: documented with the bearer scheme without saying so here.

@@ -90,6 +90,34 @@ $('end-others').addEventListener('click', async () => {
   await showSessions()
 })
 
+// Provider sign-in is a plain navigation: the server answers with the provider's page, and the provider sends
+// the browser back here with the session in HttpOnly cookies (or `#error=<code>` when it did not work out).
+const PROVIDER_ERRORS = {
+  access_denied: 'The sign-in was cancelled at the provider.',
+  account_exists: 'An account with this email exists: log in with its password, then link the provider.',
+  account_linked_elsewhere: 'That provider account is linked to another user.',
+  email_unavailable: 'The provider gave no verified email address.',
+  provider_unavailable: 'The provider cannot be reached right now: try again shortly.'
+}
+
+async function showProviders () {
+  const res = await fetch('/oauth/providers')
+  const providers = res.ok ? await res.json() : []
+  $('providers').hidden = providers.length === 0
+  $('provider-buttons').replaceChildren(...providers.map(({ name, label }) => {
+    const link = document.createElement('a')
+    link.href = `/oauth/${encodeURIComponent(name)}?redirectTo=/`
+    link.textContent = `Sign in with ${label}`
+    link.className = 'provider'
+    return link
+  }))
+  const error = new URLSearchParams(location.hash.slice(1)).get('error')
+  if (error !== null) {
+    $('status').textContent = PROVIDER_ERRORS[error] ?? `Provider sign-in failed (${error}).`
+    history.replaceState(null, '', location.pathname)
+  }
+}
+
 $('logout').addEventListener('click', async () => {
   await withRefresh(() => post('/logout'))
   $('status').textContent = 'Logged out.'
@@ -97,3 +125,4 @@ $('logout').addEventListener('click', async () => {
 })
 
 show()
+showProviders()
