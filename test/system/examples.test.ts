@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -6,6 +7,8 @@ import { resetConfig } from '../../src/service/config.ts'
 import { buildApp } from '../../examples/complete.ts'
 import { buildServer } from '../../examples/server.ts'
 import { startServer } from '../fixtures/server-process.ts'
+import { freePort } from '../fixtures/free-port.ts'
+import { providerBrowser } from '../fixtures/provider-browser.ts'
 
 const CREDENTIALS = { email: 'alice@example.com', password: 'SecurePass123!' }
 
@@ -128,4 +131,39 @@ t.test('examples/server.ts serves its OpenAPI document at /openapi.json and the 
   t.equal(ui.statusCode, 200)
   t.match(ui.headers['content-type'], /text\/html/)
   t.equal((await app.inject({ url: '/hello' })).statusCode, 401, 'the guarded example route')
+})
+
+t.test('the README\'s two commands: npm run dev:idp, then npm start with what it prints, sign a person in', async (t) => {
+  const dir = tempDir(t, 'fda-dev-idp-')
+  const [appPort, idpPort] = [await freePort(), await freePort()]
+  const appUrl = `http://127.0.0.1:${appPort}`
+  const idp = spawn('npm', ['run', '--silent', 'dev:idp'], { env: { ...process.env, IDP_PORT: String(idpPort), APP_URL: appUrl }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const idpExited = new Promise<void>((resolve) => idp.once('exit', () => resolve()))
+  t.teardown(async () => { try { process.kill(-idp.pid!, 'SIGTERM') } catch { return } await idpExited })
+  let printed = ''
+  const command = await new Promise<string>((resolve, reject) => {
+    idp.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      const line = /^\s*(OIDC_ISSUER=\S+ OIDC_CLIENT_ID=\S+ OIDC_CLIENT_SECRET=\S+) npm start$/m.exec(printed)
+      if (line !== null) resolve(line[1])
+    })
+    idp.once('exit', () => reject(new Error(`dev:idp ended: ${printed}`)))
+  })
+  const env = Object.fromEntries(command.split(' ').map((pair) => pair.split('=') as [string, string]))
+  t.equal(env.OIDC_ISSUER, `http://127.0.0.1:${idpPort}`)
+  const server = await startServer({ ...env, PORT: String(appPort), APP_URL: appUrl, DATABASE_PATH: join(dir, 'auth.sqlite'), AUTH_SECRET: 'dev-idp-readme-secret-of-32-bytes!!', LOG_LEVEL: 'info' })
+  t.teardown(server.stop)
+
+  const providers = await (await fetch(`${server.url}/oauth/providers`)).json()
+  t.same(providers, [{ name: 'oidc', label: 'OpenID Connect' }], 'the page has its button')
+  const start = await fetch(`${server.url}/oauth/oidc?redirectTo=/`, { redirect: 'manual' })
+  t.equal(start.status, 302)
+  const binding = start.headers.getSetCookie().map((line) => line.split(';')[0]).find((pair) => pair.includes('_flow='))!
+  const back = await providerBrowser(env.OIDC_ISSUER).signIn(start.headers.get('location')!, 'grace')
+  t.equal(`${back.origin}${back.pathname}`, `${appUrl}/oauth/oidc/callback`, 'the provider sends the browser to APP_URL/oauth/oidc/callback')
+  const done = await fetch(back, { redirect: 'manual', headers: { cookie: binding } })
+  t.equal(done.headers.get('location'), `${appUrl}/`)
+  const access = done.headers.getSetCookie().map((line) => line.split(';')[0]).find((pair) => /fda_access=/.test(pair))!
+  const me = await (await fetch(`${server.url}/me`, { headers: { cookie: access } })).json()
+  t.equal(me.email, 'grace@example.test', 'signed in')
 })
