@@ -1,6 +1,6 @@
 /** What both dialects' account stores select and decide alike. */
 import { and, type Column, isNull, lte, or, type SQL } from 'drizzle-orm'
-import type { LinkOutcome } from './records.ts'
+import type { LinkOutcome } from './account-records.ts'
 
 type AccountKey = 'id' | 'userId' | 'provider' | 'subject' | 'email' | 'emailVerified' | 'createdAt' | 'lastLoginAt'
 type FlowKey = 'id' | 'provider' | 'codeVerifier' | 'nonce' | 'redirectTo' | 'linkUserId' | 'clientChallenge'

@@ -2,17 +2,20 @@
  * The storage contract the service is written against, one facet per concern. One implementation per
  * dialect; every SQL statement of the project lives behind it. Each method is a single atomic unit: a check
  * that must hold for a write to happen is part of the write's own statement or transaction, never a separate
- * read. `fastify-drizzle-auth/testing` proves an implementation (`testAuthStore`). This file and records.ts
+ * read. `fastify-drizzle-auth/testing` proves an implementation (`testAuthStore`). This file and the records
  * import nothing else: an application can implement the contract from these types alone.
  */
 import type {
-  AccountRecord, AccountSighting, CompletionCode, ConsumedCompletion, LinkOutcome, NewAccount, NewOAuthFlow, OAuthFlowRecord, UnlinkOutcome,
+  AccountRecord, AccountSighting, CompletionCode, ConsumedCompletion, LinkOutcome, NewAccount, NewOAuthFlow, OAuthFlowRecord, UnlinkOutcome
+} from './account-records.ts'
+import type {
   ActionPurpose, ActionTokenRecord, AttemptLimit, AttemptOutcome, AttemptSettlement, CheckedCredentials, ClaimedOutboxMessage, ConsumedAction,
   DeviceCheck, EmailChangeResult, FoundSession, LoginPeek, ModeResult, NewActionToken, NewOutboxMessage, NewSession, NewUserRecord,
   RotationContext, RotationResult, SessionExtras, SessionListing, StoreDiagnostics, StoreLogger, StoreMode, UserPatch, UserRecord
 } from './records.ts'
 
 export type * from './records.ts'
+export type * from './account-records.ts'
 
 /** The users table, as far as the service writes it. */
 export interface UserStore {
