@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
-import { bearer } from './fixtures/app.ts'
+import { loginRequired } from '../src/index.ts'
+import { PASSWORD, bearer } from './fixtures/app.ts'
 import { availableDialects } from './fixtures/databases.ts'
 import { APP, buildProviderApp, callback, signIn, start } from './fixtures/oauth.ts'
 
@@ -52,6 +53,7 @@ for (const dialect of await availableDialects()) {
 
   t.test(`${dialect}: bearer: a one-time code in the fragment, exchanged with its verifier for the tokens /login answers`, async (t) => {
     const p = await buildProviderApp(t, dialect)
+    p.app.get('/how', { preHandler: loginRequired }, async (request) => request.auth.amr)
     p.idp.accounts.set('bob-sub', { email: 'bob@example.com', email_verified: true })
     const verifier = randomBytes(32).toString('base64url')
     const started = await start(p.app, `?code_challenge=${s256(verifier)}&code_challenge_method=S256`)
@@ -76,6 +78,11 @@ for (const dialect of await availableDialects()) {
     t.same(Object.keys(body).sort(), ['access_token', 'device_token', 'expires_in', 'refresh_token', 'token_type'], 'the same JSON as /login')
     const me = await p.app.inject({ url: '/me', headers: bearer(body.access_token) })
     t.equal(me.json().email, 'bob@example.com')
+    t.same((await p.app.inject({ url: '/how', headers: bearer(body.access_token) })).json(), ['oauth'], 'request.auth.amr says it too')
+    const password = await p.app.inject({ method: 'POST', url: '/register', payload: { email: 'pat@example.com', password: PASSWORD } })
+    t.equal(password.statusCode, 201)
+    const patLogin = await p.app.inject({ method: 'POST', url: '/login', payload: { email: 'pat@example.com', password: PASSWORD } })
+    t.same((await p.app.inject({ url: '/how', headers: bearer(patLogin.json().access_token) })).json(), ['pwd'], 'and pwd for a password login')
     const sessions = await p.app.inject({ url: '/sessions', headers: bearer(body.access_token) })
     t.equal(sessions.json()[0].method, 'oauth:corp', 'the session list says how it was made')
 

@@ -21,6 +21,7 @@ export async function requestUserIsTyped (secret: string): Promise<void> {
     expectType<Equal<typeof request.user, AuthUser>>(true)
     const scopes: readonly string[] = request.auth.scopes
     const sessionId: string | null = request.auth.sessionId
+    expectType<Equal<typeof request.auth.amr, readonly string[]>>(true)
     if (request.user.isAuthenticated) {
       // Narrowed by the discriminant: the user's fields, no cast.
       const email: string = request.user.email
