@@ -182,16 +182,32 @@ for (const dialect of await availableDialects()) {
     t.same(stored.map((row) => row.redirect_to).filter((to) => String(to).includes('/account/')), [`${APP}/account/settings`, `${APP}/account/%2F%2Fevil.example`], 'the parsed address is what is kept')
   })
 
-  t.test(`${dialect}: a cookie sign-in ends only in the browser that started it`, async (t) => {
+  t.test(`${dialect}: a sign-in needs no cookie from its start (the state is server-side); a link ends only for whoever started it`, async (t) => {
     const p = await buildProviderApp(t, dialect, { tokenTransport: 'cookie', secureCookies: false })
+    p.idp.accounts.set('nadia', { email: 'nadia@example.com', email_verified: true })
+    const started = await start(p.app)
+    t.equal(started.cookie, '', 'a sign-in sets no cookie at its start')
+    const lostCookie = await callback(p.app, await p.idp.signIn(started.location, 'nadia'))
+    t.ok(lostCookie.cookies.some((c) => c.name === 'fda_access'), 'signed in all the same')
+
+    // The attacker starts a link to their own account and sends the victim to finish it at the provider.
     p.idp.accounts.set('mallory', { email: 'mallory@example.com', email_verified: true })
-    const attackers = await start(p.app)
-    const back = await p.idp.signIn(attackers.location, 'mallory')
-    const victim = await callback(p.app, back)
-    t.equal(victim.statusCode, 302)
-    t.equal(fragment(victim.headers.location).get('error'), 'invalid_state', 'the attacker\'s callback in another browser signs nobody in')
-    t.notOk(victim.cookies.some((c) => c.name === 'fda_access'))
-    t.equal(await countRows(p, 'auth_sessions'), 0)
+    const mallory = await signIn(p, 'mallory')
+    const malloryCookie = `fda_access=${mallory.cookies.find((c) => c.name === 'fda_access')!.value}`
+    const victimCookie = `fda_access=${lostCookie.cookies.find((c) => c.name === 'fda_access')!.value}`
+    for (const [who, cookie] of [['signed out', ''], ['signed in as herself', victimCookie]]) {
+      const link = await start(p.app, '?link=1', { cookie: malloryCookie, 'sec-fetch-site': 'same-origin' })
+      t.not(link.cookie, '', 'a link binds itself to the browser that started it')
+      const victimBack = await p.idp.signIn(link.location, 'nadia')
+      const res = await callback(p.app, victimBack, cookie)
+      t.equal(fragment(res.headers.location).get('error'), 'invalid_state', `the victim's browser (${who}) finishes no link`)
+    }
+    t.equal(await countRows(p, 'auth_accounts'), 2, 'nadia\'s identity stays hers, none is added to mallory')
+    const own = await start(p.app, '?link=1', { cookie: malloryCookie, 'sec-fetch-site': 'same-origin' })
+    p.idp.accounts.set('mallory-2', { email: 'mallory2@example.com', email_verified: true })
+    const ownBack = await p.idp.signIn(own.location, 'mallory-2')
+    t.equal(fragment((await callback(p.app, ownBack, malloryCookie)).headers.location).get('error'), 'provider_already_linked',
+      'the starting user\'s own session finishes it (without the flow cookie)')
   })
 
   t.test(`${dialect}: starts and callbacks are limited per address`, async (t) => {

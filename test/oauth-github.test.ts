@@ -32,9 +32,8 @@ for (const dialect of await availableDialects()) {
       gh.as(login)
       const started = await app.inject({ url: '/oauth/github' })
       t.equal(started.statusCode, 302)
-      const binding = started.cookies.find((c) => c.name.endsWith('_flow'))!
       const back = await gh.authorize(started.headers.location as string)
-      return await app.inject({ url: `${back.pathname}${back.search}`, headers: { cookie: `${binding.name}=${binding.value}` } })
+      return await app.inject({ url: `${back.pathname}${back.search}` })
     }
     const error = (res: { headers: Record<string, unknown> }) => new URLSearchParams(new URL(String(res.headers.location)).hash.slice(1)).get('error')
 

@@ -37,8 +37,8 @@ t.test('misconfigurations are refused with the option named', async (t) => {
   for (const [name, options, message] of cases) {
     t.throws(() => new AuthService({ ...base, ...options } as never), message, name)
   }
-  t.throws(() => microsoft({ tenantId: 'common', clientId: 'id', clientSecret: 's' }), /tenantId` must be your directory \(tenant\) id/)
-  t.equal(microsoft({ tenantId: '9188040d-6c67-4c5b-b112-36a304b66dad', clientId: 'id', clientSecret: 's' }).issuer, 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0')
+  t.throws(() => microsoft({ tenant: 'common', clientId: 'id', clientSecret: 's' }), /tenant` must be your directory \(tenant\) id/)
+  t.equal(microsoft({ tenant: '9188040d-6c67-4c5b-b112-36a304b66dad', clientId: 'id', clientSecret: 's' }).issuer, 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0')
   t.match(google({ clientId: 'id', clientSecret: 's' }), { kind: 'oidc', issuer: 'https://accounts.google.com', scopes: ['openid', 'email', 'profile'], label: 'Google' })
   t.match(github({ clientId: 'id', clientSecret: 's' }), { kind: 'github', issuer: 'https://github.com', endpoints: { api: 'https://api.github.com' } })
   const { ProviderClients } = await import('../src/oauth/provider-clients.ts')

@@ -3,6 +3,7 @@
  * `microsoft()` are OIDC presets; `github()` is OAuth 2.0 with GitHub's user API. A preset only fills in
  * endpoints and defaults: every field can be given instead.
  */
+import { ConfigurationError } from '../errors.ts'
 
 /** What the service needs of a provider; made by the functions below (or written by hand to the same shape). */
 export interface ProviderDefinition {
@@ -46,7 +47,7 @@ export interface MicrosoftSettings extends ClientSettings {
    * refused: their discovery document names another issuer than the one asked, which strict ID-token
    * validation (rightly) does not accept.
    */
-  tenantId: string
+  tenant: string
 }
 
 export interface GitHubSettings extends ClientSettings {
@@ -68,11 +69,11 @@ export function google (settings: Omit<OidcSettings, 'issuer'> & { issuer?: stri
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export function microsoft (settings: MicrosoftSettings & { issuer?: string }): ProviderDefinition {
-  const { tenantId, issuer, ...rest } = settings
-  if (issuer === undefined && !GUID.test(String(tenantId))) {
-    throw new TypeError('microsoft(): `tenantId` must be your directory (tenant) id, a GUID (see the README, "Sign in with a provider")')
+  const { tenant, issuer, ...rest } = settings
+  if (issuer === undefined && !GUID.test(String(tenant))) {
+    throw new ConfigurationError('fastify-drizzle-auth: microsoft(): `tenant` must be your directory (tenant) id, a GUID (see docs/providers.md)')
   }
-  return oidc({ label: 'Microsoft', issuer: issuer ?? `https://login.microsoftonline.com/${tenantId}/v2.0`, ...rest })
+  return oidc({ label: 'Microsoft', issuer: issuer ?? `https://login.microsoftonline.com/${tenant}/v2.0`, ...rest })
 }
 
 export function github (settings: GitHubSettings): ProviderDefinition {

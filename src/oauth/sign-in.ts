@@ -44,10 +44,13 @@ export interface CallbackOptions {
   userAgent?: string | null
   completion?: Completion
   /**
-   * Whether the caller checked that this browser started the flow (the routes' flow cookie). False: only a
-   * sign-in ending in a code bound to the client's `code_challenge` may finish. Default true.
+   * Who may finish a link (`link=1`) here: the user who started it, signed in on this request
+   * (`signedInUserId`), or the browser that started it (`browserBound`, the routes' flow cookie). Anyone else
+   * finishing someone's link flow would link their own provider identity to that user (link CSRF). Sign-ins
+   * need neither: their state lives server-side, so a flow survives a lost cookie. Default: true.
    */
   browserBound?: boolean
+  signedInUserId?: string | null
 }
 
 export interface ProviderToken { accessToken: string, refreshToken: string | null, expiresAt: Date | null, scope?: string }
@@ -152,9 +155,8 @@ export class ProviderSignIn {
     try {
       const completion = options.completion ?? 'session'
       const toCode = completion === 'code' || (completion === 'auto' && flow.clientChallenge !== null)
-      // Login (and link) CSRF: a flow ends only in the browser that started it, or in a code bound to the client's challenge.
-      if (options.browserBound === false && !(toCode && flow.clientChallenge !== null && flow.linkUserId === null)) {
-        throw new ProviderSignInError('invalid_state', 'This sign-in was started in another browser: start again here')
+      if (flow.linkUserId !== null && options.browserBound === false && options.signedInUserId !== flow.linkUserId) {
+        throw new ProviderSignInError('invalid_state', 'This link was started by another user or in another browser: start it again here')
       }
       const { profile, seal } = await this.#exchange(name, provider, query, state!, flow)
       if (flow.linkUserId !== null) {

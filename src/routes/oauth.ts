@@ -94,7 +94,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
       if (refusal !== undefined) throw csrfRefused(request, refusal)
     }
     const url = await service().oauth.start(request.params.provider, { redirectTo, linkUserId, codeChallenge, ip: request.ip })
-    binding.set(reply, url)
+    if (linkUserId !== undefined) binding.set(reply, url)
     return reply.header('cache-control', 'no-store').redirect(url, 302)
   })
 
@@ -128,9 +128,10 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer')
     const browserBound = binding.holds(request, reply, request.query.state)
+    const signedInUserId = request.user.isAuthenticated ? request.user.id : null
     try {
       const outcome = await service().oauth.callback(request.params.provider, request.query, {
-        ip: request.ip, userAgent: request.headers['user-agent'], completion, browserBound
+        ip: request.ip, userAgent: request.headers['user-agent'], completion, browserBound, signedInUserId
       })
       if (outcome.kind === 'code') return reply.redirect(`${outcome.redirectTo}#code=${outcome.code}`, 302)
       if (outcome.kind === 'session') {

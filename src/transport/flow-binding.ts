@@ -4,10 +4,10 @@ import { cookieToken } from './cookies.ts'
 import type { ResolvedTransport } from './options.ts'
 
 /**
- * Binds a provider sign-in that ends in cookies to the browser that started it: a short-lived HttpOnly
- * cookie (SameSite=Lax, so the provider's top-level redirect back carries it) holding a MAC of the flow's
- * state. Without it, a page could send someone to the callback with the attacker's own code and state and
- * sign them in to the attacker's account (login CSRF). Bearer clients bind their flow with `code_challenge`.
+ * Binds a provider link to the browser that started it: a short-lived HttpOnly cookie (SameSite=Lax, so the
+ * provider's top-level redirect back carries it) holding a MAC of the flow's state. Without it (and without
+ * the starting user's session on the callback), a page could send someone to the callback of the attacker's
+ * own link flow and link their provider identity to the attacker's account (link CSRF).
  */
 export class FlowBinding {
   readonly #name: string
