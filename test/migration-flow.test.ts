@@ -23,7 +23,7 @@ import { tempDir } from './fixtures/temp.ts'
 const SHIPPED = { sqlite: SQLITE_MIGRATIONS.length, pg: PG_MIGRATIONS.length }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SQLITE_TABLES = ['auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users']
+const SQLITE_TABLES = ['auth_accounts', 'auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_oauth_flows', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users']
 
 t.test('the migrations carried in the code are exactly what drizzle reads from drizzle/', async (t) => {
   for (const [dialect, embedded] of [['sqlite', SQLITE_MIGRATIONS], ['pg', PG_MIGRATIONS]] as const) {

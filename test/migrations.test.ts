@@ -12,7 +12,7 @@ import { getTableConfig as getPgTableConfig } from 'drizzle-orm/pg-core'
 import * as pgTables from '../src/db/pg/index.ts'
 import { MIGRATIONS_TABLE } from '../src/index.ts'
 import { migrate, openSqlite } from '../src/db/sqlite/index.ts'
-import { actionTokens, deviceTokens, loginAttempts, outbox, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
+import { accounts, actionTokens, deviceTokens, loginAttempts, oauthFlows, outbox, refreshTokens, sessions } from '../src/db/sqlite/index.ts'
 
 t.test('migrate(db) creates the tables in its own migrations table, and a second run is a no-op', async (t) => {
   const { db, close } = openSqlite(':memory:')
@@ -21,7 +21,7 @@ t.test('migrate(db) creates the tables in its own migrations table, and a second
   db.run(sql`create table __drizzle_migrations (id integer primary key, hash text not null, created_at numeric)`)
   migrate(db)
   const tables = db.$client.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all()
-  t.same(tables.filter((name: unknown) => String(name).startsWith('auth_')), ['auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users'])
+  t.same(tables.filter((name: unknown) => String(name).startsWith('auth_')), ['auth_accounts', 'auth_action_tokens', 'auth_changes', 'auth_device_tokens', 'auth_login_attempts', 'auth_oauth_flows', 'auth_outbox', 'auth_refresh_tokens', 'auth_sessions', 'auth_users'])
   t.ok(tables.includes(MIGRATIONS_TABLE))
   const applied = db.$client.prepare(`select count(*) from ${MIGRATIONS_TABLE}`).pluck().get()
   t.equal(applied, readdirSync(new URL('../drizzle/sqlite', import.meta.url)).filter((f) => f.endsWith('.sql')).length, 'every shipped migration')
@@ -80,9 +80,12 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
     auth_action_tokens_user_idx: ['user_id', 'purpose'],
     auth_action_tokens_email_idx: ['email'],
     auth_action_tokens_expires_at_idx: ['expires_at'],
-    auth_outbox_available_at_idx: ['available_at']
+    auth_outbox_available_at_idx: ['available_at'],
+    auth_accounts_provider_subject_idx: ['provider', 'subject'],
+    auth_accounts_user_provider_idx: ['user_id', 'provider'],
+    auth_oauth_flows_expires_at_idx: ['expires_at']
   }
-  const declared = [sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox].flatMap((table) => getTableConfig(table).indexes)
+  const declared = [sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, accounts, oauthFlows].flatMap((table) => getTableConfig(table).indexes)
   t.same(Object.fromEntries(declared.map((i) => [i.config.name, i.config.columns.map((c) => (c as { name: string }).name)])), expected)
   const { db, close } = openSqlite(':memory:')
   t.teardown(close)
@@ -99,12 +102,12 @@ t.test('every lookup path has an index, in the schema and in the migrated databa
 })
 
 t.test('the PostgreSQL tables declare the same indexes and a cascading foreign key', async (t) => {
-  const declared = [pgTables.sessions, pgTables.refreshTokens, pgTables.loginAttempts, pgTables.deviceTokens, pgTables.actionTokens, pgTables.outbox]
+  const declared = [pgTables.sessions, pgTables.refreshTokens, pgTables.loginAttempts, pgTables.deviceTokens, pgTables.actionTokens, pgTables.outbox, pgTables.accounts, pgTables.oauthFlows]
     .flatMap((table) => getPgTableConfig(table).indexes)
   t.same(declared.map((i) => i.config.name).sort(), [
-    'auth_action_tokens_email_idx', 'auth_action_tokens_expires_at_idx', 'auth_action_tokens_user_idx',
+    'auth_accounts_provider_subject_idx', 'auth_accounts_user_provider_idx', 'auth_action_tokens_email_idx', 'auth_action_tokens_expires_at_idx', 'auth_action_tokens_user_idx',
     'auth_device_tokens_expires_at_idx', 'auth_device_tokens_user_id_idx', 'auth_login_attempts_reset_at_idx',
-    'auth_outbox_available_at_idx', 'auth_refresh_tokens_session_idx', 'auth_sessions_expires_at_idx', 'auth_sessions_user_id_idx'
+    'auth_oauth_flows_expires_at_idx', 'auth_outbox_available_at_idx', 'auth_refresh_tokens_session_idx', 'auth_sessions_expires_at_idx', 'auth_sessions_user_id_idx'
   ])
   const [fk] = getPgTableConfig(pgTables.refreshTokens).foreignKeys
   t.equal(getPgTableConfig(fk.reference().foreignTable).name, 'auth_sessions')

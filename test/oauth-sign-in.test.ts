@@ -95,3 +95,16 @@ for (const dialect of await availableDialects()) {
     t.same(claims.amr, ['oauth'], 'a refreshed token still says how the session was made')
   })
 }
+
+t.test('an access token signed before tokens carried amr is a password session\'s', async (t) => {
+  const { buildApp, registerAndLogin, SECRET } = await import('./fixtures/app.ts')
+  const { decodePart, forge } = await import('./fixtures/jwt.ts')
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  app.get('/how', { preHandler: loginRequired }, async (request) => request.auth.amr)
+  const session = await registerAndLogin(app)
+  const { amr, ...older } = decodePart(session.accessToken, 1)
+  t.same(amr, ['pwd'])
+  const legacy = forge(decodePart(session.accessToken, 0), older, SECRET)
+  t.same((await app.inject({ url: '/how', headers: bearer(legacy) })).json(), ['pwd'])
+})

@@ -55,7 +55,7 @@ async function checkUsersTable (db: PgDatabase, table: PgUsersTable): Promise<vo
   checkUsersTableInDatabase(table, rows.map((row) => String((row as { column_name: unknown }).column_name)), `${schema}.${name}`)
 }
 
-export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, ACTION_PURPOSES } from './schema.ts'
+export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, accounts, oauthFlows, ACTION_PURPOSES } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow, ActionTokenRow, OutboxRow } from './schema.ts'
 export { migrate } from './migrate.ts'
 export type { MigrateOptions } from './migrate.ts'

@@ -52,7 +52,7 @@ function isSqliteDatabase (value: unknown): value is SqliteDatabase {
   return typeof client?.prepare === 'function' && typeof client.pragma === 'function'
 }
 
-export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, authChanges, ACTION_PURPOSES } from './schema.ts'
+export { authUserColumns, users, sessions, refreshTokens, loginAttempts, deviceTokens, actionTokens, outbox, authChanges, accounts, oauthFlows, ACTION_PURPOSES } from './schema.ts'
 export type { UserRow, NewUserRow, SessionRow, RefreshTokenRow, ActionTokenRow, OutboxRow } from './schema.ts'
 export { migrate } from './migrate.ts'
 export type { MigrateOptions } from './migrate.ts'
