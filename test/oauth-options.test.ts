@@ -32,6 +32,7 @@ t.test('misconfigurations are refused with the option named', async (t) => {
     ['a plain-http GitHub API', { providers: { gh: github({ clientId: 'id', clientSecret: 's', endpoints: { api: 'http://api.github.example' } }) }, oauth }, /'http:\/\/api\.github\.example' must be an https URL/],
     ['an issuer that is not a string', { providers: { corp: { ...corp, issuer: 42 } }, oauth }, /'42' must be an https URL/],
     ['a hand-made GitHub provider without endpoints', { providers: { gh: { kind: 'github', label: 'GH', issuer: 'https://github.com', clientId: 'id', clientSecret: 's', scopes: [] } }, oauth }, /'undefined' must be an https URL/],
+    ['oauth without providers', { oauth }, /`oauth` does nothing without `providers`/],
     ['an unknown oauth key', { providers: { corp }, oauth: { ...oauth, linkByEmail: true } }, /unknown option `oauth\.linkByEmail`/]
   ]
   for (const [name, options, message] of cases) {

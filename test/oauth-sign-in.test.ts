@@ -102,9 +102,18 @@ t.test('an access token signed before tokens carried amr is a password session\'
   const app = await buildApp()
   t.teardown(() => app.close())
   app.get('/how', { preHandler: loginRequired }, async (request) => request.auth.amr)
+  app.get('/mutate', { preHandler: loginRequired }, async (request) => {
+    try { (request.auth.amr as string[]).push('x') } catch { return 'frozen' }
+    return 'changed'
+  })
   const session = await registerAndLogin(app)
   const { amr, ...older } = decodePart(session.accessToken, 1)
   t.same(amr, ['pwd'])
   const legacy = forge(decodePart(session.accessToken, 0), older, SECRET)
   t.same((await app.inject({ url: '/how', headers: bearer(legacy) })).json(), ['pwd'])
+  for (const amr of ['pwd', [1], {}, Array.from({ length: 9 }, () => 'x')]) {
+    const odd = forge(decodePart(session.accessToken, 0), { ...older, amr }, SECRET)
+    t.equal((await app.inject({ url: '/how', headers: bearer(odd) })).statusCode, 401, `amr ${JSON.stringify(amr)}: not a token of ours`)
+  }
+  t.equal((await app.inject({ url: '/mutate', headers: bearer(session.accessToken) })).body, 'frozen', 'one request cannot change what the next one sees')
 })

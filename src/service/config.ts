@@ -57,7 +57,7 @@ export function resolveConfig (config: AuthConfig): ResolvedConfig {
   const { database, postgresPool, migrate, sessionCache, secret, passwordValidators, ...rest } = options
   const usersTable = checkUsersTableShape(options.usersTable)
   const account = resolveAccountConfig(options)
-  checkProviders(options)
+  checkProviders(options, config.oauth !== undefined)
   for (const key of Object.keys(ACCOUNT_OPTIONS) as Array<keyof typeof ACCOUNT_OPTIONS>) delete (rest as Partial<Resolved>)[key]
   return {
     ...rest,
@@ -97,8 +97,11 @@ function resolveSessionCache ({ enabled, maxStalenessMs }: Resolved['sessionCach
   return { maxStalenessMs }
 }
 
-function checkProviders ({ providers, oauth }: Resolved): void {
-  if (providers === undefined || Object.keys(providers).length === 0) return
+function checkProviders ({ providers, oauth }: Resolved, oauthGiven: boolean): void {
+  if (providers === undefined || Object.keys(providers).length === 0) {
+    if (oauthGiven) throw new ConfigurationError('fastify-drizzle-auth: `oauth` does nothing without `providers`: add a provider (oidc(), google(), github(), microsoft()) or leave `oauth` out')
+    return
+  }
   const missing = providersShortfall(providers)
   if (missing !== undefined) throw new ConfigurationError(`fastify-drizzle-auth: \`providers\`: ${missing}`)
   if (oauth.callbackBaseUrl === undefined) {

@@ -162,12 +162,19 @@ export class AccessTokenCodec {
     if (typ !== 'access') throw new TokenInvalidError()
     if (!isId(sub) || !isId(sid) || !isId(jti)) throw new TokenInvalidError()
     if (!isTime(exp) || !isTime(iat) || iat > now + skew) throw new TokenInvalidError()
+    // One verified token answers many requests: its amr is shared, so it is frozen with the claims.
+    if (payload.amr !== undefined && !isAmr(payload.amr)) throw new TokenInvalidError()
+    Object.freeze(payload.amr)
     return payload as AccessClaims
   }
 }
 
 function isId (value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= 128
+}
+
+function isAmr (value: unknown): boolean {
+  return Array.isArray(value) && value.length <= 8 && value.every((method) => typeof method === 'string')
 }
 
 function isTime (value: unknown): value is number {
