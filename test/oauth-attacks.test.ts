@@ -200,7 +200,10 @@ for (const dialect of await availableDialects()) {
       t.not(link.cookie, '', 'a link binds itself to the browser that started it')
       const victimBack = await p.idp.signIn(link.location, 'nadia')
       const res = await callback(p.app, victimBack, cookie)
-      t.equal(fragment(res.headers.location).get('error'), 'invalid_state', `the victim's browser (${who}) finishes no link`)
+      const linkCode = fragment(res.headers.location).get('link_code')
+      t.ok(linkCode, `the victim's browser (${who}) finishes no link: it gets a code only the starting user could exchange`)
+      const asVictim = await p.app.inject({ method: 'POST', url: '/oauth/link/complete', headers: { cookie: victimCookie, 'sec-fetch-site': 'same-origin' }, payload: { code: linkCode } })
+      t.equal(asVictim.json().code, 'invalid_code', 'and her own page exchanging it links nothing')
     }
     t.equal(await countRows(p, 'auth_accounts'), 2, 'nadia\'s identity stays hers, none is added to mallory')
     const own = await start(p.app, '?link=1', { cookie: malloryCookie, 'sec-fetch-site': 'same-origin' })

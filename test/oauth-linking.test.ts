@@ -5,6 +5,7 @@
  * verify addresses, gains a way in. Explicit links, links elsewhere, unlinking the last way in, and users
  * without a password.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { MailMessage } from '../src/index.ts'
 import { PASSWORD, bearer, registerAndLogin, testDatabase } from './fixtures/app.ts'
@@ -91,6 +92,28 @@ for (const dialect of await availableDialects()) {
     const refused = await callback(p.app, bobBack, `${binding.name}=${binding.value}`)
     t.equal(fragment(refused.headers.location).get('error'), 'account_linked_elsewhere')
     t.same((await p.app.inject({ url: '/accounts', headers: bearer(bob.accessToken) })).json(), [])
+
+    // A bearer client's browser has neither the flow cookie nor a session: the link waits for its code.
+    p.idp.accounts.set('bob-corp', { email: 'bob@corp.example', email_verified: true })
+    const verifier = 'v'.repeat(20) + randomBytes(24).toString('base64url')
+    const challenge = createHash('sha256').update(verifier).digest('base64url')
+    const bobStart = await p.app.inject({ method: 'POST', url: '/oauth/corp/link', headers: bearer(bob.accessToken), payload: { code_challenge: challenge } })
+    const bobLinkBack = await callback(p.app, await p.idp.signIn(bobStart.json().url, 'bob-corp'))
+    const linkCode = fragment(bobLinkBack.headers.location).get('link_code')!
+    t.match(linkCode, /^[A-Za-z0-9_-]{43}$/, 'back with #link_code=')
+    const atToken = await p.app.inject({ method: 'POST', url: '/oauth/token', payload: { code: linkCode, code_verifier: verifier } })
+    t.equal(atToken.json().code, 'invalid_code', 'a link code signs nobody in')
+    const bobStart2 = await p.app.inject({ method: 'POST', url: '/oauth/corp/link', headers: bearer(bob.accessToken), payload: { code_challenge: challenge } })
+    const linkCode2 = fragment((await callback(p.app, await p.idp.signIn(bobStart2.json().url, 'bob-corp'))).headers.location).get('link_code')!
+    const noVerifier = await p.app.inject({ method: 'POST', url: '/oauth/link/complete', headers: bearer(bob.accessToken), payload: { code: linkCode2 } })
+    t.equal(noVerifier.json().code, 'invalid_code', 'without the verifier of its challenge: refused')
+    const asAlice = await p.app.inject({ method: 'POST', url: '/oauth/link/complete', headers: bearer(alice.accessToken), payload: { code: linkCode2, code_verifier: verifier } })
+    t.equal(asAlice.json().code, 'invalid_code', 'another user: refused')
+    const bobStart3 = await p.app.inject({ method: 'POST', url: '/oauth/corp/link', headers: bearer(bob.accessToken), payload: { code_challenge: challenge } })
+    const linkCode3 = fragment((await callback(p.app, await p.idp.signIn(bobStart3.json().url, 'bob-corp'))).headers.location).get('link_code')!
+    const completed = await p.app.inject({ method: 'POST', url: '/oauth/link/complete', headers: bearer(bob.accessToken), payload: { code: linkCode3, code_verifier: verifier } })
+    t.same(completed.json(), { provider: 'corp' }, 'the user who started it, with the verifier: linked')
+    t.match((await p.app.inject({ url: '/accounts', headers: bearer(bob.accessToken) })).json(), [{ provider: 'corp', email: 'bob@corp.example' }])
 
     const twice = await start(p.app, '?link=1', bearer(alice.accessToken))
     t.equal((await callback(p.app, await p.idp.signIn(twice.location, 'alice-corp'), twice.cookie)).headers.location, `${APP}/`, 'linking what is linked already: fine')

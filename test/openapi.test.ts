@@ -179,6 +179,7 @@ t.test('provider sign-in routes are documented: the redirects with their Locatio
     '/oauth/{provider}/link': ['post', 'authProviderLink', true],
     '/oauth/{provider}/callback': ['get', 'authProviderCallback', false],
     '/oauth/token': ['post', 'authProviderToken', false],
+    '/oauth/link/complete': ['post', 'authProviderLinkComplete', true],
     '/accounts': ['get', 'authListAccounts', true],
     '/accounts/{provider}': ['delete', 'authUnlinkAccount', true]
   } as const

@@ -25,6 +25,7 @@ CREATE TABLE "auth_oauth_flows" (
 	"code_hash" text,
 	"code_user_id" text,
 	"code_account_id" text,
+	"code_profile" text,
 	"code_expires_at" timestamp (3) with time zone,
 	"code_used_at" timestamp (3) with time zone,
 	CONSTRAINT "auth_oauth_flows_state_hash_unique" UNIQUE("state_hash"),

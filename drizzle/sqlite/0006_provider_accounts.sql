@@ -27,6 +27,7 @@ CREATE TABLE `auth_oauth_flows` (
 	`code_hash` text,
 	`code_user_id` text,
 	`code_account_id` text,
+	`code_profile` text,
 	`code_expires_at` integer,
 	`code_used_at` integer
 );

@@ -67,17 +67,24 @@ export interface NewOAuthFlow {
 /** A consumed flow, as the callback needs it. */
 export type OAuthFlowRecord = Omit<NewOAuthFlow, 'stateHash' | 'createdAt' | 'expiresAt'>
 
-/** The one-time code a bearer client exchanges for tokens (stored as its SHA-256 hash). */
+/**
+ * The one-time code a bearer client exchanges (stored as its SHA-256 hash): for its tokens after a sign-in,
+ * or, carrying `profile`, to finish a link as the user who started it.
+ */
 export interface CompletionCode {
   flowId: string
   codeHash: string
   userId: string
-  accountId: string
+  /** The identity signed in with; null for a link still to be made. */
+  accountId: string | null
+  /** A link's provider identity (JSON), linked when the code is exchanged. */
+  profile?: string
   expiresAt: Date
 }
 
 export interface ConsumedCompletion {
   userId: string
-  accountId: string
+  accountId: string | null
   provider: string
+  profile: string | null
 }

@@ -91,7 +91,7 @@ const NAME = /^[a-z][a-z0-9-]{0,31}$/
 /** What keeps `providers` from being usable, said for the ConfigurationError; undefined when nothing does. */
 export function providersShortfall (providers: Readonly<Record<string, unknown>>): string | undefined {
   for (const [name, value] of Object.entries(providers)) {
-    if (name === 'providers' || name === 'token') return `'${name}' is taken by a bundled route (/oauth/${name}): choose another name`
+    if (name === 'providers' || name === 'token' || name === 'link') return `'${name}' is taken by a bundled route (/oauth/${name}): choose another name`
     if (!NAME.test(name)) return `the name '${name}' must be lower-case letters, digits and '-', starting with a letter (it is part of the URL)`
     const p = value as Partial<ProviderDefinition> | null
     if (p === null || typeof p !== 'object' || (p.kind !== 'oidc' && p.kind !== 'github')) {

@@ -38,6 +38,8 @@ export type CallbackOutcome =
   | { kind: 'session', redirectTo: string, login: LoginResult }
   | { kind: 'code', redirectTo: string, code: string }
   | { kind: 'linked', redirectTo: string }
+  /** A link finished in a browser that cannot show who started it: the starting user exchanges the code (`completeLink`). */
+  | { kind: 'link_code', redirectTo: string, code: string }
 
 export interface CallbackOptions {
   ip?: string | null
@@ -63,6 +65,7 @@ export interface ProviderSignInDependencies {
   opener: SessionOpener
 }
 
+const INVALID_CODE = () => new ProviderSignInError('invalid_code', 'The code is unknown, used, expired, or not for this code_verifier: start again')
 const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url')
 
 /**
@@ -155,21 +158,21 @@ export class ProviderSignIn {
     try {
       const completion = options.completion ?? 'session'
       const toCode = completion === 'code' || (completion === 'auto' && flow.clientChallenge !== null)
-      if (flow.linkUserId !== null && options.browserBound === false && options.signedInUserId !== flow.linkUserId) {
-        throw new ProviderSignInError('invalid_state', 'This link was started by another user or in another browser: start it again here')
-      }
       const { profile, seal } = await this.#exchange(name, provider, query, state!, flow)
       if (flow.linkUserId !== null) {
+        // Link CSRF: whoever finishes someone else's link flow would link their own identity to that user. A
+        // link is made here only for the browser or the user that started it; otherwise it waits for the
+        // starting user to exchange the code (and its verifier, when the start gave a challenge).
+        if (options.browserBound === false && options.signedInUserId !== flow.linkUserId) {
+          const code = await this.#issue(flow, flow.linkUserId, null, JSON.stringify(profile))
+          return { kind: 'link_code', redirectTo: flow.redirectTo, code }
+        }
         await this.#identities.link(flow.linkUserId, name, profile, seal)
         return { kind: 'linked', redirectTo: flow.redirectTo }
       }
       const { user, account } = await this.#identities.signIn(name, profile, seal)
       this.#admit(user)
-      if (toCode) {
-        const code = randomBytes(32).toString('base64url')
-        await this.#call((a) => a.issueCode({ flowId: flow.id, codeHash: sha256(code), userId: user.id, accountId: account.id, expiresAt: new Date(this.#d.config.clock() + CODE_TTL_MS) }))
-        return { kind: 'code', redirectTo: flow.redirectTo, code }
-      }
+      if (toCode) return { kind: 'code', redirectTo: flow.redirectTo, code: await this.#issue(flow, user.id, account.id) }
       return { kind: 'session', redirectTo: flow.redirectTo, login: await this.#open(user, name, options) }
     } catch (err) {
       if (err !== null && typeof err === 'object') (err as { redirectTo?: string }).redirectTo ??= flow.redirectTo
@@ -179,16 +182,35 @@ export class ProviderSignIn {
 
   /** A bearer client's completion code (and its verifier, when the start gave a challenge) for the tokens `/login` answers. */
   async exchange (code: string, codeVerifier: string | null, options: { ip?: string | null, userAgent?: string | null } = {}): Promise<LoginResult> {
-    await this.#d.limits.providerSignIn(options.ip ?? null)
-    const invalid = new ProviderSignInError('invalid_code', 'The code is unknown, used, expired, or not for this code_verifier: sign in again')
-    if (!OPAQUE.test(String(code)) || (codeVerifier !== null && !VERIFIER.test(String(codeVerifier)))) throw invalid
-    const challenge = codeVerifier === null ? null : sha256(codeVerifier)
-    const consumed = await this.#call((a) => a.consumeCode(sha256(code), challenge, new Date(this.#d.config.clock())))
-    if (consumed === undefined) throw invalid
-    const user = await this.#d.db.call((store) => store.users.findById(consumed.userId))
-    if (user === undefined) throw invalid
+    const consumed = await this.#consume(code, codeVerifier, options.ip)
+    const user = consumed.profile !== null ? undefined : await this.#d.db.call((store) => store.users.findById(consumed.userId))
+    if (user === undefined) throw INVALID_CODE()
     this.#admit(user)
     return await this.#open(user, consumed.provider, options)
+  }
+
+  /** Finishes a link whose callback could not show who started it: only that user, signed in, exchanges its code. Returns the provider. */
+  async completeLink (userId: string, code: string, codeVerifier: string | null, options: { ip?: string | null } = {}): Promise<string> {
+    const consumed = await this.#consume(code, codeVerifier, options.ip)
+    if (consumed.profile === null || consumed.userId !== userId) throw INVALID_CODE()
+    await this.#identities.link(userId, consumed.provider, JSON.parse(consumed.profile) as ProviderProfile, undefined)
+    return consumed.provider
+  }
+
+  async #consume (code: string, codeVerifier: string | null, ip: string | null | undefined) {
+    await this.#d.limits.providerSignIn(ip ?? null)
+    if (!OPAQUE.test(String(code)) || (codeVerifier !== null && !VERIFIER.test(String(codeVerifier)))) throw INVALID_CODE()
+    const challenge = codeVerifier === null ? null : sha256(codeVerifier)
+    const consumed = await this.#call((a) => a.consumeCode(sha256(code), challenge, new Date(this.#d.config.clock())))
+    if (consumed === undefined) throw INVALID_CODE()
+    return consumed
+  }
+
+  async #issue (flow: { id: string }, userId: string, accountId: string | null, profile?: string): Promise<string> {
+    const code = randomBytes(32).toString('base64url')
+    const expiresAt = new Date(this.#d.config.clock() + CODE_TTL_MS)
+    await this.#call((a) => a.issueCode({ flowId: flow.id, codeHash: sha256(code), userId, accountId, expiresAt, ...(profile === undefined ? {} : { profile }) }))
+    return code
   }
 
   async accounts (userId: string): Promise<AccountRecord[]> {

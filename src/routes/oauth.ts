@@ -134,6 +134,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
         ip: request.ip, userAgent: request.headers['user-agent'], completion, browserBound, signedInUserId
       })
       if (outcome.kind === 'code') return reply.redirect(`${outcome.redirectTo}#code=${outcome.code}`, 302)
+      if (outcome.kind === 'link_code') return reply.redirect(`${outcome.redirectTo}#link_code=${outcome.code}`, 302)
       if (outcome.kind === 'session') {
         const pair = outcome.login
         const csrf = transport.doubleSubmit ? csrfToken(service().config.secret, pair.sessionId) : undefined
@@ -156,6 +157,20 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
   }, async (request, reply) => {
     const result = await service().oauth.exchange(request.body.code, request.body.code_verifier ?? null, { ip: request.ip, userAgent: request.headers['user-agent'] })
     return sendTokens(request, reply, result, context, { extra: { device_token: result.deviceToken } })
+  })
+
+  fastify.post<{ Body: { code: string, code_verifier?: string } }>('/oauth/link/complete', {
+    onRequest: loginRequired,
+    bodyLimit,
+    config: config(),
+    schema: {
+      ...docs('authProviderLinkComplete', 'Finish a link whose callback came back with `#link_code=` (the user who started it, with its code_verifier when it gave a challenge)', true),
+      body: exchangeBody,
+      response: { 200: { type: 'object', required: ['provider'], additionalProperties: false, properties: { provider: { type: 'string' } } }, ...errorResponses, 409: errorResponse }
+    }
+  }, async (request) => {
+    const provider = await service().oauth.completeLink(requireAuth(request).id, request.body.code, request.body.code_verifier ?? null, { ip: request.ip })
+    return { provider }
   })
 
   fastify.get('/accounts', {

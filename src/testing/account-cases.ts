@@ -111,7 +111,11 @@ export const accountCases: StoreCase[] = [{
     assert.equal(await accounts.consumeCode('code-1', 'other', now), undefined, 'another challenge')
     assert.equal(await accounts.consumeCode('code-1', 'challenge', new Date(now.getTime() + 60_000)), undefined, 'expired')
     const codes = await Promise.all([1, 2].map(async () => accounts.consumeCode('code-1', 'challenge', now)))
-    assert.deepEqual(codes.filter((c) => c !== undefined), [{ userId: 'u1', accountId: 'a1', provider: 'corp' }], 'once')
-    assert.equal(await store.maintenance.purgeExpired(new Date(now.getTime() + 601_000)), 2, 'both flows are purged once ended')
+    assert.deepEqual(codes.filter((c) => c !== undefined), [{ userId: 'u1', accountId: 'a1', provider: 'corp', profile: null }], 'once')
+    await accounts.beginFlow(flow('corp', 'state-3', now))
+    const linking = await accounts.consumeFlow('state-3', 'corp', now)
+    await accounts.issueCode({ flowId: linking!.id, codeHash: 'code-2', userId: 'u2', accountId: null, profile: '{"subject":"s"}', expiresAt: new Date(now.getTime() + 60_000) })
+    assert.deepEqual(await accounts.consumeCode('code-2', null, now), { userId: 'u2', accountId: null, provider: 'corp', profile: '{"subject":"s"}' }, 'a link\'s code carries its identity')
+    assert.equal(await store.maintenance.purgeExpired(new Date(now.getTime() + 601_000)), 3, 'every flow is purged once ended')
   }
 }]

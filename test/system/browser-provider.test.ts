@@ -3,21 +3,20 @@
  * button, the local OpenID provider `npm run dev:idp` starts (its own login and consent pages), and back on the
  * page signed in, the session in HttpOnly cookies, nothing of it in the URL or in the page's reach.
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import t from 'tap'
+import { chromiumMissing, launchChromium } from '../fixtures/chromium.ts'
 import { DEV_CLIENT, startDevIdp } from '../../examples/dev-idp.ts'
 import { buildServer } from '../../examples/server.ts'
 import { freePort } from '../fixtures/free-port.ts'
 import { tempDir } from '../fixtures/temp.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 t.setTimeout(120_000)
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI === 'true') t.fail(`no browser at ${CHROMIUM}: .ci/run installs Debian's chromium`)
-  else t.comment(`browser test skipped: no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`)
+const missing = chromiumMissing()
+if (missing !== undefined) {
+  if (process.env.CI === 'true') t.fail(`${missing}: .ci/run installs Debian's chromium`)
+  else t.comment(`browser test skipped: ${missing}`)
 } else {
   t.test('the example page signs a person in through a provider, in Chromium', async (t) => {
     const dir = tempDir(t, 'fda-provider-browser-')
@@ -41,11 +40,7 @@ if (!existsSync(CHROMIUM)) {
     await app.listen({ host: '127.0.0.1', port: appPort })
     t.teardown(() => app.close())
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const context = await browser.newContext()
     const page = await context.newPage()
 

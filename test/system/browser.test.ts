@@ -6,22 +6,22 @@
  * logged-in page goes to the test's temporary directory. Without a browser the test is skipped with its
  * reason, except under CI=true, where that is a failure (.ci/run installs Chromium).
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { chromium } from 'playwright-core'
 import t from 'tap'
+import { chromiumMissing, launchChromium } from '../fixtures/chromium.ts'
 import { buildServer } from '../../examples/server.ts'
 import { plainRequest } from '../fixtures/http-client.ts'
+import { existsSync } from 'node:fs'
 import { tempDir } from '../fixtures/temp.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const PASSWORD = 'Correct-Horse-9-Battery'
 t.setTimeout(180_000)
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI === 'true') t.fail(`no browser at ${CHROMIUM}: .ci/run installs Debian's chromium`)
-  else t.comment(`browser test skipped: no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`)
+const missing = chromiumMissing()
+if (missing !== undefined) {
+  if (process.env.CI === 'true') t.fail(`${missing}: .ci/run installs Debian's chromium`)
+  else t.comment(`browser test skipped: ${missing}`)
 } else {
   t.test('the example page in Chromium: cookies only, refresh, dashboard, logout, and no cross-origin access', async (t) => {
     const started = performance.now()
@@ -52,11 +52,7 @@ if (!existsSync(CHROMIUM)) {
     const otherOrigin = await other.listen({ host: '127.0.0.1', port: 0 })
     t.teardown(() => other.close())
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const context = await browser.newContext()
     const page = await context.newPage()
     const fdaCookies = async () => (await context.cookies()).filter((cookie) => cookie.name.includes('fda_'))

@@ -124,7 +124,7 @@ export class PgAccountStore implements AccountStore {
   async issueCode (code: CompletionCode): Promise<void> {
     await this.#c.ready()
     await this.#c.db.update(oauthFlows)
-      .set({ codeHash: code.codeHash, codeUserId: code.userId, codeAccountId: code.accountId, codeExpiresAt: code.expiresAt })
+      .set({ codeHash: code.codeHash, codeUserId: code.userId, codeAccountId: code.accountId, codeProfile: code.profile ?? null, codeExpiresAt: code.expiresAt })
       .where(and(eq(oauthFlows.id, code.flowId), isNull(oauthFlows.codeHash)))
   }
 
@@ -135,7 +135,7 @@ export class PgAccountStore implements AccountStore {
         eq(oauthFlows.codeHash, codeHash), isNull(oauthFlows.codeUsedAt), gt(oauthFlows.codeExpiresAt, now),
         clientChallenge === null ? isNull(oauthFlows.clientChallenge) : eq(oauthFlows.clientChallenge, clientChallenge)
       ))
-      .returning({ userId: oauthFlows.codeUserId, accountId: oauthFlows.codeAccountId, provider: oauthFlows.provider })
-    return row === undefined ? undefined : { userId: row.userId!, accountId: row.accountId!, provider: row.provider }
+      .returning({ userId: oauthFlows.codeUserId, accountId: oauthFlows.codeAccountId, provider: oauthFlows.provider, profile: oauthFlows.codeProfile })
+    return row === undefined ? undefined : { ...row, userId: row.userId! }
   }
 }

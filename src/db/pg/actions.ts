@@ -36,6 +36,8 @@ export class PgActionStore implements ActionStore {
     await this.#transaction(async (tx) => {
       // An unknown address runs the same statements on rows that cannot exist.
       const token = issue?.token
+      // One issue per user at a time: a link issued in parallel cannot miss the one it should void.
+      await this.#lockUser(tx, token?.userId ?? '')
       await this.#void(tx, token?.userId ?? '', [token?.purpose ?? 'reset_password'], now)
       if (issue === null) {
         await tx.delete(actionTokens).where(eq(actionTokens.tokenHash, randomUUID()))
@@ -77,6 +79,7 @@ export class PgActionStore implements ActionStore {
   async resetPassword (tokenHash: string, passwordHash: string, notice: NewOutboxMessage, now: Date): Promise<ConsumedAction | undefined> {
     await this.#ready()
     return this.#transaction(async (tx) => {
+      await this.#lockOwner(tx, tokenHash)
       const consumed = await this.#consume(tx, tokenHash, 'reset_password', now, true)
       if (consumed === undefined) return undefined
       const { userId } = consumed
@@ -94,6 +97,7 @@ export class PgActionStore implements ActionStore {
     await this.#ready()
     try {
       return await this.#transaction(async (tx) => {
+        await this.#lockOwner(tx, tokenHash)
         const consumed = await this.#consume(tx, tokenHash, 'change_email', now, false)
         if (consumed === undefined) return undefined
         const { userId } = consumed
@@ -148,6 +152,20 @@ export class PgActionStore implements ActionStore {
    * The one conditional statement that uses a token: unused, unexpired, of this purpose, its user active and
    * (unless the token names a new address) still at the address it was sent to.
    */
+  /**
+   * Locks the user a token belongs to before the token is consumed: two links of one user used at once then
+   * run one after the other, instead of each holding its token while waiting for the user row the other
+   * holds (a deadlock). The second finds its token voided by the first.
+   */
+  async #lockOwner (tx: Tx, tokenHash: string): Promise<void> {
+    const [token] = await tx.select({ userId: actionTokens.userId }).from(actionTokens).where(eq(actionTokens.tokenHash, tokenHash))
+    await this.#lockUser(tx, token?.userId ?? '')
+  }
+
+  async #lockUser (tx: Tx, userId: string): Promise<void> {
+    await tx.select({ id: this.#users.id }).from(this.#users).where(eq(this.#users.id, userId)).for('update')
+  }
+
   async #consume (tx: Tx, tokenHash: string, purpose: ActionPurpose, now: Date, sameAddress: boolean) {
     const u = this.#users
     const [row] = await tx.update(actionTokens).set({ usedAt: now }).where(and(

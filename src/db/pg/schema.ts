@@ -168,6 +168,8 @@ export const oauthFlows = pgTable('auth_oauth_flows', {
   codeHash: text('code_hash').unique(),
   codeUserId: text('code_user_id'),
   codeAccountId: text('code_account_id'),
+  /** A link finished by a bearer client: what the provider said (JSON), linked when the code is exchanged. */
+  codeProfile: text('code_profile'),
   codeExpiresAt: timestamptz('code_expires_at'),
   codeUsedAt: timestamptz('code_used_at')
 }, (t) => [

@@ -101,7 +101,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async issueCode (code: CompletionCode): Promise<void> {
-    this.#db.update(oauthFlows).set({ codeHash: code.codeHash, codeUserId: code.userId, codeAccountId: code.accountId, codeExpiresAt: code.expiresAt })
+    this.#db.update(oauthFlows).set({ codeHash: code.codeHash, codeUserId: code.userId, codeAccountId: code.accountId, codeProfile: code.profile ?? null, codeExpiresAt: code.expiresAt })
       .where(and(eq(oauthFlows.id, code.flowId), isNull(oauthFlows.codeHash))).run()
   }
 
@@ -111,7 +111,7 @@ export class SqliteAccountStore implements AccountStore {
         eq(oauthFlows.codeHash, codeHash), isNull(oauthFlows.codeUsedAt), gt(oauthFlows.codeExpiresAt, now),
         clientChallenge === null ? isNull(oauthFlows.clientChallenge) : eq(oauthFlows.clientChallenge, clientChallenge)
       ))
-      .returning({ userId: oauthFlows.codeUserId, accountId: oauthFlows.codeAccountId, provider: oauthFlows.provider }).get()
-    return row === undefined ? undefined : { userId: row.userId!, accountId: row.accountId!, provider: row.provider }
+      .returning({ userId: oauthFlows.codeUserId, accountId: oauthFlows.codeAccountId, provider: oauthFlows.provider, profile: oauthFlows.codeProfile }).get()
+    return row === undefined ? undefined : { ...row, userId: row.userId! }
   }
 }

@@ -178,6 +178,8 @@ export const oauthFlows = sqliteTable('auth_oauth_flows', {
   codeHash: text('code_hash').unique(),
   codeUserId: text('code_user_id'),
   codeAccountId: text('code_account_id'),
+  /** A link finished by a bearer client: what the provider said (JSON), linked when the code is exchanged. */
+  codeProfile: text('code_profile'),
   codeExpiresAt: integer('code_expires_at', { mode: 'timestamp_ms' }),
   codeUsedAt: integer('code_used_at', { mode: 'timestamp_ms' })
 }, (t) => [
