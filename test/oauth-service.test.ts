@@ -49,6 +49,8 @@ for (const dialect of await availableDialects()) {
     await testDatabase(p.app).query('delete from auth_accounts')
     await t.rejects(oauth.exchange((outcome as { code: string }).code, verifier), { code: 'invalid_code' }, 'the user went meanwhile')
     await t.rejects(oauth.start('corp', { codeChallenge: 'not-a-challenge' }), { code: 'invalid_argument' })
+    await t.rejects(oauth.start('corp', { redirectTo: 42 as never }), { code: 'invalid_argument', message: /options\.redirectTo/ }, 'arguments are checked')
+    await t.rejects(oauth.start('corp', 'x' as never), { code: 'invalid_argument' })
     const url = await oauth.start('corp')
     const back = await p.idp.signIn(url, 'wes')
     const session = await oauth.callback('corp', Object.fromEntries(back.searchParams))

@@ -49,3 +49,16 @@ async function gitHubProfile (provider: ProviderDefinition, config: client.Confi
   const primary = (emails as GitHubEmail[]).find((e) => e?.primary === true && e.verified === true && typeof e.email === 'string')
   return { subject: String(user.id), email: primary === undefined ? null : String(primary.email), emailVerified: primary !== undefined }
 }
+
+/** The provider's own tokens, as `oauth.storeTokens` keeps them (sealed) for `getProviderToken()`. */
+export interface ProviderToken { accessToken: string, refreshToken: string | null, expiresAt: Date | null, scope?: string }
+
+export function keptTokens (grant: Grant, now: number): ProviderToken {
+  const expiresIn = grant.expiresIn()
+  return {
+    accessToken: grant.access_token,
+    refreshToken: grant.refresh_token ?? null,
+    expiresAt: expiresIn === undefined ? null : new Date(now + expiresIn * 1000),
+    scope: grant.scope
+  }
+}

@@ -69,3 +69,11 @@ export class ProviderClients {
     return config
   }
 }
+
+/** A network failure or a timeout, as opposed to an answer that did not verify. */
+export function unreachable (err: unknown): boolean {
+  for (let at = err, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    if (at.name === 'TimeoutError' || at.name === 'AbortError' || (at instanceof TypeError && at.message === 'fetch failed')) return true
+  }
+  return false
+}

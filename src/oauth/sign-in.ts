@@ -9,10 +9,11 @@ import type { LoginResult } from '../service/results.ts'
 import { MAX_USER_AGENT, type SessionOpener } from '../service/session-opener.ts'
 import type { StoreAccess } from '../service/store-access.ts'
 import { Sealer } from '../lib/sealer.ts'
+import { objectArgument, optionalString } from '../service/arguments.ts'
 import { ProviderSignInError, ProviderUnavailableError } from './errors.ts'
 import { ProviderIdentities, type TokenSealer } from './identity.ts'
-import { profileOf, type ProviderProfile } from './profile.ts'
-import { ProviderClients } from './provider-clients.ts'
+import { keptTokens, profileOf, type ProviderProfile, type ProviderToken } from './profile.ts'
+import { ProviderClients, unreachable } from './provider-clients.ts'
 import type { ProviderDefinition } from './providers.ts'
 import { RedirectPolicy } from './redirects.ts'
 
@@ -55,7 +56,7 @@ export interface CallbackOptions {
   signedInUserId?: string | null
 }
 
-export interface ProviderToken { accessToken: string, refreshToken: string | null, expiresAt: Date | null, scope?: string }
+export type { ProviderToken }
 
 export interface ProviderSignInDependencies {
   config: ResolvedConfig
@@ -115,9 +116,11 @@ export class ProviderSignIn {
   /** The provider's authorization URL to send the browser to; the flow waits server-side, single use, 10 minutes. */
   async start (name: string, options: StartOptions = {}): Promise<string> {
     const provider = this.#provider(name)
-    const challenge = options.codeChallenge ?? null
+    const { redirectTo: givenRedirect, linkUserId: givenLink, codeChallenge } = objectArgument(options, 'options')
+    const challenge = optionalString(codeChallenge, 'options.codeChallenge')
     if (challenge !== null && !OPAQUE.test(challenge)) throw new InvalidArgumentError('`code_challenge` must be the base64url SHA-256 of your code verifier (43 characters, S256)')
-    const redirectTo = this.#redirects.check(options.redirectTo ?? undefined)
+    const linkUserId = optionalString(givenLink, 'options.linkUserId')
+    const redirectTo = this.#redirects.check(optionalString(givenRedirect, 'options.redirectTo') ?? undefined)
     await this.#d.limits.providerSignIn(options.ip ?? null)
     const config = await this.#clients.configuration(name)
     const state = randomBytes(32).toString('base64url')
@@ -131,7 +134,7 @@ export class ProviderSignIn {
       codeVerifier,
       nonce,
       redirectTo,
-      linkUserId: options.linkUserId ?? null,
+      linkUserId,
       clientChallenge: challenge,
       createdAt: new Date(now),
       expiresAt: new Date(now + FLOW_TTL_MS)
@@ -278,22 +281,4 @@ export class ProviderSignIn {
   async #call<T> (work: (accounts: AccountStore) => Promise<T>): Promise<T> {
     return await this.#d.db.call((store) => work(store.accounts!))
   }
-}
-
-function keptTokens (grant: Awaited<ReturnType<typeof client.authorizationCodeGrant>>, now: number): ProviderToken {
-  const expiresIn = grant.expiresIn()
-  return {
-    accessToken: grant.access_token,
-    refreshToken: grant.refresh_token ?? null,
-    expiresAt: expiresIn === undefined ? null : new Date(now + expiresIn * 1000),
-    scope: grant.scope
-  }
-}
-
-/** A network failure or a timeout, as opposed to an answer that did not verify. */
-function unreachable (err: unknown): boolean {
-  for (let at = err, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
-    if (at.name === 'TimeoutError' || at.name === 'AbortError' || (at instanceof TypeError && at.message === 'fetch failed')) return true
-  }
-  return false
 }
