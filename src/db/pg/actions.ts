@@ -158,8 +158,8 @@ export class PgActionStore implements ActionStore {
    * holds (a deadlock). The second finds its token voided by the first.
    */
   async #lockOwner (tx: Tx, tokenHash: string): Promise<void> {
-    const [token] = await tx.select({ userId: actionTokens.userId }).from(actionTokens).where(eq(actionTokens.tokenHash, tokenHash))
-    await this.#lockUser(tx, token?.userId ?? '')
+    const owner = sql`(select ${actionTokens.userId} from ${actionTokens} where ${actionTokens.tokenHash} = ${tokenHash})`
+    await tx.select({ id: this.#users.id }).from(this.#users).where(eq(this.#users.id, owner)).for('update')
   }
 
   async #lockUser (tx: Tx, userId: string): Promise<void> {
