@@ -53,6 +53,22 @@ for (const dialect of await availableDialects()) {
     t.equal(await countRows(p, 'auth_sessions'), 1, 'so the refusals above were the claims and the key, not the rewrite')
   })
 
+  t.test(`${dialect}: a refused ID token is logged by what failed, never with the code, a token or the person's claims`, async (t) => {
+    const lines: string[] = []
+    const p = await buildProviderApp(t, dialect, COOKIES, undefined, { logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+    p.idp.accounts.set('lou', { email: 'lou-private@example.com', email_verified: true })
+    p.idp.tamper((claims) => ({ claims: { ...claims, email: 'lou-private@example.com', aud: 'someone-else' }, key: 'provider' }))
+    const started = await start(p.app)
+    const back = await p.idp.signIn(started.location, 'lou')
+    const res = await callback(p.app, back, started.cookie)
+    t.equal(fragment(res.headers.location).get('error'), 'provider_error')
+    const logged = lines.join('\n')
+    t.match(logged, /provider sign-in failed: provider_error/, 'the operator sees that it failed and why')
+    for (const secret of [back.searchParams.get('code')!, back.searchParams.get('state')!, 'lou-private', 'eyJ']) {
+      t.notOk(logged.includes(secret), `the log holds no ${secret.slice(0, 8)}...`)
+    }
+  })
+
   t.test(`${dialect}: the provider rotates its keys: a key set read less than a minute ago is not refetched for an unknown key`, async (t) => {
     const p = await buildProviderApp(t, dialect, COOKIES)
     p.idp.accounts.set('erin', { email: 'erin@example.com', email_verified: true })

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import * as client from 'openid-client'
 import type { AccountRecord, AccountStore, UserRecord } from '../db/store.ts'
-import { AuthenticationError, EmailNotVerifiedError, InvalidArgumentError } from '../errors.ts'
+import { AuthenticationError, describeError, EmailNotVerifiedError, InvalidArgumentError } from '../errors.ts'
 import type { ResolvedConfig } from '../service/config.ts'
 import type { AuthEventEmitter } from '../service/events.ts'
 import type { AttemptLimiter } from '../service/limits.ts'
@@ -108,7 +108,7 @@ export class ProviderSignIn {
       try {
         await this.#clients.configuration(name)
       } catch (err) {
-        warn({ provider: name, err: (err as Error).cause }, `fastify-drizzle-auth: identity provider '${name}' cannot be reached; sign-ins through it answer 503 until it can`)
+        warn({ provider: name, err: describeError((err as Error).cause) }, `fastify-drizzle-auth: identity provider '${name}' cannot be reached; sign-ins through it answer 503 until it can`)
       }
     }))
   }

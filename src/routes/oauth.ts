@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AuthError } from '../errors.ts'
+import { AuthError, describeError } from '../errors.ts'
 import { loginRequired, requireAuth } from '../guards.ts'
 import { ProviderSignInError, ProviderUnavailableError } from '../oauth/errors.ts'
 import type { Completion } from '../oauth/sign-in.ts'
@@ -202,7 +202,8 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
 function errorRedirect (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const target = (err as { redirectTo?: unknown } | null)?.redirectTo
   if (err instanceof ProviderUnavailableError || (err instanceof ProviderSignInError && err.code === 'provider_error')) {
-    request.log.warn({ err: err.cause ?? err }, `fastify-drizzle-auth: provider sign-in failed: ${err.code}`)
+    // The failure's name, code and message only: an error object of the protocol library may carry claims or URLs.
+    request.log.warn({ err: describeError(err.cause ?? err) }, `fastify-drizzle-auth: provider sign-in failed: ${err.code}`)
   }
   // Only the plugin's own refusals name a code fit for a URL; anything else is answered by the error path.
   if (typeof target !== 'string' || !(err instanceof AuthError)) throw err
