@@ -81,6 +81,7 @@ for (const dialect of await availableDialects()) {
     const back = await p.idp.signIn(started.location, 'alice-corp')
     const res = await callback(p.app, back, started.cookie)
     t.equal(res.headers.location, `${APP}/`, 'back, linked')
+    t.ok(res.cookies.find((c) => c.name === 'fda_access_flow' && c.maxAge === 0), 'the link\'s flow cookie is cleared')
     const listed = await p.app.inject({ url: '/accounts', headers: bearer(alice.accessToken) })
     t.match(listed.json(), [{ provider: 'corp', email: 'alice.work@corp.example', email_verified: false }])
     t.notOk(accessCookie(res), 'a link signs nobody in')

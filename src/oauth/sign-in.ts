@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import * as client from 'openid-client'
 import type { AccountRecord, AccountStore, UserRecord } from '../db/store.ts'
 import { AuthenticationError, describeError, EmailNotVerifiedError, InvalidArgumentError } from '../errors.ts'
@@ -7,6 +7,7 @@ import type { AuthEventEmitter } from '../service/events.ts'
 import type { AttemptLimiter } from '../service/limits.ts'
 import type { LoginResult } from '../service/results.ts'
 import { MAX_USER_AGENT, type SessionOpener } from '../service/session-opener.ts'
+import { hashActionToken, isActionTokenShape, newActionToken } from '../service/tokens.ts'
 import type { StoreAccess } from '../service/store-access.ts'
 import { Sealer } from '../lib/sealer.ts'
 import { objectArgument, optionalString } from '../service/arguments.ts'
@@ -19,7 +20,6 @@ import { RedirectPolicy } from './redirects.ts'
 
 const FLOW_TTL_MS = 10 * 60_000
 const CODE_TTL_MS = 60_000
-const OPAQUE = /^[A-Za-z0-9_-]{43}$/
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/
 
 export interface StartOptions {
@@ -67,7 +67,8 @@ export interface ProviderSignInDependencies {
 }
 
 const INVALID_CODE = () => new ProviderSignInError('invalid_code', 'The code is unknown, used, expired, or not for this code_verifier: start again')
-const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url')
+/** RFC 7636 S256: what a client's `code_challenge` is of its verifier. */
+const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
 
 /**
  * Provider sign-in through openid-client: a flow stored server-side and consumed once, PKCE (S256), nonce and
@@ -87,7 +88,8 @@ export class ProviderSignIn {
     const { providers = {}, oauth, clock, secret } = dependencies.config
     this.#providers = providers
     this.#clients = new ProviderClients(providers, oauth.timeoutSeconds, clock)
-    this.#redirects = new RedirectPolicy(oauth.allowedRedirects.length === 0 ? ['http://localhost/'] : oauth.allowedRedirects)
+    // Not asked before a provider is known, and the configuration requires one with `providers`.
+    this.#redirects = new RedirectPolicy(oauth.allowedRedirects)
     this.#identities = new ProviderIdentities({ db: dependencies.db, events: dependencies.events, clock, linkByVerifiedEmail: oauth.linkByVerifiedEmail })
     this.#sealer = new Sealer(secret, 'provider token encryption v1')
   }
@@ -118,18 +120,18 @@ export class ProviderSignIn {
     const provider = this.#provider(name)
     const { redirectTo: givenRedirect, linkUserId: givenLink, codeChallenge } = objectArgument(options, 'options')
     const challenge = optionalString(codeChallenge, 'options.codeChallenge')
-    if (challenge !== null && !OPAQUE.test(challenge)) throw new InvalidArgumentError('`code_challenge` must be the base64url SHA-256 of your code verifier (43 characters, S256)')
+    if (challenge !== null && !isActionTokenShape(challenge)) throw new InvalidArgumentError('`code_challenge` must be the base64url SHA-256 of your code verifier (43 characters, S256)')
     const linkUserId = optionalString(givenLink, 'options.linkUserId')
     const redirectTo = this.#redirects.check(optionalString(givenRedirect, 'options.redirectTo') ?? undefined)
     await this.#d.limits.providerSignIn(options.ip ?? null)
     const config = await this.#clients.configuration(name)
-    const state = randomBytes(32).toString('base64url')
+    const state = newActionToken()
     const codeVerifier = client.randomPKCECodeVerifier()
     const nonce = provider.kind === 'oidc' ? client.randomNonce() : ''
     const now = this.#d.config.clock()
     await this.#call((a) => a.beginFlow({
       id: randomUUID(),
-      stateHash: sha256(state),
+      stateHash: hashActionToken(state),
       provider: name,
       codeVerifier,
       nonce,
@@ -155,8 +157,8 @@ export class ProviderSignIn {
   async callback (name: string, query: Readonly<Record<string, unknown>>, options: CallbackOptions = {}): Promise<CallbackOutcome> {
     const provider = this.#provider(name)
     await this.#d.limits.providerSignIn(options.ip ?? null)
-    const state = typeof query.state === 'string' && OPAQUE.test(query.state) ? query.state : undefined
-    const flow = state === undefined ? undefined : await this.#call((a) => a.consumeFlow(sha256(state), name, new Date(this.#d.config.clock())))
+    const state = isActionTokenShape(query.state) ? query.state : undefined
+    const flow = state === undefined ? undefined : await this.#call((a) => a.consumeFlow(hashActionToken(state), name, new Date(this.#d.config.clock())))
     if (flow === undefined) throw new ProviderSignInError('invalid_state', 'This sign-in link is unknown, used or expired: start again')
     try {
       const completion = options.completion ?? 'session'
@@ -202,17 +204,17 @@ export class ProviderSignIn {
 
   async #consume (code: string, codeVerifier: string | null, ip: string | null | undefined) {
     await this.#d.limits.providerSignIn(ip ?? null)
-    if (!OPAQUE.test(String(code)) || (codeVerifier !== null && !VERIFIER.test(String(codeVerifier)))) throw INVALID_CODE()
-    const challenge = codeVerifier === null ? null : sha256(codeVerifier)
-    const consumed = await this.#call((a) => a.consumeCode(sha256(code), challenge, new Date(this.#d.config.clock())))
+    if (!isActionTokenShape(code) || (codeVerifier !== null && !VERIFIER.test(String(codeVerifier)))) throw INVALID_CODE()
+    const challenge = codeVerifier === null ? null : s256(codeVerifier)
+    const consumed = await this.#call((a) => a.consumeCode(hashActionToken(code), challenge, new Date(this.#d.config.clock())))
     if (consumed === undefined) throw INVALID_CODE()
     return consumed
   }
 
   async #issue (flow: { id: string }, userId: string, accountId: string | null, profile?: string): Promise<string> {
-    const code = randomBytes(32).toString('base64url')
+    const code = newActionToken()
     const expiresAt = new Date(this.#d.config.clock() + CODE_TTL_MS)
-    await this.#call((a) => a.issueCode({ flowId: flow.id, codeHash: sha256(code), userId, accountId, expiresAt, ...(profile === undefined ? {} : { profile }) }))
+    await this.#call((a) => a.issueCode({ flowId: flow.id, codeHash: hashActionToken(code), userId, accountId, expiresAt, ...(profile === undefined ? {} : { profile }) }))
     return code
   }
 

@@ -25,11 +25,12 @@ export class FlowBinding {
     reply.setCookie(this.#name, this.#mac(state), { path: '/', httpOnly: true, secure: this.#secure, sameSite: 'lax', maxAge: 600 })
   }
 
-  /** Whether the browser at the callback is the one that started the flow of `state`; the cookie goes either way. */
+  /** Whether the browser at the callback is the one that started the flow of `state`; a flow cookie that came is cleared either way. */
   holds (request: FastifyRequest, reply: FastifyReply, state: unknown): boolean {
     const presented = cookieToken(request, this.#name)
+    if (presented === undefined) return false
     reply.clearCookie(this.#name, { path: '/', httpOnly: true, secure: this.#secure, sameSite: 'lax' })
-    if (typeof presented !== 'string' || typeof state !== 'string') return false
+    if (presented === null || typeof state !== 'string') return false
     const expected = Buffer.from(this.#mac(state))
     const given = Buffer.from(presented)
     return given.length === expected.length && timingSafeEqual(given, expected)
