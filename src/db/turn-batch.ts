@@ -29,24 +29,26 @@ interface Waiting {
  * The lookups of one event-loop turn, answered together: `find` gathers them, and after the turn's requests
  * have arrived (so never from an older snapshot than a lookup of its own would see) asks `[findMany]` once. On
  * an asynchronous store, while two such statements are in flight the next waits for one to end (or for one
- * to have taken SLOW_BATCH_MS), so a busy server sends fewer, larger ones. A store without `[findMany]` is
- * returned as it is.
+ * to have taken SLOW_BATCH_MS), so a busy server sends fewer, larger ones. A failed statement's error goes
+ * through `convert` once for all its lookups. A store without `[findMany]` is returned as it is.
  */
-export function batchTurns (sessions: SessionStore, mode: StoreMode): FindSession {
+export function batchTurns (sessions: SessionStore, mode: StoreMode, convert: (err: unknown) => unknown): FindSession {
   const many = (sessions as Partial<ManyLookups>)[findMany]
-  return many === undefined ? sessions : new TurnBatch(many.bind(sessions), mode)
+  return many === undefined ? sessions : new TurnBatch(many.bind(sessions), mode, convert)
 }
 
 class TurnBatch implements FindSession {
   readonly #many: ManyLookups[typeof findMany]
   readonly #mode: StoreMode
+  readonly #convert: (err: unknown) => unknown
   #waiting: Waiting[] = []
   #scheduled = false
   #inFlight = 0
 
-  constructor (many: ManyLookups[typeof findMany], mode: StoreMode) {
+  constructor (many: ManyLookups[typeof findMany], mode: StoreMode, convert: (err: unknown) => unknown) {
     this.#many = many
     this.#mode = mode
+    this.#convert = convert
   }
 
   find (sessionId: string): Promise<FoundSession | undefined> {
@@ -70,11 +72,11 @@ class TurnBatch implements FindSession {
     try {
       answer = this.#many(waiting.map((w) => w.sessionId))
     } catch (err) {
-      return fail(waiting, err)
+      return fail(waiting, this.#convert(err))
     }
     if (this.#mode === 'sync') return settle(waiting, answer as Array<FoundSession | undefined>)
     const ended = this.#inFlightUntilEnded()
-    Promise.resolve(answer).then((found) => { ended(); settle(waiting, found) }, (err: unknown) => { ended(); fail(waiting, err) })
+    Promise.resolve(answer).then((found) => { ended(); settle(waiting, found) }, (err: unknown) => { ended(); fail(waiting, this.#convert(err)) })
   }
 
   /** Counts a statement in flight; the function returned ends it (at most once), as does SLOW_BATCH_MS. */
@@ -97,6 +99,7 @@ function settle (waiting: Waiting[], found: Array<FoundSession | undefined>): vo
   for (let i = 0; i < waiting.length; i++) waiting[i].resolve(found[i])
 }
 
+/** One failed statement fails every lookup it answered, with one error, converted once (so logged once). */
 function fail (waiting: Waiting[], err: unknown): void {
   for (const w of waiting) w.reject(err)
 }

@@ -49,7 +49,6 @@ export class AccessVerifier {
   readonly #codec: AccessTokenCodec
   readonly #db: StoreAccess
   readonly #log: AuthLogger
-  #lastFailure: { err: unknown, converted: Error } | undefined
 
   constructor (codec: AccessTokenCodec, db: StoreAccess, log: AuthLogger) {
     this.#codec = codec
@@ -73,16 +72,8 @@ export class AccessVerifier {
     }
     if (!isPromiseLike(found)) return settle(claims, found, this.#codec.now(), callback)
     found.then((answer) => { this.#call(() => { settle(claims, answer, this.#codec.now(), callback) }) },
-      (err: unknown) => { this.#call(() => { callback(this.#unavailable(err)) }) })
-  }
-
-  // The lookups of one turn fail together with one error: it is logged and converted once.
-  #unavailable (err: unknown): Error {
-    const last = this.#lastFailure
-    if (last !== undefined && last.err === err && typeof err === 'object' && err !== null) return last.converted
-    const converted = this.#db.unavailable(err)
-    this.#lastFailure = { err, converted }
-    return converted
+      // A batch's failure arrives converted already (once for all its lookups); a store's own promise, as it failed.
+      (err: unknown) => { this.#call(() => { callback(this.#db.unavailable(err)) }) })
   }
 
   // A callback that throws (a programming error) after an awaited lookup is logged, not left as an unhandled

@@ -33,7 +33,7 @@ export class StoreAccess {
 
   /** The hot-path lookup of the open store, the lookups of one event-loop turn together where it can (batchTurns). */
   get lookups (): FindSession | undefined {
-    if (this.#lookups === undefined && this.#store !== undefined) this.#lookups = batchTurns(this.#store.sessions, this.#store.mode)
+    if (this.#lookups === undefined && this.#store !== undefined) this.#lookups = batchTurns(this.#store.sessions, this.#store.mode, (err) => this.unavailable(err))
     return this.#lookups
   }
 
