@@ -78,6 +78,8 @@ for (const dialect of await availableDialects()) {
     const { accessToken: mine } = await registerAndLogin(app)
     const others = [await loginFrom(app, 'A'), await loginFrom(app, 'B')]
     const bob = await registerAndLogin(app, 'bob@example.com')
+    const events: unknown[] = []
+    app.authService.on('session_revoked', (event) => { events.push(event) })
     const res = await app.inject({ method: 'DELETE', url: '/sessions', headers: bearer(mine) })
     t.equal(res.statusCode, 200)
     t.same(res.json(), { revoked: 2 })
@@ -86,6 +88,8 @@ for (const dialect of await availableDialects()) {
     t.equal((await app.inject({ url: '/me', headers: bearer(bob.accessToken) })).statusCode, 200, 'another user is untouched')
     t.same((await list(app, mine)).json().map((s: { current: boolean }) => s.current), [true])
     t.same((await app.inject({ method: 'DELETE', url: '/sessions', headers: bearer(mine) })).json(), { revoked: 0 })
+    t.match(events, [{ sessionId: null, count: 2 }], 'one event for the two ended, none when nothing ended')
+    t.equal(events.length, 1)
   })
 
   t.test(`${dialect}: at most 100 sessions are listed`, async (t) => {

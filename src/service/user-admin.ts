@@ -83,7 +83,8 @@ export class UserAdmin {
     const id = userIdOf(userId)
     const now = new Date(this.#clock())
     const count = await this.#db.call((store) => store.sessions.revokeForUser(id, 'revoked', now, currentSessionId ?? undefined))
-    this.#events.emit('session_revoked', { userId: id, sessionId: null, count })
+    // Nothing ended, nothing to announce.
+    if (count > 0) this.#events.emit('session_revoked', { userId: id, sessionId: null, count })
     return count
   }
 
