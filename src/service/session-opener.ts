@@ -88,10 +88,9 @@ export class SessionOpener {
       sessionId: session.id,
       sessionExpiresAt: session.expiresAt
     }
-    const [how, provider] = request.method.split(':')
-    events.emit('user_login', {
-      user: authUser, sessionId: session.id, ip: request.ip, userAgent: request.userAgent, method: how === 'password' ? 'password' : 'oauth', ...(provider === undefined ? {} : { provider })
-    })
+    // 'password', or 'oauth:<provider>'.
+    const [how, provider] = request.method.split(':') as ['password' | 'oauth', string | undefined]
+    events.emit('user_login', { user: authUser, sessionId: session.id, ip: request.ip, userAgent: request.userAgent, method: how, ...(provider === undefined ? {} : { provider }) })
     return { ...tokens, user: authUser, sessionId: session.id, tokens, deviceToken }
   }
 }
