@@ -79,10 +79,14 @@ for (const dialect of await availableDialects()) {
     const me = await p.app.inject({ url: '/me', headers: bearer(body.access_token) })
     t.equal(me.json().email, 'bob@example.com')
     t.same((await p.app.inject({ url: '/how', headers: bearer(body.access_token) })).json(), ['oauth'], 'request.auth.amr says it too')
+    const logins: unknown[] = []
+    p.app.authService.on('user_login', (event) => { logins.push(event) })
     const password = await p.app.inject({ method: 'POST', url: '/register', payload: { email: 'pat@example.com', password: PASSWORD } })
     t.equal(password.statusCode, 201)
     const patLogin = await p.app.inject({ method: 'POST', url: '/login', payload: { email: 'pat@example.com', password: PASSWORD } })
     t.same((await p.app.inject({ url: '/how', headers: bearer(patLogin.json().access_token) })).json(), ['pwd'], 'and pwd for a password login')
+    t.match(logins, [{ method: 'password', user: { email: 'pat@example.com' } }], 'whose user_login says password, with no provider')
+    t.notOk('provider' in (logins[0] as object))
     const sessions = await p.app.inject({ url: '/sessions', headers: bearer(body.access_token) })
     t.equal(sessions.json()[0].method, 'oauth:corp', 'the session list says how it was made')
 
