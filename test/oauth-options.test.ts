@@ -8,6 +8,7 @@ import fastifyDrizzleAuth, { AuthService, ConfigurationError, google, github, mi
 import { sqliteStore } from '../src/db/sqlite/index.ts'
 import { SECRET, testDatabase } from './fixtures/app.ts'
 import { availableDialects } from './fixtures/databases.ts'
+import { freePort } from './fixtures/free-port.ts'
 import { API, APP, buildProviderApp, signIn } from './fixtures/oauth.ts'
 
 const base = { database: ':memory:', secret: SECRET }
@@ -94,7 +95,7 @@ t.test('a provider that cannot be reached at start is a warning, and the server 
   const warned = new Promise<string>((resolve) => { warn = resolve })
   const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { if (line.includes('cannot be reached')) warn(line) } } } })
   await app.register(fastifyDrizzleAuth, {
-    ...base, routes: true, providers: { corp: oidc({ issuer: 'http://127.0.0.1:9', clientId: 'id', clientSecret: 's' }) }, oauth
+    ...base, routes: true, providers: { corp: oidc({ issuer: `http://127.0.0.1:${await freePort()}`, clientId: 'id', clientSecret: 's' }) }, oauth
   })
   t.teardown(() => app.close())
   await app.ready()
