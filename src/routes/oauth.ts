@@ -120,7 +120,7 @@ export function oauthRoutes (fastify: FastifyInstance, context: RouteContext): v
   fastify.get<{ Params: { provider: string }, Querystring: Record<string, string> }>('/oauth/:provider/callback', {
     config: config(),
     schema: {
-      ...docs('authProviderCallback', 'Where the provider sends the browser back: 302 to `redirectTo` (cookies set, `#code=` for bearer clients, or `#error=`)', false),
+      ...docs('authProviderCallback', 'Where the provider sends the browser back: 302 to `redirectTo` (cookies set, `#code=` for bearer clients, `#link_code=` for a link to finish, or `#error=`)', false),
       params: providerParams,
       querystring: callbackQuery,
       response: { 302: redirect, ...errorResponses, 404: errorResponse, 503: errorResponse }
