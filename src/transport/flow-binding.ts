@@ -30,8 +30,9 @@ export class FlowBinding {
     const presented = cookieToken(request, this.#name)
     if (presented === undefined) return false
     reply.clearCookie(this.#name, { path: '/', httpOnly: true, secure: this.#secure, sameSite: 'lax' })
-    if (presented === null || typeof state !== 'string') return false
-    const expected = Buffer.from(this.#mac(state))
+    // Sent twice or malformed (a sibling subdomain tossing one in): no binding.
+    if (presented === null) return false
+    const expected = Buffer.from(this.#mac(String(state)))
     const given = Buffer.from(presented)
     return given.length === expected.length && timingSafeEqual(given, expected)
   }
